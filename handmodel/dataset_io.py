@@ -1,0 +1,118 @@
+"""The dataset folder that the renderer and `interhand prepare` write and training reads.
+
+    DATASET/meta.json              {"format": "two-hand-dataset", "version": 1, "image_size": [W, H],
+                                    "hand_model": {"model", "hash"}, "source": "...", ...settings}
+    DATASET/images/ID.jpg          RGB
+    DATASET/masks/ID.png           uint8: 0 background, 1 right, 2 left (visible pixels)
+    DATASET/depth/ID.png           uint16 millimetres, 0 = background (optional)
+    DATASET/annotations/ID.json    camera {K, R, t}; right/left {pose, shape, trans, joints_3d, joints_2d}; source
+
+Sample ids are strings (`sample_name(i)` for integer ids). The annotation is written last, so a sample is
+complete exactly when its annotation exists; every file is written under a temporary name and renamed.
+Only numpy and the standard library: Blender's Python imports this.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from handmodel.atomic import atomic_write_json
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+
+FORMAT_NAME = "two-hand-dataset"
+FORMAT_VERSION = 1
+SUBDIRS = {"image": ("images", ".jpg"), "mask": ("masks", ".png"), "depth": ("depth", ".png"),
+           "annotation": ("annotations", ".json")}  # fmt: skip
+MASK_LABELS = {"background": 0, "right": 1, "left": 2}
+
+
+def sample_name(sample_id: int) -> str:
+    return f"{int(sample_id):08d}"
+
+
+def sample_paths(root: str | os.PathLike, name: str) -> dict[str, Path]:
+    root = Path(root)
+    return {kind: root / sub / f"{name}{ext}" for kind, (sub, ext) in SUBDIRS.items()}
+
+
+def write_meta(root: str | os.PathLike, meta: dict) -> None:
+    full = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **meta}
+    atomic_write_json(Path(root) / "meta.json", full, indent=2)
+
+
+def read_meta(root: str | os.PathLike) -> dict:
+    """Read and check meta.json; InputError if the folder is not a dataset of this format and version."""
+    path = Path(root) / "meta.json"
+    if not path.is_file():
+        raise InputError(f"{path}: missing (is {root} a dataset made by `render` or `interhand prepare`?)")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise InputError(f"{path}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    if meta.get("version") != FORMAT_VERSION:
+        raise InputError(f"{path}: format version {meta.get('version')!r}, this toolkit reads {FORMAT_VERSION}")
+    return meta
+
+
+def annotation_to_json(camera: dict, hands: dict, source: dict) -> dict:
+    """Build the annotation dict from numpy arrays.
+
+    camera: K (3,3), R (3,3), t (3,) world -> camera (OpenCV). hands[hand]: pose (48,), shape (10,), trans (3,)
+    in camera coordinates, joints_3d (21,3) camera metres, joints_2d (21,2) pixels.
+    """
+    def as_list(a):
+        return np.asarray(a, dtype=np.float64).tolist()
+
+    ann = {"camera": {k: as_list(camera[k]) for k in ("K", "R", "t")}, "source": source}
+    for hand in HANDS:
+        ann[hand] = {k: as_list(hands[hand][k]) for k in ("pose", "shape", "trans", "joints_3d", "joints_2d")}
+    return ann
+
+
+def write_annotation(root: str | os.PathLike, name: str, annotation: dict) -> None:
+    """Write the annotation last: its presence marks the sample complete."""
+    atomic_write_json(sample_paths(root, name)["annotation"], annotation)
+
+
+ANNOTATION_SHAPES = {"pose": (48,), "shape": (10,), "trans": (3,), "joints_3d": (21, 3), "joints_2d": (21, 2)}
+
+
+def read_annotation(root: str | os.PathLike, name: str) -> dict:
+    """Annotation with numpy arrays; InputError naming the file and key on anything malformed."""
+    path = sample_paths(root, name)["annotation"]
+    try:
+        ann = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing annotation") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    try:
+        cam = {k: np.asarray(ann["camera"][k], dtype=np.float64) for k in ("K", "R", "t")}
+        out = {"camera": cam, "source": ann.get("source", {})}
+        for hand in HANDS:
+            out[hand] = {}
+            for key, shape in ANNOTATION_SHAPES.items():
+                a = np.asarray(ann[hand][key], dtype=np.float64)
+                if a.shape != shape:
+                    raise InputError(f"{path}: '{hand}.{key}' has shape {a.shape}, expected {shape}")
+                out[hand][key] = a
+    except KeyError as e:
+        raise InputError(f"{path}: missing key {e}") from None
+    return out
+
+
+def is_complete(root: str | os.PathLike, name: str) -> bool:
+    return sample_paths(root, name)["annotation"].is_file()
+
+
+def list_samples(root: str | os.PathLike) -> list[str]:
+    """Names of the complete samples, sorted."""
+    ann_dir = Path(root) / "annotations"
+    if not ann_dir.is_dir():
+        return []
+    return sorted(p.stem for p in ann_dir.glob("*.json") if not p.name.startswith("."))

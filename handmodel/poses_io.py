@@ -1,0 +1,102 @@
+"""The poses file (`poses.npz`): two-hand MANO parameters plus per-pose quality metrics.
+
+Keys per hand: `right_pose (N,48)`, `right_shape (N,10)`, `right_trans (N,3)` and the same for `left_`;
+absolute axis-angle poses (flat hand mean), metres. Optional `ids (N,)` int64 sample ids (default 0..N-1).
+Every other array of length N is a per-pose metric (`penetration_mm`, `anatomy_violation_deg`, ...).
+`meta` is a JSON string: format, version, hand model, convention, seed, settings.
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handmodel.atomic import atomic_temp_path
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+
+FORMAT_NAME = "two-hand-poses"
+FORMAT_VERSION = 1
+PARAM_SHAPES = {"pose": 48, "shape": 10, "trans": 3}
+
+
+@dataclass
+class Poses:
+    """Parameters per hand: params['right']['pose'] (N,48) etc.; metrics: name -> (N,) arrays."""
+
+    params: dict[str, dict[str, np.ndarray]]
+    ids: np.ndarray
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index) -> "Poses":
+        return Poses(
+            params={h: {k: v[index] for k, v in p.items()} for h, p in self.params.items()},
+            ids=self.ids[index],
+            metrics={k: v[index] for k, v in self.metrics.items()},
+            meta=self.meta,
+        )
+
+
+def save_poses(path: str | os.PathLike, poses: Poses) -> None:
+    """Write atomically (temporary name, then rename)."""
+    arrays = {f"{h}_{k}": np.asarray(v, dtype=np.float32) for h in HANDS for k, v in poses.params[h].items()}
+    arrays["ids"] = np.asarray(poses.ids, dtype=np.int64)
+    arrays.update({k: np.asarray(v) for k, v in poses.metrics.items()})
+    meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **poses.meta}
+    arrays["meta"] = np.array(json.dumps(meta))
+    path = Path(path)
+    tmp = atomic_temp_path(path)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_poses(path: str | os.PathLike) -> Poses:
+    """Read and validate a poses file; bad files raise InputError naming the file and key."""
+    path = Path(path)
+    hint = "(is this a poses file made by sample-poses?)"
+    if not path.is_file():
+        raise InputError(f"{path}: no such poses file")
+    try:
+        data = np.load(path, allow_pickle=False)
+        arrays = {k: data[k] for k in data.files}
+    except Exception as e:  # zip and npy errors come in many types
+        raise InputError(f"{path}: cannot read as .npz ({e}) {hint}") from None
+    params: dict[str, dict[str, np.ndarray]] = {}
+    n = None
+    for hand in HANDS:
+        params[hand] = {}
+        for name, width in PARAM_SHAPES.items():
+            key = f"{hand}_{name}"
+            if key not in arrays:
+                raise InputError(f"{path}: missing key '{key}' {hint}")
+            a = arrays.pop(key)
+            if a.ndim != 2 or a.shape[1] != width:
+                raise InputError(f"{path}: key '{key}' has shape {a.shape}, expected (N, {width})")
+            if n is None:
+                n = a.shape[0]
+            if a.shape[0] != n:
+                raise InputError(f"{path}: key '{key}' has {a.shape[0]} rows, other keys have {n}")
+            if not np.all(np.isfinite(a)):
+                raise InputError(f"{path}: key '{key}' holds NaN or infinite values")
+            params[hand][name] = a.astype(np.float64)
+    meta = {}
+    if "meta" in arrays:
+        try:
+            meta = json.loads(str(arrays.pop("meta")))
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}: key 'meta' is not valid JSON ({e})") from None
+    ids = arrays.pop("ids") if "ids" in arrays else np.arange(n)
+    if ids.shape != (n,):
+        raise InputError(f"{path}: key 'ids' has shape {ids.shape}, expected ({n},)")
+    metrics = {k: v for k, v in arrays.items() if v.shape[:1] == (n,)}
+    return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta=meta)
