@@ -65,6 +65,7 @@ def annotation_to_json(camera: dict, hands: dict, source: dict) -> dict:
     camera: K (3,3), R (3,3), t (3,) world -> camera (OpenCV). hands[hand]: pose (48,), shape (10,), trans (3,)
     in camera coordinates, joints_3d (21,3) camera metres, joints_2d (21,2) pixels.
     """
+
     def as_list(a):
         return np.asarray(a, dtype=np.float64).tolist()
 

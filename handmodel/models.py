@@ -1,0 +1,140 @@
+"""The active hand model: licensed MANO where the user has it, else the generated stand-in.
+
+Search order for MANO_RIGHT.pkl / MANO_LEFT.pkl: `mano_dir` (the --mano-dir option), $MANO_DIR, assets/mano/.
+Either model is converted once into a cache folder (assets/cache/ or $HANDKIT_CACHE) holding plain pickles of
+numpy arrays that smplx loads; `info['dir']` names that folder and `info['hash']` its content.
+"""
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handmodel import mano_files
+from handmodel.errors import InputError
+from handmodel.joints import HANDS, MANO_PARENTS, MANO_TIP_VERTEX_IDS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HANDKIT_CACHE", REPO_ROOT / "assets" / "cache"))
+
+
+@dataclass(frozen=True, eq=False)
+class HandModel:
+    """One hand's MANO arrays (float64, metres)."""
+
+    side: str
+    v_template: np.ndarray  # (778, 3)
+    faces: np.ndarray  # (F, 3) int64
+    J_regressor: np.ndarray  # (16, 778)
+    weights: np.ndarray  # (778, 16)
+    parents: np.ndarray  # (16,) int64, root -1
+    shapedirs: np.ndarray  # (778, 3, 10)
+    posedirs: np.ndarray  # (778, 3, 135)
+    hands_components: np.ndarray  # (45, 45)
+    hands_mean: np.ndarray  # (45,)
+    tip_ids: np.ndarray  # (5,) int64: thumb, index, middle, ring, pinky
+    name: str
+    hash: str
+
+    @classmethod
+    def from_arrays(cls, side: str, arrays: dict, name: str, hash_: str) -> "HandModel":
+        return cls(
+            side=side,
+            v_template=np.asarray(arrays["v_template"], dtype=np.float64),
+            faces=np.asarray(arrays["f"], dtype=np.int64),
+            J_regressor=np.asarray(arrays["J_regressor"], dtype=np.float64),
+            weights=np.asarray(arrays["weights"], dtype=np.float64),
+            parents=MANO_PARENTS.copy(),
+            shapedirs=np.asarray(arrays["shapedirs"], dtype=np.float64),
+            posedirs=np.asarray(arrays["posedirs"], dtype=np.float64),
+            hands_components=np.asarray(arrays["hands_components"], dtype=np.float64),
+            hands_mean=np.asarray(arrays["hands_mean"], dtype=np.float64),
+            tip_ids=np.asarray(arrays.get("tip_vertex_ids", MANO_TIP_VERTEX_IDS), dtype=np.int64),
+            name=name,
+            hash=hash_,
+        )
+
+
+class HandModels(dict):
+    """{'right': HandModel, 'left': HandModel} plus `info` = {'model', 'dir', 'hash'}."""
+
+    def __init__(self, right: HandModel, left: HandModel, info: dict):
+        super().__init__(right=right, left=left)
+        self.info = info
+
+
+def find_mano_dir(mano_dir: str | os.PathLike | None = None) -> Path | None:
+    """The first folder holding both MANO files: mano_dir, $MANO_DIR, assets/mano/."""
+    for candidate in (mano_dir, os.environ.get("MANO_DIR"), REPO_ROOT / "assets" / "mano"):
+        if candidate and all((Path(candidate) / f).is_file() for f in mano_files.FILE_NAMES.values()):
+            return Path(candidate)
+    return None
+
+
+def import_mano(src: str | os.PathLike) -> Path:
+    """Convert the licensed files in `src` into the cache (once per content); returns the cache folder."""
+    src = Path(src)
+    paths = {hand: src / name for hand, name in mano_files.FILE_NAMES.items()}
+    for path in paths.values():
+        if not path.is_file():
+            raise InputError(f"{path}: not found (the folder needs MANO_RIGHT.pkl and MANO_LEFT.pkl)")
+    digest = mano_files.content_hash(*(paths[h].read_bytes() for h in HANDS))
+    folder = cache_root() / f"mano-{digest}"
+    if (folder / "info.json").is_file():
+        return folder
+    raw = {hand: mano_files.read_mano_pickle(paths[hand]) for hand in HANDS}
+    raw["left"] = mano_files.fix_left_shapedirs(raw["right"], raw["left"])
+    models = {hand: mano_files.clean_arrays(raw[hand], MANO_TIP_VERTEX_IDS, "mano") for hand in HANDS}
+    info = {"model": "mano", "hash": digest, "source": str(src.resolve())}
+    mano_files.write_model_dir(folder, models, info)
+    return folder
+
+
+def ensure_standin() -> Path:
+    """Generate the stand-in model into the cache if it is not there yet; returns its folder."""
+    from handmodel import standin
+
+    folder = cache_root() / f"standin-v{standin.GENERATOR_VERSION}"
+    if (folder / "info.json").is_file():
+        return folder
+    built = standin.build_standin()
+    models = {hand: mano_files.clean_arrays(built[hand], built[hand]["tip_vertex_ids"], "standin") for hand in HANDS}
+    info = {"model": "standin", "hash": mano_files.arrays_hash(models)}
+    mano_files.write_model_dir(folder, models, info)
+    return folder
+
+
+def load_model_dir(folder: str | os.PathLike) -> HandModels:
+    """Load a converted model folder (the one `info['dir']` names)."""
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / "info.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"{folder / 'info.json'}: cannot read ({e}); delete {folder} to rebuild it") from None
+    hands = {}
+    for hand, fname in mano_files.FILE_NAMES.items():
+        arrays = mano_files.read_mano_pickle(folder / fname)
+        hands[hand] = HandModel.from_arrays(hand, arrays, info["model"], info["hash"])
+    return HandModels(hands["right"], hands["left"], {"model": info["model"], "dir": str(folder), "hash": info["hash"]})
+
+
+def load_hand_models(mano_dir: str | os.PathLike | None = None, quiet: bool = False) -> HandModels:
+    """MANO if found (see module docstring), else the stand-in with a one-line notice on stderr."""
+    src = find_mano_dir(mano_dir)
+    if src is not None:
+        return load_model_dir(import_mano(src))
+    models = load_model_dir(ensure_standin())
+    if not quiet:
+        where = f"{mano_dir}, " if mano_dir else ""
+        print(
+            f"notice: no MANO_RIGHT.pkl/MANO_LEFT.pkl in {where}$MANO_DIR or assets/mano/: using the generated "
+            f"stand-in hand model (standin {models.info['hash']})",
+            file=sys.stderr,
+        )
+    return models
