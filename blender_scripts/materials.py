@@ -1,0 +1,83 @@
+"""The skin material: Principled BSDF with subsurface scattering, an albedo texture in the hand's UV space and a
+per-sample colour variation (hue, saturation, value), roughness and subsurface amount.
+
+One material is shared by both hands (as in RenderIH: one skin per image).
+"""
+
+from dataclasses import dataclass
+
+import bpy
+
+# RenderIH's subsurface colour, used as the radius colour (red light travels furthest in skin).
+SUBSURFACE_RADIUS = (1.0, 0.43, 0.41)
+DEFAULT_ALBEDO = (0.60, 0.40, 0.32, 1.0)
+
+
+@dataclass(frozen=True)
+class SkinParams:
+    """Per-sample skin settings. texture: path of an albedo image in the hand's UV layout, or None (flat colour)."""
+
+    texture: str | None = None
+    hue: float = 0.5  # 0.5 = unchanged
+    saturation: float = 1.0
+    value: float = 1.0
+    roughness: float = 0.5
+    subsurface: float = 0.2
+    subsurface_scale: float = 0.004  # metres: skin scatters a few millimetres
+
+
+class SkinMaterial:
+    """Owns the node tree; `apply(params)` changes values and the texture image in place (no new datablocks
+    except each new texture image, which is loaded once and kept in a small cache)."""
+
+    def __init__(self, name: str = "skin", cache_size: int = 8):
+        mat = bpy.data.materials.new(name)
+        nt = mat.node_tree
+        self.material = mat
+        nodes, links = nt.nodes, nt.links
+        for kind, name in (("ShaderNodeTexImage", "texture"), ("ShaderNodeRGB", "flat"),
+                           ("ShaderNodeHueSaturation", "hsv")):  # fmt: skip
+            nodes.new(kind).name = name
+        # Python references to nodes can go stale while nodes are added: look them up after creating all.
+        bsdf, self.tex, self.flat, self.hsv = (nodes[n] for n in ("Principled BSDF", "texture", "flat", "hsv"))
+        bsdf.subsurface_method = "RANDOM_WALK_SKIN"
+        bsdf.inputs["Subsurface Radius"].default_value = SUBSURFACE_RADIUS
+        self.bsdf = bsdf
+        self.tex.interpolation = "Linear"
+        self.flat.outputs[0].default_value = DEFAULT_ALBEDO
+        links.new(self.hsv.outputs["Color"], bsdf.inputs["Base Color"])
+        self.links = links
+        self.cache_size = cache_size
+        self._images: dict[str, bpy.types.Image] = {}
+
+    def _image(self, path: str):
+        img = self._images.pop(path, None)
+        if img is None:
+            try:
+                img = bpy.data.images.load(path, check_existing=False)
+                img.colorspace_settings.name = "sRGB"
+                _ = img.size[0] * img.pixels[0]  # force the load so a bad file fails here, not in the render
+            except (RuntimeError, IndexError) as e:
+                raise OSError(f"{path}: cannot read the texture image ({e})") from None
+            if img.size[0] == 0:
+                bpy.data.images.remove(img)
+                raise OSError(f"{path}: cannot read the texture image (empty or not an image)")
+        self._images[path] = img  # most recently used last
+        while len(self._images) > self.cache_size:
+            old = self._images.pop(next(iter(self._images)))
+            bpy.data.images.remove(old)
+        return img
+
+    def apply(self, p: SkinParams) -> None:
+        src = self.flat.outputs[0]
+        if p.texture is not None:
+            self.tex.image = self._image(str(p.texture))
+            src = self.tex.outputs["Color"]
+        if not self.hsv.inputs["Color"].links or self.hsv.inputs["Color"].links[0].from_socket != src:
+            self.links.new(src, self.hsv.inputs["Color"])
+        self.hsv.inputs["Hue"].default_value = p.hue
+        self.hsv.inputs["Saturation"].default_value = p.saturation
+        self.hsv.inputs["Value"].default_value = p.value
+        self.bsdf.inputs["Roughness"].default_value = p.roughness
+        self.bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
+        self.bsdf.inputs["Subsurface Scale"].default_value = p.subsurface_scale

@@ -1,0 +1,174 @@
+"""One long-lived Blender scene with two hands: update vertices, camera, skin and light in place, render all passes
+in one Cycles call.
+
+    scene = HandScene(faces={'right': (F,3), 'left': (F,3)}, width=W, height=H, samples=16)
+    scene.set_hands({'right': verts (778,3), 'left': verts (778,3)})   # world metres; omit a hand to hide it
+    scene.set_camera(K, R, t)                                          # OpenCV world -> camera, K for W x H
+    out = scene.render(rgb=True)   # {'rgb': uint8 HxWx3, 'mask': uint8 HxW (0 bg, 1 right, 2 left),
+                                   #  'depth': float32 HxW camera z in metres, 0 = background}
+
+Persistent render data keeps Cycles' scene between renders (only changed geometry is re-synced); orphan data is
+purged after every render so memory stays flat.
+"""
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from blender_scripts.camera import blender_intrinsics
+from blender_scripts.lighting import World, WorldParams
+from blender_scripts.materials import SkinMaterial, SkinParams
+from blender_scripts.passes import PASS_INDEX, decode_passes
+from handmodel.camera import opencv_to_blender_matrix_world
+from handmodel.joints import HANDS
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence Blender's per-render 'Saved: ...' line (printed by C code straight to file descriptor 1)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+class HandScene:
+    """The Blender scene of two hands. faces: per hand (F,3) vertex ids; uvs: optional per hand (F,3,2) UV
+    coordinates of each face corner (needed for textures); subdivision: Catmull-Clark levels at render time;
+    threads: render threads (0 = all cores)."""
+
+    def __init__(self, faces: dict, width: int = 256, height: int = 256, samples: int = 16, uvs: dict | None = None,
+                 subdivision: int = 1, threads: int = 0, adaptive_threshold: float = 0.02):  # fmt: skip
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        self.width, self.height, self.samples = int(width), int(height), int(samples)
+        sc = bpy.context.scene
+        self.scene = sc
+        r = sc.render
+        r.engine = "CYCLES"
+        sc.cycles.device = "CPU"
+        sc.cycles.samples = self.samples
+        sc.cycles.use_adaptive_sampling = adaptive_threshold > 0
+        sc.cycles.adaptive_threshold = max(adaptive_threshold, 1e-4)
+        sc.cycles.use_denoising = False
+        sc.cycles.max_bounces = 4
+        sc.cycles.transparent_max_bounces = 0
+        sc.cycles.caustics_reflective = sc.cycles.caustics_refractive = False
+        r.resolution_x, r.resolution_y, r.resolution_percentage = self.width, self.height, 100
+        r.use_persistent_data = True
+        r.threads_mode = "FIXED" if threads > 0 else "AUTO"
+        if threads > 0:
+            r.threads = threads
+        r.film_transparent = False
+        vl = sc.view_layers[0]
+        vl.name = "ViewLayer"
+        vl.use_pass_z = True
+        vl.use_pass_object_index = True
+        im = r.image_settings
+        im.media_type = "MULTI_LAYER_IMAGE"
+        im.file_format = "OPEN_EXR_MULTILAYER"
+        im.color_depth = "32"
+        im.exr_codec = "NONE"
+        # Single-part EXR: Blender 5.0 fails to write multi-part files when pixel aspect != 1 (fx != fy).
+        im.use_exr_interleave = True
+        self._tmp = tempfile.mkdtemp(prefix="handscene_")
+        r.filepath = os.path.join(self._tmp, "passes.exr")
+
+        self.skin = SkinMaterial()
+        self.world = World(sc)
+        self.world.apply(WorldParams())
+        self.skin.apply(SkinParams())
+        self.objects = {}
+        for hand in HANDS:
+            f = np.asarray(faces[hand], dtype=np.int64)
+            self.objects[hand] = self._make_hand(hand, f, None if uvs is None else uvs.get(hand), subdivision)
+        cam = bpy.data.cameras.new("camera")
+        cam.sensor_fit = "HORIZONTAL"
+        cam.clip_start, cam.clip_end = 0.01, 100.0
+        self.camera = bpy.data.objects.new("camera", cam)
+        sc.collection.objects.link(self.camera)
+        sc.camera = self.camera
+
+    def _make_hand(self, hand: str, faces: np.ndarray, uvs, subdivision: int):
+        n_verts = int(faces.max()) + 1
+        mesh = bpy.data.meshes.new(f"{hand}_hand")
+        mesh.from_pydata(np.zeros((n_verts, 3)).tolist(), [], faces.tolist())
+        mesh.shade_smooth()
+        if uvs is not None:
+            uvs = np.asarray(uvs, dtype=np.float32)
+            if uvs.shape != (len(faces), 3, 2):
+                raise ValueError(f"{hand} UVs have shape {uvs.shape}, expected ({len(faces)}, 3, 2)")
+            layer = mesh.uv_layers.new(name="UVMap")
+            layer.data.foreach_set("uv", uvs.ravel())
+        mesh.materials.append(self.skin.material)
+        obj = bpy.data.objects.new(f"{hand}_hand", mesh)
+        obj.pass_index = PASS_INDEX[hand]
+        if subdivision > 0:
+            mod = obj.modifiers.new("subdivision", "SUBSURF")
+            mod.levels = mod.render_levels = subdivision
+        self.scene.collection.objects.link(obj)
+        obj.hide_render = True
+        return obj
+
+    def set_hands(self, verts: dict) -> None:
+        """verts[hand]: (V,3) world metres; a hand left out (or None) is hidden."""
+        for hand, obj in self.objects.items():
+            v = verts.get(hand)
+            obj.hide_render = v is None
+            if v is None:
+                continue
+            v = np.asarray(v, dtype=np.float32)
+            mesh = obj.data
+            if v.shape != (len(mesh.vertices), 3):
+                raise ValueError(f"{hand} vertices have shape {v.shape}, expected ({len(mesh.vertices)}, 3)")
+            mesh.vertices.foreach_set("co", v.ravel())
+            mesh.update()
+
+    def set_camera(self, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> None:
+        """OpenCV camera: K (3,3) pixels for this scene's W x H, R (3,3), t (3,) world -> camera, metres."""
+        p = blender_intrinsics(K, self.width, self.height)
+        cam = self.camera.data
+        cam.lens, cam.sensor_width = p["lens"], p["sensor_width"]
+        cam.shift_x, cam.shift_y = p["shift_x"], p["shift_y"]
+        self.scene.render.pixel_aspect_x = p["pixel_aspect_x"]
+        self.scene.render.pixel_aspect_y = p["pixel_aspect_y"]
+        self.camera.matrix_world = Matrix(opencv_to_blender_matrix_world(R, t).tolist())
+
+    def set_skin(self, params: SkinParams) -> None:
+        self.skin.apply(params)
+
+    def set_world(self, params: WorldParams) -> None:
+        self.world.apply(params)
+
+    def render(self, rgb: bool = True) -> dict[str, np.ndarray]:
+        """Render every pass in one Cycles call. rgb=False renders 1 sample (mask and depth only, much faster)."""
+        sc = self.scene
+        sc.cycles.samples = self.samples if rgb else 1
+        path = sc.render.filepath
+        if os.path.exists(path):
+            os.unlink(path)
+        with _quiet_stdout():
+            bpy.ops.render.render(write_still=True)
+        out = decode_passes(path, layer=sc.view_layers[0].name, rgb=rgb)
+        bpy.data.orphans_purge(do_recursive=True)
+        return out
+
+    def close(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

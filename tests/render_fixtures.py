@@ -1,0 +1,49 @@
+"""Shared fixtures of the renderer's tests: the stand-in hands in a two-hand pose, an independent ray caster.
+
+Import the `*_fixture` names; tests take the short fixture names as arguments.
+"""
+
+import igl
+import numpy as np
+import pytest
+
+from handmodel.joints import HANDS
+
+
+@pytest.fixture(scope="session", name="standin_models")
+def standin_models_fixture():
+    from handmodel.standin import build_standin
+
+    return build_standin()
+
+
+@pytest.fixture(scope="session", name="two_hand_vertices")
+def two_hand_vertices_fixture(standin_models):
+    """Rest-pose stand-in hands side by side, the left one lower and turned: {hand: (778,3)} world metres."""
+    c, s = np.cos(0.4), np.sin(0.4)
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    return {
+        "right": standin_models["right"]["v_template"] + [0.0, 0.0, 0.06],
+        "left": standin_models["left"]["v_template"] @ turn.T + [0.0, 0.02, -0.07],
+    }
+
+
+def raycast(vertices: dict, faces: dict, K, R, t, width: int, height: int):
+    """Ray-cast each pixel centre with libigl: (labels (H,W) 0/1/2, depth (H,W) camera z, 0 = miss)."""
+    V = np.concatenate([vertices[h] for h in HANDS]).astype(np.float64)
+    F = np.concatenate([faces["right"], faces["left"] + len(vertices["right"])]).astype(np.int64)
+    n_right = len(faces["right"])
+    center = -R.T @ t
+    labels = np.zeros((height, width), np.uint8)
+    depth = np.zeros((height, width), np.float32)
+    Kinv = np.linalg.inv(K)
+    for v in range(height):
+        for u in range(width):
+            d = R.T @ (Kinv @ [u, v, 1.0])
+            # All hits, sorted by distance (libigl's first=True returns garbage on a miss).
+            hits = igl.ray_mesh_intersect(center, d, V, F)
+            if hits:
+                fid, dist = hits[0][0], hits[0][1]
+                labels[v, u] = 1 if fid < n_right else 2
+                depth[v, u] = dist  # d has camera z = 1, so the ray parameter is the camera z
+    return labels, depth
