@@ -34,6 +34,10 @@ EXPECTED_SHAPES = {
 FILE_NAMES = {"right": "MANO_RIGHT.pkl", "left": "MANO_LEFT.pkl"}
 
 
+class _Refused(pickle.UnpicklingError):
+    """The pickle asked for something a MANO file never holds."""
+
+
 class _Placeholder:
     """Stands in for a chumpy or scipy.sparse object: keeps its pickled state, runs none of its code."""
 
@@ -77,12 +81,21 @@ class _SparseCSR(_SparseValue):
 def _safe_reconstructor(cls, base, state):
     """copyreg._reconstructor, restricted to the placeholder classes."""
     if not (isinstance(cls, type) and issubclass(cls, _Placeholder)) or base is not object or state is not None:
-        raise pickle.UnpicklingError("refusing to reconstruct an object of an unexpected type")
+        raise _Refused("refusing to reconstruct an object of an unexpected type")
     return cls.__new__(cls)
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """_codecs.encode as protocol-2 pickles of byte buffers use it, limited to latin-1."""
+    if encoding not in ("latin1", "latin-1"):
+        raise _Refused(f"refusing to encode with codec {encoding!r}")
+    return text.encode("latin1")
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
+        if module == "_codecs" and name == "encode":
+            return _latin1_encode
         if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in (
             "_reconstruct",
             "scalar",
@@ -100,7 +113,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _SparseValue if name == "csc_matrix" else _SparseCSR
         if module == "chumpy" or module.startswith("chumpy."):
             return type(name, (_ChumpyValue,), {})
-        raise pickle.UnpicklingError(f"refusing to load '{module}.{name}'")
+        raise _Refused(f"refusing to load '{module}.{name}'")
 
 
 def read_mano_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -115,11 +128,11 @@ def read_mano_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
     try:
         data = _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except pickle.UnpicklingError as e:
+    except _Refused as e:
         raise InputError(
             f"{path}: {e}; a MANO file holds only arrays (is it the file from the MANO website?)"
         ) from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
         raise InputError(f"{path}: truncated or corrupt pickle ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a dict of arrays, found {type(data).__name__}")

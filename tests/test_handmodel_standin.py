@@ -1,0 +1,141 @@
+"""The generated stand-in hand: MANO's format, a closed hand-shaped surface, and smplx loads it."""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from handmodel import load_hand_models
+from handmodel.anatomy import joint_frames, pose_from_angles
+from handmodel.joints import MANO_FINGER_JOINTS
+from handmodel.mano_files import EXPECTED_SHAPES, read_mano_pickle
+from handmodel.skinning import mano_forward
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_hand_models(quiet=True)
+
+
+def test_assets_info_names_a_folder_smplx_loads():
+    out = subprocess.run(
+        [sys.executable, "cli.py", "assets", "info", "--json"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    info = json.loads(out.stdout)
+    assert info["model"] == "standin" and len(info["hash"]) == 16
+    import smplx
+
+    for is_rhand in (True, False):
+        mano = smplx.MANO(info["dir"], is_rhand=is_rhand, use_pca=False, flat_hand_mean=True)
+        result = mano(betas=torch.zeros(1, 10), global_orient=torch.zeros(1, 3), hand_pose=torch.zeros(1, 45))
+        assert result.vertices.shape == (1, 778, 3)
+        assert result.joints.shape == (1, 16, 3)
+
+
+def test_standin_files_hold_every_key_smplx_reads_with_manos_shapes(models):
+    for fname in ("MANO_RIGHT.pkl", "MANO_LEFT.pkl"):
+        arrays = read_mano_pickle(Path(models.info["dir"]) / fname)
+        for key, shape in EXPECTED_SHAPES.items():
+            assert all(s is None or s == g for s, g in zip(shape, arrays[key].shape)), key
+    assert models["right"].faces.shape[1] == 3 and models["right"].faces.max() == 777
+
+
+@pytest.mark.parametrize("hand", ["right", "left"])
+def test_surface_is_closed_except_for_one_wrist_opening(models, hand):
+    m = models[hand]
+    mesh = trimesh.Trimesh(m.v_template, m.faces, process=False)
+    assert mesh.is_winding_consistent
+    edges = Counter(map(tuple, np.sort(mesh.edges, axis=1)))
+    boundary = [e for e, n in edges.items() if n == 1]
+    assert set(edges.values()) <= {1, 2}
+    # The boundary edges form one loop, and it lies at the wrist (the far end from the fingertips).
+    loop_vertices = np.unique(np.array(boundary))
+    assert len(loop_vertices) == len(boundary)
+    wrist = (m.J_regressor @ m.v_template)[0]
+    assert np.linalg.norm(m.v_template[loop_vertices] - wrist, axis=1).max() < 0.035
+    # Capped at the wrist, the surface is watertight with outward normals (positive volume).
+    cap_center = len(m.v_template)
+    order = trimesh.graph.traversals([tuple(e) for e in boundary], mode="dfs")[0]
+    cap = [(order[i], order[(i + 1) % len(order)], cap_center) for i in range(len(order))]
+    V = np.vstack([m.v_template, m.v_template[loop_vertices].mean(0)])
+    closed = trimesh.Trimesh(V, np.vstack([m.faces, cap]), process=False)
+    if not closed.is_winding_consistent:
+        closed = trimesh.Trimesh(V, np.vstack([m.faces, np.array(cap)[:, ::-1]]), process=False)
+    assert closed.is_watertight and closed.volume > 1.5e-4  # a hand is a few hundred cm^3
+
+
+def test_left_hand_mirrors_the_right(models):
+    r, l = models["right"], models["left"]
+    assert np.allclose(l.v_template, r.v_template * [-1, 1, 1])
+    assert np.array_equal(l.tip_ids, r.tip_ids)
+    rng = np.random.default_rng(1)
+    pose = rng.normal(0, 0.4, (4, 48))
+    shape = rng.normal(0, 1, (4, 10))
+    mirrored = pose * np.tile([1, -1, -1], 16)
+    vr, _ = mano_forward(r, pose, shape, np.zeros((4, 3)))
+    vl, _ = mano_forward(l, mirrored, shape, np.zeros((4, 3)))
+    assert np.allclose(vl, vr * [-1, 1, 1], atol=1e-9)
+
+
+def test_fingertip_ids_are_the_extreme_vertices_of_each_finger(models):
+    m = models["right"]
+    wrist = (m.J_regressor @ m.v_template)[0]
+    dist = np.linalg.norm(m.v_template - wrist, axis=1)
+    # The middle fingertip is the vertex farthest from the wrist.
+    assert m.tip_ids[2] == np.argmax(dist)
+    assert len(set(m.tip_ids.tolist())) == 5
+
+
+def test_skinning_weights_blend_across_every_finger_joint(models):
+    m = models["right"]
+    W = m.weights
+    assert np.allclose(W.sum(1), 1) and W.min() >= 0
+    for j in range(1, 16):
+        parent = m.parents[j]
+        shared = (W[:, j] > 0.2) & (W[:, parent] > 0.2)
+        assert shared.sum() >= 4, f"joint {j} has no vertices blending with its parent"
+
+
+def test_shape_directions_change_finger_length_and_width(models):
+    m = models["right"]
+    zero = np.zeros((1, 48))
+    base_v, base_j = mano_forward(m, zero, np.zeros((1, 10)), np.zeros((1, 3)))
+    longer = np.zeros((1, 10))
+    longer[0, 1] = 2.0
+    v, j = mano_forward(m, zero, longer, np.zeros((1, 3)))
+    index_len = np.linalg.norm(base_j[0, 8] - base_j[0, 5])
+    assert np.linalg.norm(j[0, 8] - j[0, 5]) > 1.08 * index_len
+    wider = np.zeros((1, 10))
+    wider[0, 2] = 2.0
+    v2, _ = mano_forward(m, zero, wider, np.zeros((1, 3)))
+    assert not np.allclose(v2, base_v)
+
+
+def test_bending_a_finger_moves_its_tip_toward_the_palm_on_both_hands(models):
+    frames = joint_frames(models)
+    for hand in ("right", "left"):
+        m = models[hand]
+        j = np.array(m.J_regressor @ m.v_template)
+        palmar = np.cross(j[1] - j[0], j[7] - j[0]) * (1 if hand == "right" else -1)
+        palmar /= np.linalg.norm(palmar)
+        angles = np.zeros((1, 15, 3))
+        for joint in MANO_FINGER_JOINTS["index"]:
+            angles[0, joint - 1, 2] = np.radians(60)
+        pose = np.concatenate([np.zeros((1, 3)), pose_from_angles(angles, frames[hand])], axis=1)
+        _, flat = mano_forward(m, np.zeros((1, 48)), np.zeros((1, 10)), np.zeros((1, 3)))
+        _, bent = mano_forward(m, pose, np.zeros((1, 10)), np.zeros((1, 3)))
+        assert (bent[0, 8] - flat[0, 8]) @ palmar > 0.03  # the index tip swings several cm palmar
+
+
+def test_pose_components_are_orthonormal_and_ordered(models):
+    C = models["right"].hands_components
+    assert np.allclose(C @ C.T, np.eye(45), atol=1e-8)
+    assert np.abs(models["right"].hands_mean).max() > 0.01  # a relaxed, slightly curled mean
