@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python cli.py demo-all --out out/demo
+	$(BIN)/python cli.py assets info
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
