@@ -50,6 +50,7 @@ class World:
             if img.size[0] == 0:
                 bpy.data.images.remove(img)
                 raise OSError(f"{path}: cannot read the HDRI (empty or not an image)")
+        img.use_fake_user = True  # kept across the orphan purge while cached
         self._images[path] = img
         while len(self._images) > self.cache_size:
             bpy.data.images.remove(self._images.pop(next(iter(self._images))))

@@ -62,6 +62,7 @@ class SkinMaterial:
             if img.size[0] == 0:
                 bpy.data.images.remove(img)
                 raise OSError(f"{path}: cannot read the texture image (empty or not an image)")
+        img.use_fake_user = True  # kept across the orphan purge while cached
         self._images[path] = img  # most recently used last
         while len(self._images) > self.cache_size:
             old = self._images.pop(next(iter(self._images)))

@@ -47,3 +47,22 @@ def raycast(vertices: dict, faces: dict, K, R, t, width: int, height: int):
                 labels[v, u] = 1 if fid < n_right else 2
                 depth[v, u] = dist  # d has camera z = 1, so the ray parameter is the camera z
     return labels, depth
+
+
+def make_poses_file(path, models, n: int, seed: int = 0):
+    """A small poses file: natural finger poses, hands side by side facing each other, random shapes."""
+    from handmodel.anatomy import joint_frames, sample_natural_hand_poses
+    from handmodel.poses_io import Poses, save_poses
+
+    rng = np.random.default_rng(seed)
+    frames = joint_frames(models)
+    params = {}
+    for k, hand in enumerate(HANDS):
+        pose = np.zeros((n, 48))
+        pose[:, 3:] = sample_natural_hand_poses(rng, n, frames[hand])
+        pose[:, :3] = rng.normal(0, 0.3, (n, 3)) + [0.0, 0.0, (1.2 if k == 0 else -1.2)]
+        trans = rng.normal(0, 0.01, (n, 3)) + [0.0, 0.0, (0.07 if k == 0 else -0.07)]
+        params[hand] = {"pose": pose, "shape": rng.normal(0, 0.5, (n, 10)), "trans": trans}
+    poses = Poses(params=params, ids=np.arange(n) + 100, meta={"source": "render tests"})
+    save_poses(path, poses)
+    return poses

@@ -1,0 +1,66 @@
+"""Writing one sample of the dataset folder (handmodel/dataset_io.py's format) from Blender's Python.
+
+JPEG goes through Blender's own image writer (no cv2 or PIL inside Blender), PNGs through `png.py`. Every file is
+written under a temporary name and renamed; the annotation is written last, so a sample exists exactly when its
+annotation does.
+"""
+
+import os
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from blender_scripts.png import encode_png
+from handmodel.atomic import atomic_temp_path, atomic_write_bytes
+from handmodel.dataset_io import sample_paths, write_annotation
+
+JPEG_QUALITY = 95
+
+
+class SampleWriter:
+    """Writes samples into the dataset folder `root`."""
+
+    def __init__(self, root, width: int, height: int):
+        self.root = Path(root)
+        self.size = (width, height)
+
+    def write_jpeg(self, path: Path, rgb: np.ndarray) -> None:
+        h, w, _ = rgb.shape
+        rgba = np.ones((h, w, 4), np.float32)
+        rgba[..., :3] = rgb[::-1] / 255.0  # Blender images start at the bottom row
+        # A saved image drops its pixel buffer, so each JPEG gets a fresh image, removed right after.
+        image = bpy.data.images.new("jpeg_out", w, h, alpha=False)
+        tmp = atomic_temp_path(path)
+        try:
+            image.pixels.foreach_set(rgba.ravel())
+            image.file_format = "JPEG"
+            image.save(filepath=str(tmp), quality=JPEG_QUALITY)
+            os.replace(tmp, path)
+        finally:
+            bpy.data.images.remove(image)
+            if tmp.exists():
+                tmp.unlink()
+
+    def write(self, name: str, out: dict, annotation: dict) -> None:
+        """out: HandScene.render's dict; depth is stored as uint16 millimetres (0 = background)."""
+        paths = sample_paths(self.root, name)
+        for p in paths.values():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        self.write_jpeg(paths["image"], out["rgb"])
+        atomic_write_bytes(paths["mask"], encode_png(out["mask"]))
+        depth_mm = np.clip(np.rint(out["depth"] * 1000.0), 0, 65535).astype(np.uint16)
+        atomic_write_bytes(paths["depth"], encode_png(depth_mm))
+        write_annotation(self.root, name, annotation)
+
+
+def remove_stale_temporaries(root) -> int:
+    """Delete temporary files a killed run left behind (hidden '.NAME.*.tmp*' files); returns how many."""
+    n = 0
+    for sub in ("images", "masks", "depth", "annotations"):
+        d = Path(root) / sub
+        if d.is_dir():
+            for p in d.glob(".*.tmp*"):
+                p.unlink(missing_ok=True)
+                n += 1
+    return n

@@ -1,0 +1,161 @@
+"""The render pipeline end to end at tiny size: annotations, masks, resume after a kill, shards, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from blender_scripts.png import encode_png
+from blender_scripts.render import Job, RenderSettings, run
+from handmodel import load_hand_models
+from handmodel.camera import project
+from handmodel.dataset_io import list_samples, read_annotation, sample_paths
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from handmodel.skinning import mano_forward
+from tests.render_fixtures import make_poses_file
+
+REPO = Path(__file__).resolve().parent.parent
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_hand_models(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def texture_dir(tmp_path_factory, models):
+    """One small generated texture, so the tests do not wait for the full texture set."""
+    from textures.skin import SKIN_TONES, skin_texture
+    from textures.uv_layout import load_or_build
+
+    d = tmp_path_factory.mktemp("textures")
+    img = skin_texture(
+        models["right"], load_or_build(models)["right"], SKIN_TONES["sand"], np.random.default_rng(0), 128
+    )
+    (d / "sand.png").write_bytes(encode_png(img))
+    return d
+
+
+def settings(tmp_path, texture_dir, **kw) -> RenderSettings:
+    base = dict(poses=str(tmp_path / "poses.npz"), out=str(tmp_path / "ds"), resolution=SIZE, samples=2,
+                texture_dirs=[str(texture_dir)], generated_textures=False, restart_every=0, threads=1)  # fmt: skip
+    base.update(kw)
+    return RenderSettings(**base)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, models, texture_dir):
+    tmp = tmp_path_factory.mktemp("render")
+    make_poses_file(tmp / "poses.npz", models, 3)
+    s = settings(tmp, texture_dir)
+    assert run(s, progress=False) == 3
+    return s
+
+
+@pytest.mark.slow
+def test_render_annotation_joints_equal_smplx_and_project_to_2d(rendered, models):
+    from handmodel.torch_layer import HandLayer
+
+    layer = HandLayer(models, dtype=torch.float64)
+    names = list_samples(rendered.out)
+    assert names == ["00000100", "00000101", "00000102"]
+    for name in names:
+        ann = read_annotation(rendered.out, name)
+        for hand in HANDS:
+            a = ann[hand]
+            args = (torch.tensor(a[k][None]) for k in ("pose", "shape", "trans"))
+            _, joints = layer(hand, *args)
+            np.testing.assert_allclose(a["joints_3d"], joints[0].numpy(), atol=1e-5)
+            np.testing.assert_allclose(a["joints_2d"], project(a["joints_3d"], ann["camera"]["K"]), atol=1e-6)
+            assert np.all(a["joints_3d"][:, 2] > 0)
+
+
+@pytest.mark.slow
+def test_render_masks_cover_each_hands_visible_vertices(rendered, models):
+    for name in list_samples(rendered.out):
+        ann = read_annotation(rendered.out, name)
+        paths = sample_paths(rendered.out, name)
+        mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+        depth = cv2.imread(str(paths["depth"]), cv2.IMREAD_UNCHANGED).astype(float) / 1000
+        image = cv2.imread(str(paths["image"]))
+        assert image.shape == (SIZE, SIZE, 3) and mask.dtype == np.uint8 and depth.shape == (SIZE, SIZE)
+        for label, hand in enumerate(HANDS, start=1):
+            a = ann[hand]
+            verts, _ = mano_forward(models[hand], a["pose"][None], a["shape"][None], a["trans"][None])
+            ij = np.rint(project(verts[0], ann["camera"]["K"])).astype(int)
+            assert ij.min() >= 0 and ij.max() < SIZE  # framing keeps both hands in the picture
+            # Visible: the rendered depth there is this vertex's depth (subdivision moves the surface < 3 mm).
+            seen = np.abs(depth[ij[:, 1], ij[:, 0]] - verts[0][:, 2]) < 0.003
+            assert seen.sum() > 30
+            assert np.mean(mask[ij[seen, 1], ij[seen, 0]] == label) > 0.97
+
+
+@pytest.mark.slow
+def test_render_rerun_after_kill_completes_without_duplicates(tmp_path, models, texture_dir):
+    make_poses_file(tmp_path / "poses.npz", models, 4, seed=1)
+    s = settings(tmp_path, texture_dir, restart_every=2)
+    cmd = [sys.executable, str(REPO / "blender_scripts" / "render.py"), "--", "--poses", s.poses, "--out", s.out,
+           "--resolution", str(SIZE), "--samples", "2", "--no-generated-textures", "--texture-dir", str(texture_dir),
+           "--restart-every", "2", "--threads", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list_samples(s.out) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = list_samples(s.out)
+    assert 1 <= len(first) < 4
+    before = {n: sample_paths(s.out, n)["image"].read_bytes() for n in first}
+    assert run(s, progress=False) == 4 - len(first)
+    names = list_samples(s.out)
+    assert names == [f"{100 + i:08d}" for i in range(4)]
+    for sub in ("images", "masks", "depth", "annotations"):
+        files = sorted(os.listdir(Path(s.out) / sub))
+        assert len(files) == 4, files  # no duplicates, no temporary leftovers
+    # Finished samples were kept as they were, and a third run has nothing to do.
+    assert all(sample_paths(s.out, n)["image"].read_bytes() == b for n, b in before.items())
+    assert run(s, progress=False) == 0
+
+
+def test_render_shards_split_the_ids_deterministically(tmp_path, models, texture_dir):
+    make_poses_file(tmp_path / "poses.npz", models, 7)
+    shards = [Job(settings(tmp_path, texture_dir, shard=(k, 3))).names for k in range(3)]
+    ids = [name for shard in shards for name in shard.values()]
+    assert sorted(ids) == [f"{100 + i:08d}" for i in range(7)]
+
+
+def test_render_rejects_bad_poses_and_foreign_output_folder(tmp_path, models, texture_dir):
+    make_poses_file(tmp_path / "poses.npz", models, 2)
+    data = dict(np.load(tmp_path / "poses.npz"))
+    del data["left_shape"]
+    np.savez(tmp_path / "bad.npz", **data)
+    with pytest.raises(InputError, match=r"bad\.npz: missing key 'left_shape'"):
+        Job(settings(tmp_path, texture_dir, poses=str(tmp_path / "bad.npz")))
+    out = tmp_path / "ds"
+    out.mkdir()
+    Job(settings(tmp_path, texture_dir)).write_meta()
+    with pytest.raises(InputError, match=r"meta\.json: this folder belongs to another run \(seed"):
+        Job(settings(tmp_path, texture_dir, seed=5))
+    assert json.loads((out / "meta.json").read_text())["seed"] == 0
+
+
+@pytest.mark.slow
+def test_render_unreadable_texture_fails_naming_it_and_writes_no_sample(tmp_path, models):
+    make_poses_file(tmp_path / "poses.npz", models, 1)
+    bad = tmp_path / "tex"
+    bad.mkdir()
+    (bad / "broken.png").write_bytes(b"not a png at all")
+    with pytest.raises(InputError, match="broken.png: cannot read the texture"):
+        run(settings(tmp_path, bad), progress=False)
+    assert list_samples(tmp_path / "ds") == []
+    assert not any((tmp_path / "ds" / "images").glob("*")) if (tmp_path / "ds" / "images").exists() else True

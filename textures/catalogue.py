@@ -1,0 +1,74 @@
+"""The texture catalogue: generated skin textures of the active hand model, plus user folders of textures painted
+in the same UV layout (`uv_layout.png` beside the generated ones shows it)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from blender_scripts.png import encode_png
+from handmodel.atomic import atomic_write_bytes
+from handmodel.errors import InputError
+from textures import uv_layout
+from textures.skin import SKIN_TONES, skin_texture
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def layout_picture(layout: dict, size: int) -> np.ndarray:
+    """The UV layout as a white-on-black wireframe (size, size) uint8, to paint textures against."""
+    img = np.zeros((size, size), np.uint8)
+    for tri in layout["uv"]:
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            n = 2 + int(np.abs(tri[b] - tri[a]).max() * size * 2)
+            s = np.linspace(0, 1, n)[:, None]
+            pts = tri[a] + s * (tri[b] - tri[a])
+            img[((1 - pts[:, 1]) * size - 0.5).round().astype(int).clip(0, size - 1),
+                (pts[:, 0] * size - 0.5).round().astype(int).clip(0, size - 1)] = 255  # fmt: skip
+    return img
+
+
+def make_textures(models, out_dir=None, size: int = 512, variants: int = 2, seed: int = 0, progress=None) -> list:
+    """Generate `variants` textures per skin tone for this hand model; returns the written paths.
+
+    Written to `out_dir` (default: the model's texture cache folder) with `uv_layout.png`; existing files are
+    replaced atomically.
+    """
+    layouts = uv_layout.load_or_build(models)
+    out = Path(out_dir) if out_dir else uv_layout.cache_dir(models)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "uv_layout.png", encode_png(layout_picture(layouts["right"], size)))
+    jobs = [(k, name, tone, v) for k, (name, tone) in enumerate(SKIN_TONES.items()) for v in range(variants)]
+    paths = []
+    for k, name, tone, v in jobs if progress is None else progress(jobs):
+        rng = np.random.default_rng([seed, k, v])
+        image = skin_texture(models["right"], layouts["right"], tone, rng, size)
+        path = out / f"skin_{k:02d}_{name}_{v}.png"
+        atomic_write_bytes(path, encode_png(image))
+        paths.append(path)
+    return paths
+
+
+def generated_textures(models) -> list[Path]:
+    return sorted(uv_layout.cache_dir(models).glob("skin_*.png"))
+
+
+def list_textures(models, user_dirs=(), include_generated: bool = True) -> list[str]:
+    """Texture paths to draw from: the generated ones (made on first use) and every image in `user_dirs`."""
+    paths = []
+    if include_generated:
+        gen = generated_textures(models)
+        if not gen:
+            gen = make_textures(models)
+        paths += [str(p) for p in gen]
+    for d in user_dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise InputError(f"{d}: no such texture folder")
+        files = sorted(str(p) for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name[0] != ".")
+        if not files:
+            raise InputError(f"{d}: no texture images (.png, .jpg) in this folder")
+        paths += [f for f in files if os.path.basename(f) != "uv_layout.png"]
+    if not paths:
+        raise InputError("no textures to draw from (run `python cli.py textures make` or pass --texture-dir)")
+    return paths
