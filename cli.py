@@ -203,6 +203,183 @@ def assets_preview(out, size, mano_dir):
 # ---- end train ----
 
 # ---- interhand (interhand/) ----------------------------------------------------------------------------
+IH_DATA = click.option("--data_path", required=True, type=click.Path(file_okay=False),
+                       help="Root of the InterHand2.6M release (holds images/ and annotations/).")  # fmt: skip
+IH_SPLIT = click.option("--split", type=click.Choice(["train", "val", "test"]), default="train", show_default=True,
+                        help="Which split of the release.")  # fmt: skip
+IH_CAPTURE = click.option("--capture", required=True, type=int, help="Capture number (the C of CaptureC).")
+IH_SEQ = click.option("--seq", required=True, help="Sequence name, e.g. 0051_dinosaur.")
+IH_OUT = click.option("--out", default="out/interhand", show_default=True, type=click.Path(file_okay=False),
+                      help="Root of the processed sequences.")  # fmt: skip
+
+
+@main.group()
+def interhand():
+    """InterHand2.6M: `prepare` a split for training, per-sequence tools (annots, blend-weights, masks, merge,
+    gif, vis), and `mini-release`, a tiny generated release in the exact layout for trying them out.
+
+    Per-sequence outputs go to OUT/{split}/Capture{c}/{seq}/ (--out, default out/interhand).
+    """
+
+
+def _interhand_call(fn, *args, **kwargs):
+    from handmodel.errors import InputError
+
+    try:
+        return fn(*args, **kwargs)
+    except InputError as e:
+        raise ToolkitError(str(e)) from None
+
+
+def _interhand_models(mano_dir):
+    from handmodel import load_hand_models
+
+    return _interhand_call(load_hand_models, mano_dir)
+
+
+@interhand.command("prepare")
+@IH_DATA
+@click.option("--save_path", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
+@IH_SPLIT
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes (one Blender each).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N candidate images.")
+@MANO_DIR_OPTION
+def interhand_prepare(data_path, save_path, split, workers, limit, mano_dir):
+    """Interacting frames with both MANO hands valid -> the toolkit's dataset format: 256x256 crops around both
+    hands (80% fill), camera-space MANO parameters, 21 joints per hand, masks and depth rendered with Blender.
+
+    Black images and null or invalid hands are skipped and counted. A rerun resumes where it stopped.
+    """
+    from interhand.prepare import prepare_interhand
+
+    models = _interhand_models(mano_dir)
+    r = _interhand_call(prepare_interhand, data_path, save_path, models, split=split, workers=workers, limit=limit)
+    click.echo(f"prepare {split}: {r['written']} samples written, {r['existing']} already there "
+               f"({r['candidates']} candidate images) -> {save_path}")  # fmt: skip
+    skipped = {k: v for k, v in r.items() if k not in ("written", "existing", "candidates") and v}
+    if skipped:
+        click.echo("skipped images: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(skipped.items())))
+
+
+@interhand.command("annots")
+@IH_DATA
+@IH_SPLIT
+@IH_CAPTURE
+@IH_SEQ
+@IH_OUT
+@MANO_DIR_OPTION
+def interhand_annots(data_path, split, capture, seq, out, mano_dir):
+    """Cameras (K, R, t), the frame list without black frames, per-frame world vertices and parameters
+    (absolute pose, root split out as Rh/Th, shape) of one sequence; images linked into the sequence folder."""
+    from interhand.sequence import sequence_dir, write_annots
+
+    models = _interhand_models(mano_dir)
+    r = _interhand_call(write_annots, data_path, out, split, capture, seq, models)
+    click.echo(f"annots: {r['frames']} frames, {r['images']} images -> {sequence_dir(out, split, capture, seq)}")
+    click.echo(f"skipped: {r.get('black_images', 0)} black images, {r.get('black_frames', 0)} black frames, "
+               f"{r.get('no_valid_hand', 0)} frames without a valid hand")  # fmt: skip
+
+
+@interhand.command("blend-weights")
+@IH_SPLIT
+@IH_CAPTURE
+@IH_SEQ
+@IH_OUT
+@MANO_DIR_OPTION
+def interhand_blend_weights(split, capture, seq, out, mano_dir):
+    """Skinning-weight grids of a processed sequence (run `annots` first): the canonical grid (0.025 m voxels,
+    0.05 m padding) with signed distance to the surface and shape offsets, and per frame the posed grid and the
+    pose-corrective offsets. Written to lbs/ in the sequence folder."""
+    from interhand.blend_weights import write_blend_weights
+    from interhand.sequence import sequence_dir
+
+    models = _interhand_models(mano_dir)
+    r = _interhand_call(write_blend_weights, sequence_dir(out, split, capture, seq), models)
+    shapes = ", ".join(f"{h} {'x'.join(map(str, s))}" for h, s in r["grid_shape"].items())
+    click.echo(f"blend weights: {r['frames']} frames; canonical grids {shapes}")
+
+
+@interhand.command("masks")
+@IH_SPLIT
+@IH_CAPTURE
+@IH_SEQ
+@IH_OUT
+@MANO_DIR_OPTION
+def interhand_masks(split, capture, seq, out, mano_dir):
+    """Mask PNGs (left 100, right 200) and float depth maps (.npy, metres) for every camera image of a processed
+    sequence (run `annots` first), rendered with Blender. A rerun skips finished images."""
+    from interhand.masks import write_masks
+    from interhand.sequence import sequence_dir
+
+    models = _interhand_models(mano_dir)
+    r = _interhand_call(write_masks, sequence_dir(out, split, capture, seq), models)
+    click.echo(f"masks: {r['written']} rendered, {r['existing']} already there")
+
+
+@interhand.command("merge")
+@IH_SPLIT
+@IH_CAPTURE
+@click.option("--seq", "seqs", required=True, multiple=True, help="A processed sequence to merge (repeat).")
+@click.option("--new-name", required=True, help="Name of the merged sequence.")
+@IH_OUT
+def interhand_merge(split, capture, seqs, new_name, out):
+    """Merge processed sequences of one capture into a new one by symbolic links (no extra space)."""
+    from interhand.merge import merge_sequences
+
+    r = _interhand_call(merge_sequences, out, split, capture, list(seqs), new_name)
+    click.echo(f"merge: {new_name} with {r['frames']} frames ({r['links']} links)")
+
+
+@interhand.command("gif")
+@IH_DATA
+@IH_SPLIT
+@IH_CAPTURE
+@click.option("--seq", "seqs", multiple=True, help="Only this sequence (repeat; default: every one).")
+@IH_OUT
+@click.option("--fps", default=30.0, show_default=True, type=float, help="Frames per second.")
+@click.option("--scale", default=0.5, show_default=True, type=float, help="Image size factor.")
+def interhand_gif(data_path, split, capture, seqs, out, fps, scale):
+    """A GIF per camera of each sequence of a capture, from the release's images (black ones left out)."""
+    from interhand.gif import write_gifs
+
+    paths = _interhand_call(write_gifs, data_path, out, split, capture, list(seqs) or None, fps=fps, scale=scale)
+    click.echo(f"gif: {len(paths)} GIFs -> {out}/{split}/Capture{capture}/")
+
+
+@interhand.command("vis")
+@IH_DATA
+@IH_SPLIT
+@IH_CAPTURE
+@IH_SEQ
+@click.option("--frame", type=int, default=None, help="Frame to show (default: the first with valid joints).")
+@IH_OUT
+def interhand_vis(data_path, split, capture, seq, frame, out):
+    """PNG plots of a sequence: the camera rig with the hands, the 3D joints of a frame, and the joints
+    projected onto each camera image of that frame."""
+    from interhand.vis import write_vis
+
+    for path in _interhand_call(write_vis, data_path, out, split, capture, seq, frame=frame):
+        click.echo(str(path))
+
+
+@interhand.command("mini-release")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the release into.")
+@click.option("--no-images", is_flag=True, help="Annotations only (no Blender rendering; fast).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--samples", default=4, show_default=True, type=click.IntRange(1), help="Cycles samples per image.")
+@MANO_DIR_OPTION
+def interhand_mini_release(out, no_images, seed, samples, mano_dir):
+    """Generate a tiny InterHand2.6M release (exact layout and JSON structures, with the real release's pitfalls:
+    null MANO entries, black frames, invalid wrists, single-hand frames) rendered with the active hand model."""
+    from interhand.mini_release import make_mini_release
+
+    models = _interhand_models(mano_dir)
+    summary = _interhand_call(make_mini_release, out, models, with_images=not no_images, seed=seed, samples=samples)
+    for split, info in summary.items():
+        click.echo(f"{split}: {len(info['images'])} images, {len(info['interacting_frames'])} valid interacting "
+                   f"frames, {len(info['black_images'])} black images")  # fmt: skip
+
+
 # ---- end interhand ----
 
 

@@ -43,7 +43,7 @@ FRAME_STEP = 6
 CAMERAS = (
     ("400262", -35.0, 10.0, (334, 512)),
     ("400263", 5.0, -12.0, (334, 512)),
-    ("400264", 40.0, 18.0, (334, 512)),
+    ("400264", 40.0, 18.0, (512, 334)),
 )
 CAMERA_DISTANCE = 0.9  # metres from the hands
 FOCAL = 700.0  # pixels
@@ -213,18 +213,22 @@ def _render_images(jobs, models, samples: int) -> None:
 
     from blender_scripts.scene import HandScene
 
-    scenes = {}
-    for path, cam, hands in jobs:
+    scene, size = None, None
+    # One Blender scene at a time (a new one resets bpy): render the images grouped by size.
+    for path, cam, hands in sorted(jobs, key=lambda job: job[1]["size"]):
         w, h = cam["size"]
         if hands is None:
             image = np.zeros((h, w, 3), np.uint8)
         else:
-            if (w, h) not in scenes:
-                scenes[(w, h)] = HandScene(faces={k: models[k].faces for k in HANDS}, width=w, height=h,
-                                           samples=samples)  # fmt: skip
-            scene = scenes[(w, h)]
+            if size != (w, h):
+                if scene is not None:
+                    scene.close()
+                faces = {k: models[k].faces for k in HANDS}
+                scene, size = HandScene(faces=faces, width=w, height=h, samples=samples), (w, h)
             scene.set_hands(hands)
             scene.set_camera(cam["K"], cam["R"], cam["t"])
             image = scene.render(rgb=True)["rgb"]
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
         atomic_write_bytes(path, buf.tobytes())
+    if scene is not None:
+        scene.close()

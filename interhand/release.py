@@ -245,6 +245,41 @@ def hand_valid(joint_entry: dict, hand: str) -> bool:
     return bool(joint_entry["valid"][WRIST_42[hand]])
 
 
+# Why a frame is not an interacting frame with two valid MANO hands, in the order the checks run.
+SKIP_REASONS = ("no_joint_3d", "not_interacting", "invalid_hand", "null_mano")
+
+
+def frame_skip_reason(joint_entry: dict | None, mano_entry: dict | None) -> str | None:
+    """None for an interacting frame with both hands valid and both MANO entries non-null, else the reason
+    (one of SKIP_REASONS). joint_entry and mano_entry as `read_joint_3d` and `read_mano` give them."""
+    if joint_entry is None:
+        return "no_joint_3d"
+    if joint_entry["hand_type"] != "interacting" or not joint_entry["hand_type_valid"]:
+        return "not_interacting"
+    if not all(hand_valid(joint_entry, h) for h in HANDS):
+        return "invalid_hand"
+    if mano_entry is None or any(mano_entry.get(h) is None for h in HANDS):
+        return "null_mano"
+    return None
+
+
+def absolute_params(mano_entry: dict, models) -> dict[str, dict[str, np.ndarray]]:
+    """Both hands' stored (mean-relative) parameters -> {hand: {'pose' (48,) absolute, 'shape', 'trans'}}."""
+    return {
+        hand: {
+            "pose": relative_to_absolute(mano_entry[hand]["pose"], models[hand].hands_mean),
+            "shape": mano_entry[hand]["shape"].copy(),
+            "trans": mano_entry[hand]["trans"].copy(),
+        }
+        for hand in HANDS
+    }
+
+
+def is_black(image: np.ndarray, level: int = 8) -> bool:
+    """The release's black frames (cameras that recorded nothing): no pixel brighter than `level` (of 255)."""
+    return int(np.max(image)) <= level
+
+
 def interacting_mano_frames(root: str | os.PathLike, split: str, models) -> list[dict]:
     """The interacting frames of a split with both MANO hands present and valid, in world coordinates.
 
@@ -259,19 +294,7 @@ def interacting_mano_frames(root: str | os.PathLike, split: str, models) -> list
     out = []
     for capture in sorted(mano):
         for frame in sorted(mano[capture]):
-            entry = joints.get(capture, {}).get(frame)
-            params = mano[capture][frame]
-            if entry is None or entry["hand_type"] != "interacting" or not entry["hand_type_valid"]:
-                continue
-            if any(params[h] is None or not hand_valid(entry, h) for h in HANDS):
-                continue
-            item = {"capture": capture, "frame": frame}
-            for hand in HANDS:
-                p = params[hand]
-                item[hand] = {
-                    "pose": relative_to_absolute(p["pose"], models[hand].hands_mean),
-                    "shape": p["shape"].copy(),
-                    "trans": p["trans"].copy(),
-                }
-            out.append(item)
+            entry = mano[capture][frame]
+            if frame_skip_reason(joints.get(capture, {}).get(frame), entry) is None:
+                out.append({"capture": capture, "frame": frame, **absolute_params(entry, models)})
     return out

@@ -1,8 +1,9 @@
-"""Fixtures for the InterHand2.6M tests: the hand models and the generated mini release.
+"""Fixtures for the InterHand2.6M tests: the hand models, the generated mini release, and an independent
+ray-cast reference for rendered masks and depth.
 
-Import them explicitly (`from tests.interhand_fixtures import models, mini_release`). The release with images
-is rendered once per test process (Blender takes a while) and shared read-only; tests that modify a release
-copy it or make their own annotation-only one.
+Import fixtures explicitly (`from tests.interhand_fixtures import models, mini_release`). The release with
+images (train split only) is rendered once per test process and shared read-only; tests that modify a release
+make their own annotation-only one (`mini_annotations`).
 """
 
 import atexit
@@ -11,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from handmodel import load_hand_models
@@ -18,26 +20,27 @@ from interhand.mini_release import make_mini_release
 
 
 @functools.cache
-def _models():
-    return load_hand_models()
+def hand_models():
+    return load_hand_models(quiet=True)
 
 
 @functools.cache
-def _release_with_images() -> tuple[Path, dict]:
+def release_with_images() -> tuple[Path, dict]:
+    """(root, summary) of the shared mini release with rendered images (train split only)."""
     root = Path(tempfile.mkdtemp(prefix="interhand_mini_"))
     atexit.register(shutil.rmtree, root, True)
-    summary = make_mini_release(root / "release", _models(), with_images=True, seed=0, samples=2)
+    summary = make_mini_release(root / "release", hand_models(), with_images=True, seed=0, splits=("train",), samples=1)
     return root / "release", summary
 
 
 @pytest.fixture
 def models():
-    return _models()
+    return hand_models()
 
 
 @pytest.fixture
 def mini_annotations(tmp_path, models):
-    """A mini release without images (fast): (root, summary)."""
+    """A private mini release without images (fast), all splits: (root, summary)."""
     summary = make_mini_release(tmp_path / "release", models, with_images=False, seed=0)
     return tmp_path / "release", summary
 
@@ -45,12 +48,39 @@ def mini_annotations(tmp_path, models):
 @pytest.fixture
 def mini_release():
     """The shared mini release with rendered images: (root, summary). Do not modify it."""
-    return _release_with_images()
+    return release_with_images()
 
 
-@pytest.fixture
-def mini_release_copy(tmp_path, mini_release):
-    """A private copy of the mini release with images, free to modify: (root, summary)."""
-    root, summary = mini_release
-    shutil.copytree(root, tmp_path / "release")
-    return tmp_path / "release", summary
+def raycast(meshes: dict, K: np.ndarray, pixels: np.ndarray):
+    """Independent reference for a render: the first mesh hit by the ray through each pixel centre.
+
+    meshes: {label: (verts (V,3) camera metres, faces (F,3))}; pixels (N,2) (x, y). Returns labels (N,) (0 where
+    nothing is hit) and depth (N,) camera z in metres (0 where nothing is hit), by libigl's ray-mesh test.
+    """
+    import igl
+
+    Kinv = np.linalg.inv(K)
+    labels, depth = np.zeros(len(pixels), np.int64), np.zeros(len(pixels))
+    for i, (x, y) in enumerate(pixels):
+        d = Kinv @ np.array([x, y, 1.0])  # z = 1, so the hit parameter is the depth
+        best = np.inf
+        for label, (verts, faces) in meshes.items():
+            # All hits, sorted (first=True returns garbage when nothing is hit).
+            hits = igl.ray_mesh_intersect(np.zeros(3), d, np.ascontiguousarray(verts, np.float64), faces)
+            if hits and hits[0][1] < best:
+                best, labels[i] = hits[0][1], label
+        depth[i] = best if np.isfinite(best) else 0.0
+    return labels, depth
+
+
+def interior_pixels(mask: np.ndarray, step: int) -> np.ndarray:
+    """Pixels (N,2) (x, y) on a grid of `step` whose 3x3 neighbourhood has one label: a one-sample render may
+    put a silhouette pixel on either side."""
+    h, w = mask.shape
+    ys, xs = np.mgrid[1 : h - 1 : step, 1 : w - 1 : step]
+    ys, xs = ys.ravel(), xs.ravel()
+    uniform = np.ones(len(xs), bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            uniform &= mask[ys + dy, xs + dx] == mask[ys, xs]
+    return np.stack([xs[uniform], ys[uniform]], axis=1)

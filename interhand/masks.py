@@ -1,0 +1,69 @@
+"""`interhand masks`: a mask PNG (left 100, right 200) and a float depth map per camera image of a processed
+sequence, rendered with Blender from the per-frame world vertices (no subdivision: the pixels show the mesh
+the annotations describe). A rerun skips images whose mask and depth both exist."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from handmodel.joints import HANDS
+from interhand.sequence import MASK_VALUES, frame_file, image_file, load_npz, read_annots
+
+
+def mask_to_seed_values(mask: np.ndarray) -> np.ndarray:
+    """The renderer's mask (0 background, 1 right, 2 left) -> the seed's values (0, 200 right, 100 left)."""
+    out = np.zeros(mask.shape, np.uint8)
+    out[mask == 1] = MASK_VALUES["right"]
+    out[mask == 2] = MASK_VALUES["left"]
+    return out
+
+
+def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> dict:
+    """Render every (frame, camera) image of the sequence. Returns {'written', 'existing'} counts."""
+    import cv2
+    from tqdm import tqdm
+
+    from blender_scripts.scene import HandScene
+    from handmodel.atomic import atomic_temp_path
+
+    seq_dir = Path(seq_dir)
+    annots = read_annots(seq_dir)
+    cams = annots["cameras"]
+    todo, existing = [], 0
+    for f in annots["frames"]:
+        for cam in f["images"]:
+            done = all(image_file(seq_dir, k, cam, f["frame"]).is_file() for k in ("masks", "depth"))
+            existing += done
+            if not done:
+                todo.append((f["frame"], cam))
+    # One Blender scene at a time (a new one resets bpy): render grouped by image size.
+    todo.sort(key=lambda job: (cams[job[1]]["width"], cams[job[1]]["height"], job))
+    scene, size = None, None
+    faces = {h: models[h].faces for h in HANDS}
+    try:
+        for frame, cam in tqdm(todo, desc=f"masks {annots['seq']}", unit="img", disable=not progress):
+            c = cams[cam]
+            if size != (c["width"], c["height"]):
+                if scene is not None:
+                    scene.close()
+                size = (c["width"], c["height"])
+                scene = HandScene(faces=faces, width=size[0], height=size[1], samples=1, subdivision=0)
+            verts = load_npz(frame_file(seq_dir, "vertices", frame))
+            scene.set_hands({h: verts.get(h) for h in HANDS})
+            scene.set_camera(c["K"], c["R"], c["t"])
+            passes = scene.render(rgb=False)
+            mask_path, depth_path = image_file(seq_dir, "masks", cam, frame), image_file(seq_dir, "depth", cam, frame)
+            for path in (mask_path, depth_path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = atomic_temp_path(depth_path)
+            np.save(tmp, passes["depth"].astype(np.float32))
+            os.replace(tmp, depth_path)
+            tmp = atomic_temp_path(mask_path)
+            if not cv2.imwrite(str(tmp), mask_to_seed_values(passes["mask"])):
+                raise OSError(f"{mask_path}: could not write")
+            os.replace(tmp, mask_path)
+    finally:
+        if scene is not None:
+            scene.close()
+    return {"written": len(todo), "existing": existing}

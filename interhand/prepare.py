@@ -1,0 +1,217 @@
+"""`interhand prepare`: a split of InterHand2.6M -> the toolkit's dataset folder (handmodel/dataset_io.py).
+
+Every image of an interacting frame with both hands valid and both MANO entries non-null becomes one sample: a
+256x256 crop around both hands' 2D joints (80% fill), camera-space MANO parameters (the root-pivot fix of
+`handmodel.camera.mano_world_to_camera`), 21 joints per hand in the toolkit's order, and the visible-hand mask and
+depth rendered with Blender through the crop's camera. Black images are skipped and counted with the frames
+that fail the selection.
+
+Sample names are the candidates' positions in the (capture, frame, camera) order, so reruns and parallel
+workers agree; a sample is complete when its annotation exists, and a rerun skips complete samples.
+"""
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from handmodel.atomic import atomic_temp_path
+from handmodel.camera import crop_intrinsics, mano_world_to_camera, project, square_crop
+from handmodel.dataset_io import (
+    annotation_to_json,
+    is_complete,
+    sample_name,
+    sample_paths,
+    write_annotation,
+    write_meta,
+)
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from handmodel.skinning import mano_forward
+from interhand.release import (
+    absolute_params,
+    annotation_path,
+    check_release,
+    frame_skip_reason,
+    image_dir,
+    is_black,
+    read_cameras,
+    read_images,
+    read_joint_3d,
+    read_mano,
+)
+
+CROP_SIZE = 256
+CROP_FILL = 0.8  # RenderIH's HAND_BBOX_RATIO
+SOURCE = "InterHand2.6M"
+
+
+def select_images(root: str | os.PathLike, split: str, models) -> tuple[list[dict], Counter]:
+    """The candidate images of a split, sorted by (capture, frame, camera), and the count of images skipped
+    per reason (`release.SKIP_REASONS`). Each candidate: {'record': ImageRecord, 'camera': Camera,
+    'params': {hand: {'pose' (48,) absolute, 'shape', 'trans'}} in world coordinates}."""
+    check_release(root, split)
+    records = read_images(root, split)
+    joints, mano, cameras = read_joint_3d(root, split), read_mano(root, split), read_cameras(root, split)
+    skipped: Counter = Counter()
+    jobs = []
+    for rec in sorted(records, key=lambda r: (r.capture, r.frame, r.camera, r.seq)):
+        entry = mano.get(rec.capture, {}).get(rec.frame)
+        reason = frame_skip_reason(joints.get(rec.capture, {}).get(rec.frame), entry)
+        if reason is not None:
+            skipped[reason] += 1
+            continue
+        camera = cameras.get(rec.capture, {}).get(rec.camera)
+        if camera is None:
+            raise InputError(
+                f"{annotation_path(root, split, 'camera')}: no camera '{rec.camera}' for capture {rec.capture} "
+                f"(needed by {rec.file_name})"
+            )
+        jobs.append({"record": rec, "camera": camera, "params": absolute_params(entry, models)})
+    return jobs, skipped
+
+
+def camera_space_hands(models, params: dict, camera) -> dict[str, dict[str, np.ndarray]]:
+    """World MANO parameters -> {hand: {'pose', 'shape', 'trans' (camera coordinates), 'verts' (778,3),
+    'joints_3d' (21,3)}} in camera metres."""
+    out = {}
+    for hand in HANDS:
+        p = params[hand]
+        pose, trans = mano_world_to_camera(models[hand], p["pose"], p["shape"], p["trans"], camera.R, camera.t)
+        verts, joints = mano_forward(models[hand], pose[None], p["shape"][None], trans[None])
+        out[hand] = {"pose": pose, "shape": p["shape"], "trans": trans, "verts": verts[0], "joints_3d": joints[0]}
+    return out
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    import cv2
+
+    tmp = atomic_temp_path(path)
+    try:
+        if not cv2.imwrite(str(tmp), image):
+            raise OSError(f"{path}: could not write")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, models, scene) -> str:
+    """Write one sample; returns 'written', 'black' or 'missing_image'."""
+    import cv2
+
+    rec, camera = job["record"], job["camera"]
+    image = cv2.imread(str(image_dir(root, split) / rec.file_name), cv2.IMREAD_COLOR)
+    if image is None:
+        return "missing_image"
+    if is_black(image):
+        return "black"
+    hands = camera_space_hands(models, job["params"], camera)
+    joints2d = {h: project(hands[h]["joints_3d"], camera.K) for h in HANDS}
+    A = square_crop(np.concatenate([joints2d[h] for h in HANDS]), size=CROP_SIZE, fill=CROP_FILL)
+    K = crop_intrinsics(camera.K, A)
+    crop = cv2.warpAffine(image, A, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    # The camera-space hands seen through the crop's camera at the origin: the same pixels as the world hands
+    # seen through (K, R, t), without a second conversion.
+    scene.set_hands({h: hands[h]["verts"] for h in HANDS})
+    scene.set_camera(K, np.eye(3), np.zeros(3))
+    passes = scene.render(rgb=False)
+    paths = sample_paths(out, name)
+    for kind in ("image", "mask", "depth"):
+        paths[kind].parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    tmp = atomic_temp_path(paths["image"])
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, paths["image"])
+    _write_png(paths["mask"], passes["mask"])
+    _write_png(paths["depth"], np.clip(np.rint(passes["depth"] * 1000.0), 0, 65535).astype(np.uint16))
+    for h in HANDS:
+        hands[h]["joints_2d"] = project(hands[h]["joints_3d"], K)
+    source = {"dataset": SOURCE, "split": split, "capture": rec.capture, "seq": rec.seq, "camera": rec.camera,
+              "frame": rec.frame, "file_name": rec.file_name}  # fmt: skip
+    write_annotation(out, name, annotation_to_json({"K": K, "R": camera.R, "t": camera.t}, hands, source))
+    return "written"
+
+
+# Worker state of the process pool: the hand models and one Blender scene per process.
+_WORKER: dict = {}
+
+
+def _init_worker(model_dir: str, root: str, split: str, out: str, threads: int) -> None:
+    from blender_scripts.scene import HandScene
+    from handmodel.models import load_model_dir
+
+    models = load_model_dir(model_dir)
+    faces = {h: models[h].faces for h in HANDS}
+    scene = HandScene(faces=faces, width=CROP_SIZE, height=CROP_SIZE, samples=1, subdivision=0, threads=threads)
+    _WORKER.update(models=models, scene=scene, root=Path(root), split=split, out=Path(out))
+
+
+def _run_chunk(chunk: list[tuple[str, dict]]) -> list[str]:
+    w = _WORKER
+    return [prepare_sample(job, name, w["root"], w["split"], w["out"], w["models"], w["scene"]) for name, job in chunk]
+
+
+def _check_resume(out: Path, meta: dict) -> None:
+    import json
+
+    path = out / "meta.json"
+    if not path.is_file():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e}); remove the folder or pick another --save_path") from None
+    for key in ("source", "split", "hand_model", "image_size"):
+        if old.get(key) != meta[key]:
+            raise InputError(
+                f"{path}: this folder holds {key} {old.get(key)!r}, this run makes {meta[key]!r} "
+                "(pick another --save_path to keep both)"
+            )
+
+
+def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, split: str = "train",
+                      workers: int = 1, limit: int | None = None, progress: bool = True) -> dict:  # fmt: skip
+    """Prepare a split (see module docstring). Returns the report: {'candidates', 'written', 'existing',
+    'black', 'missing_image', and the frame skip reasons: 'not_interacting', 'invalid_hand', 'null_mano',
+    'no_joint_3d'} counted in images. `limit`: only the first N candidates (for a quick look)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    root, out = Path(root), Path(out)
+    jobs, skipped = select_images(root, split, models)
+    if limit is not None:
+        jobs = jobs[:limit]
+    meta = {"image_size": [CROP_SIZE, CROP_SIZE], "hand_model": {"model": models.info["model"],
+            "hash": models.info["hash"]}, "source": SOURCE, "split": split, "release": str(root.resolve()),
+            "crop_fill": CROP_FILL}  # fmt: skip
+    _check_resume(out, meta)
+    write_meta(out, meta)
+    todo = [(sample_name(i), job) for i, job in enumerate(jobs) if not is_complete(out, sample_name(i))]
+    report = Counter({"candidates": len(jobs), "existing": len(jobs) - len(todo), "written": 0})
+    report.update(skipped)
+    bar = tqdm(total=len(todo), desc=f"prepare {split}", unit="img", disable=not progress)
+    threads = 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)  # 0: Blender uses every core
+    args = (models.info["dir"], str(root), split, str(out), threads)
+    if workers <= 1 or len(todo) <= 1:
+        _init_worker(*args)
+        try:
+            for item in todo:
+                report[_run_chunk([item])[0]] += 1
+                bar.update(1)
+        finally:
+            _WORKER["scene"].close()
+            _WORKER.clear()
+    else:
+        size = max(1, min(16, len(todo) // (4 * workers)))
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                                 initargs=args) as pool:  # fmt: skip
+            for statuses in pool.map(_run_chunk, chunks):
+                report.update(statuses)
+                bar.update(len(statuses))
+    bar.close()
+    return dict(report)

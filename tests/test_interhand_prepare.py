@@ -1,0 +1,172 @@
+"""`interhand prepare` on the generated mini release: which images become samples, and what the samples hold."""
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from handmodel.dataset_io import list_samples, read_annotation, read_meta, sample_paths
+from handmodel.joints import interhand42_to_21
+from interhand.prepare import prepare_interhand
+from interhand.release import annotation_path
+from tests.interhand_fixtures import (  # noqa: F401
+    hand_models,
+    interior_pixels,
+    mini_annotations,
+    models,
+    raycast,
+    release_with_images,
+)
+
+pytestmark = pytest.mark.slow
+
+# Interacting frames with both hands valid (see test_interhand_release.py), minus the black images: capture 0
+# frame 112 camera 400263, and capture 1 frame 112 in every camera.
+CAMERAS = ("400262", "400263", "400264")
+EXPECTED_IMAGES = sorted(
+    [(0, 100, c) for c in CAMERAS] + [(0, 112, "400262"), (0, 112, "400264")] + [(1, 106, c) for c in CAMERAS]
+)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root, _ = release_with_images()
+    out = tmp_path_factory.mktemp("prepared") / "dataset"
+    report = prepare_interhand(root, out, hand_models(), split="train", progress=False)
+    return root, out, report
+
+
+def _release_camera(root, capture, camera):
+    raw = json.loads(annotation_path(root, "train", "camera").read_text())[str(capture)]
+    return np.asarray(raw["camrot"][camera]), np.asarray(raw["campos"][camera])
+
+
+def test_prepare_keeps_exactly_the_valid_interacting_images(prepared):
+    root, out, report = prepared
+    names = list_samples(out)
+    got = sorted(
+        (a["source"]["capture"], a["source"]["frame"], a["source"]["camera"])
+        for a in (read_annotation(out, n) for n in names)
+    )
+    assert got == EXPECTED_IMAGES
+    # 27 train images: 9 of the right-hand-only sequence, 3 with a null left hand (capture 0 frame 106), 3 with an
+    # invalid right wrist (capture 1 frame 100), 4 black, 8 samples.
+    assert report["written"] == 8 and report["black"] == 4
+    assert report["not_interacting"] == 9 and report["null_mano"] == 3 and report["invalid_hand"] == 3
+    meta = read_meta(out)
+    assert meta["image_size"] == [256, 256] and meta["split"] == "train" and meta["hand_model"]["model"]
+
+
+def test_prepare_joints_match_the_release_joints_and_project_onto_the_crop(prepared):
+    root, out, _ = prepared
+    joints = json.loads(annotation_path(root, "train", "joint_3d").read_text())
+    for name in list_samples(out):
+        ann = read_annotation(out, name)
+        src = ann["source"]
+        R, campos = _release_camera(root, src["capture"], src["camera"])
+        world = np.asarray(joints[str(src["capture"])][str(src["frame"])]["world_coord"])
+        cam = interhand42_to_21((world - campos) @ R.T / 1000)  # the release's own camera formula, in metres
+        K = ann["camera"]["K"]
+        for hand in ("right", "left"):
+            j3d = ann[hand]["joints_3d"]
+            assert np.linalg.norm(j3d - cam[hand], axis=-1).max() < 0.005  # 1 mm noise in the release joints
+            uvw = j3d @ K.T
+            np.testing.assert_allclose(ann[hand]["joints_2d"], uvw[:, :2] / uvw[:, 2:], atol=1e-6)
+            assert (ann[hand]["joints_2d"] > 0).all() and (ann[hand]["joints_2d"] < 256).all()
+        both = np.concatenate([ann[h]["joints_2d"] for h in ("right", "left")])
+        extent = (both.max(0) - both.min(0)).max()
+        assert extent == pytest.approx(0.8 * 256, rel=1e-6)  # the hands fill 80% of the crop
+
+
+def test_prepare_crop_pixels_are_the_release_pixels_seen_through_the_crop_camera(prepared):
+    root, out, _ = prepared
+    for name in list_samples(out)[:3]:
+        ann = read_annotation(out, name)
+        src = ann["source"]
+        original = cv2.imread(str(root / "images" / "train" / src["file_name"])).astype(np.float64)
+        crop = cv2.imread(str(sample_paths(out, name)["image"])).astype(np.float64)
+        R, campos = _release_camera(root, src["capture"], src["camera"])
+        raw = json.loads(annotation_path(root, "train", "camera").read_text())[str(src["capture"])]
+        (fx, fy), (cx, cy) = raw["focal"][src["camera"]], raw["princpt"][src["camera"]]
+        K0 = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
+        # Crop pixel -> original pixel through the two intrinsics (same rays), sampled on a grid.
+        ys, xs = np.mgrid[20:236:12, 20:236:12]
+        pix = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1)
+        src_pix = pix @ np.linalg.inv(ann["camera"]["K"]).T @ K0.T
+        u, v = src_pix[:, 0], src_pix[:, 1]
+        inside = (u > 1) & (v > 1) & (u < original.shape[1] - 2) & (v < original.shape[0] - 2)
+        sampled = cv2.remap(original.astype(np.float32), u.astype(np.float32)[None], v.astype(np.float32)[None],
+                            cv2.INTER_LINEAR)[0]  # fmt: skip
+        diff = np.abs(sampled[inside] - crop[ys.ravel()[inside], xs.ravel()[inside]])
+        assert np.median(diff) < 4 and np.mean(diff) < 8  # JPEG twice and bilinear resampling
+
+
+def test_prepare_masks_and_depth_match_a_raycast_of_the_annotated_hands(prepared, models):  # noqa: F811
+    from handmodel.skinning import mano_forward
+
+    _, out, _ = prepared
+    for name in list_samples(out)[::3]:
+        ann = read_annotation(out, name)
+        paths = sample_paths(out, name)
+        mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+        depth_mm = cv2.imread(str(paths["depth"]), cv2.IMREAD_UNCHANGED)
+        assert mask.dtype == np.uint8 and depth_mm.dtype == np.uint16 and mask.shape == (256, 256)
+        assert set(np.unique(mask)) == {0, 1, 2}
+        meshes = {}
+        for label, hand in ((1, "right"), (2, "left")):
+            h = ann[hand]
+            verts, _ = mano_forward(models[hand], h["pose"][None], h["shape"][None], h["trans"][None])
+            meshes[label] = (verts[0], models[hand].faces)  # camera-space parameters -> camera-space mesh
+        pix = interior_pixels(mask, 6)
+        labels, depth = raycast(meshes, ann["camera"]["K"], pix)
+        rendered = mask[pix[:, 1], pix[:, 0]]
+        assert (labels == rendered).mean() > 0.98
+        hit = (labels == rendered) & (labels > 0)
+        assert hit.sum() > 50
+        err_mm = np.abs(depth_mm[pix[hit, 1], pix[hit, 0]] - depth[hit] * 1000)
+        assert np.percentile(err_mm, 95) <= 1.0 and err_mm.max() < 5
+        assert (depth_mm[mask == 0] == 0).all()
+
+
+def test_prepare_resumes_and_refuses_a_folder_of_another_split(prepared, tmp_path):
+    root, out, _ = prepared
+    copy = tmp_path / "dataset"
+    import shutil
+
+    shutil.copytree(out, copy)
+    names = list_samples(copy)
+    sample_paths(copy, names[2])["annotation"].unlink()
+    before = {n: os.stat(sample_paths(copy, n)["image"]).st_mtime_ns for n in names}
+    report = prepare_interhand(root, copy, hand_models(), split="train", progress=False)
+    assert report["written"] == 1 and report["existing"] == 7 and report["black"] == 4
+    assert list_samples(copy) == names
+    after = {n: os.stat(sample_paths(copy, n)["image"]).st_mtime_ns for n in names}
+    assert [n for n in names if after[n] != before[n]] == [names[2]]
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["split"] = "val"
+    (copy / "meta.json").write_text(json.dumps(meta))
+    from handmodel.errors import InputError
+
+    with pytest.raises(InputError, match="meta.json: this folder holds split 'val'"):
+        prepare_interhand(root, copy, hand_models(), split="train", progress=False)
+
+
+def test_prepare_cli_reports_bad_input_in_one_line(tmp_path, mini_annotations):  # noqa: F811
+    import cli
+
+    runner = CliRunner()
+    res = runner.invoke(cli.main, ["interhand", "prepare", "--data_path", str(tmp_path), "--save_path",
+                                   str(tmp_path / "out")])  # fmt: skip
+    assert res.exit_code == 1
+    assert "not an InterHand2.6M release" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
+    root, _ = mini_annotations
+    path = annotation_path(root, "val", "camera")
+    path.write_text(path.read_text()[:-5])
+    res = runner.invoke(cli.main, ["interhand", "prepare", "--data_path", str(root), "--save_path",
+                                   str(tmp_path / "out"), "--split", "val"])  # fmt: skip
+    assert res.exit_code == 1 and "InterHand2.6M_val_camera.json: not valid JSON" in res.output
+    assert not (tmp_path / "out").exists()
