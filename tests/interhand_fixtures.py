@@ -73,9 +73,9 @@ def raycast(meshes: dict, K: np.ndarray, pixels: np.ndarray):
     return labels, depth
 
 
-def interior_pixels(mask: np.ndarray, step: int) -> np.ndarray:
-    """Pixels (N,2) (x, y) on a grid of `step` whose 3x3 neighbourhood has one label: a one-sample render may
-    put a silhouette pixel on either side."""
+def interior_pixels(mask: np.ndarray, step: int, depth: np.ndarray | None = None, max_jump: float = 0.005):
+    """Pixels (N,2) (x, y) on a grid of `step` whose 3x3 neighbourhood has one label (and, given the depth map,
+    no depth jump over `max_jump`, in its units): a one-sample render may put a pixel on an edge on either side."""
     h, w = mask.shape
     ys, xs = np.mgrid[1 : h - 1 : step, 1 : w - 1 : step]
     ys, xs = ys.ravel(), xs.ravel()
@@ -83,4 +83,6 @@ def interior_pixels(mask: np.ndarray, step: int) -> np.ndarray:
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             uniform &= mask[ys + dy, xs + dx] == mask[ys, xs]
+            if depth is not None:
+                uniform &= np.abs(depth[ys + dy, xs + dx].astype(np.float64) - depth[ys, xs]) <= max_jump
     return np.stack([xs[uniform], ys[uniform]], axis=1)

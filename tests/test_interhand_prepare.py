@@ -120,7 +120,7 @@ def test_prepare_masks_and_depth_match_a_raycast_of_the_annotated_hands(prepared
             h = ann[hand]
             verts, _ = mano_forward(models[hand], h["pose"][None], h["shape"][None], h["trans"][None])
             meshes[label] = (verts[0], models[hand].faces)  # camera-space parameters -> camera-space mesh
-        pix = interior_pixels(mask, 6)
+        pix = interior_pixels(mask, 6, depth_mm, max_jump=5)
         labels, depth = raycast(meshes, ann["camera"]["K"], pix)
         rendered = mask[pix[:, 1], pix[:, 0]]
         assert (labels == rendered).mean() > 0.98
