@@ -40,7 +40,7 @@ class SkinMaterial:
             nodes.new(kind).name = name
         # Python references to nodes can go stale while nodes are added: look them up after creating all.
         bsdf, self.tex, self.flat, self.hsv = (nodes[n] for n in ("Principled BSDF", "texture", "flat", "hsv"))
-        bsdf.subsurface_method = "RANDOM_WALK_SKIN"
+        bsdf.subsurface_method = "BURLEY"  # as RenderIH; the random-walk methods cost 2x here
         bsdf.inputs["Subsurface Radius"].default_value = SUBSURFACE_RADIUS
         self.bsdf = bsdf
         self.tex.interpolation = "Linear"

@@ -62,7 +62,8 @@ class HandScene:
         sc.cycles.use_adaptive_sampling = adaptive_threshold > 0
         sc.cycles.adaptive_threshold = max(adaptive_threshold, 1e-4)
         sc.cycles.use_denoising = False
-        sc.cycles.max_bounces = 4
+        sc.cycles.max_bounces = 3
+        sc.cycles.diffuse_bounces = sc.cycles.glossy_bounces = 2
         sc.cycles.transparent_max_bounces = 0
         sc.cycles.caustics_reflective = sc.cycles.caustics_refractive = False
         r.resolution_x, r.resolution_y, r.resolution_percentage = self.width, self.height, 100
