@@ -139,6 +139,12 @@ _WORKER: dict = {}
 
 
 def _init_worker(model_dir: str, root: str, split: str, out: str, threads: int) -> None:
+    import sys
+
+    # A spawned worker starts from its parent's sys.path, where an already imported bpy has added its script
+    # folders; they would shadow the bpy module itself ("No module named '_bpy'").
+    if "bpy" not in sys.modules:
+        sys.path[:] = [p for p in sys.path if f"{os.sep}bpy{os.sep}" not in p]
     from blender_scripts.scene import HandScene
     from handmodel.models import load_model_dir
 

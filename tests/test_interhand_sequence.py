@@ -24,6 +24,8 @@ from tests.interhand_fixtures import (  # noqa: F401
     release_with_images,
 )
 
+pytestmark = pytest.mark.slow  # the shared release is rendered with Blender
+
 SEQ0, ROM, SEQ2 = "0000_two_hands_clasp", "0001_rom_right_hand", "0002_two_hands_tap"
 
 
@@ -116,7 +118,6 @@ def _reference_grid(points, verts, faces, values):
     return np.where(inside, -np.sqrt(sq), np.sqrt(sq)), interp
 
 
-@pytest.mark.slow
 def test_blend_weights_match_libigl_and_sum_to_one(processed, models):  # noqa: F811
     _, out, _ = processed
     seq = sequence_dir(out, "train", 0, SEQ0)
@@ -149,7 +150,6 @@ def test_blend_weights_match_libigl_and_sum_to_one(processed, models):  # noqa: 
     assert np.abs(frame["right_pose_offsets"]).max() > 1e-4
 
 
-@pytest.mark.slow
 def test_masks_label_the_hands_and_depth_is_the_mesh_depth(processed, models):  # noqa: F811
     _, out, _ = processed
     seq = sequence_dir(out, "train", 0, SEQ0)
