@@ -200,6 +200,164 @@ def assets_preview(out, size, mano_dir):
 # ---- end render ----
 
 # ---- train, eval, demo (training/) ---------------------------------------------------------------------
+
+
+def _train_call(fn, *args, **kwargs):
+    from handmodel.errors import InputError
+
+    try:
+        return fn(*args, **kwargs)
+    except InputError as e:
+        raise ToolkitError(str(e)) from None
+
+
+def _default_device(device):
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+DEVICE_OPTION = click.option("--device", default="auto", show_default=True,
+                             help="cpu, cuda, cuda:N, or auto (CUDA when available).")  # fmt: skip
+
+
+@main.command("train")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML config (sections model, data, stages, train, augment, loss); options below override it.",
+)
+@click.option(
+    "--data",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="A dataset folder by name, e.g. --data renderih=out/renderih --data interhand=out/ih (repeat).",
+)
+@click.option("--mix", default=None, metavar="NAME:RATIO,...", help="Sampling ratios, e.g. renderih:0.5,interhand:0.5.")
+@click.option(
+    "--preset",
+    default=None,
+    type=click.Choice(["real", "real+synthetic", "synthetic", "real-subset+synthetic", "pretrain-finetune"]),
+    help="A named mix over datasets called 'interhand' (real) and 'renderih' (synthetic).",
+)
+@click.option(
+    "--out",
+    default="runs/train",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Run folder: config.yaml, checkpoints/last.pt, logs/ (TensorBoard).",
+)
+@click.option("--resume", type=click.Path(), default=None, help="Checkpoint (or run folder) to continue from.")
+@DEVICE_OPTION
+@click.option(
+    "--gpu",
+    default=None,
+    metavar="0,1,...",
+    help="Train on these GPUs, one DDP process each (or launch with torchrun).",
+)
+@click.option("--epochs", type=int, default=None, help="Epochs in all (default 200).")
+@click.option("--batch-size", type=int, default=None, help="Images per step per process (default 64).")
+@click.option("--lr", type=float, default=None, help="Peak AdamW learning rate (default 3e-4).")
+@click.option("--steps-per-epoch", type=int, default=None, help="Steps per epoch (default: one pass over the data).")
+@click.option("--max-steps", type=int, default=None, help="Stop after this many steps in all (quick runs).")
+@click.option("--workers", type=int, default=None, help="Data-loader worker processes (default 4).")
+@click.option("--input-size", type=int, default=None, help="Network input side in pixels (default 256).")
+@click.option(
+    "--backbone",
+    type=click.Choice(["resnet18", "resnet34", "resnet50"]),
+    default=None,
+    help="ResNet encoder (default resnet50).",
+)
+@click.option(
+    "--backbone-weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Local ImageNet state_dict for the encoder (nothing is downloaded; default random init).",
+)
+@click.option("--no-augment", is_flag=True, help="Turn off rotation, scale, flip and colour augmentation.")
+@click.option("--seed", type=int, default=None, help="Seed of initialisation, sampling and augmentation (default 0).")
+@MANO_DIR_OPTION
+def train_cmd(config_file, data, mix, preset, out, resume, device, gpu, epochs, batch_size, lr, steps_per_epoch,
+              max_steps, workers, input_size, backbone, backbone_weights, no_augment, seed, mano_dir):  # fmt: skip
+    """Train the IntagHand-style two-hand network on dataset folders (rendered and/or InterHand2.6M).
+
+    Writes OUT/config.yaml (all settings), OUT/checkpoints/last.pt and TensorBoard logs in OUT/logs.
+    Multi-GPU: --gpu 0,1,2,3, or `torchrun --nproc_per_node 4 cli.py train ...`.
+    """
+    from training.config import build_config
+    from training.trainer import train
+
+    overrides = {
+        "train.epochs": epochs,
+        "train.batch_size": batch_size,
+        "train.lr": lr,
+        "train.steps_per_epoch": steps_per_epoch,
+        "train.max_steps": max_steps,
+        "train.workers": workers,
+        "train.seed": seed,
+        "model.input_size": input_size,
+        "model.backbone": backbone,
+        "model.backbone_weights": backbone_weights,
+        "augment.enabled": False if no_augment else None,
+    }
+    cfg = _train_call(build_config, config_file, data, mix, preset, overrides)
+    result = _train_call(train, cfg, out, _default_device(device), gpu, resume, mano_dir)
+    click.echo(f"checkpoint: {result['checkpoint']}")
+
+
+@main.command("eval")
+@click.option("--checkpoint", required=True, type=click.Path(), help="Checkpoint .pt (or run folder) from `train`.")
+@click.option("--data", required=True, type=click.Path(file_okay=False), help="Dataset folder to evaluate on.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the metrics here.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Images per forward pass.")
+@click.option("--workers", type=int, default=0, show_default=True, help="Data-loader worker processes.")
+@DEVICE_OPTION
+@MANO_DIR_OPTION
+def eval_cmd(checkpoint, data, json_out, batch_size, workers, device, mano_dir):
+    """Joint and vertex mean error (IntagHand: joint-9 root and bone-length scale aligned), PA-MPJPE, MRRPE, in mm."""
+    from training.evaluate import evaluate, format_report
+
+    metrics = _train_call(evaluate, checkpoint, data, json_out, _default_device(device), batch_size, workers, mano_dir)
+    click.echo(format_report(metrics))
+
+
+@main.command("demo")
+@click.option("--checkpoint", required=True, type=click.Path(), help="Checkpoint .pt (or run folder) from `train`.")
+@click.option(
+    "--img_path",
+    "--img-path",
+    "img_path",
+    type=click.Path(),
+    default=None,
+    help="An image or a folder of images (hands roughly centred, filling most of the frame).",
+)
+@click.option("--video", type=click.Path(dir_okay=False), default=None, help="A video file: writes NAME_overlay.mp4.")
+@click.option(
+    "--live", is_flag=True, help="Webcam: a window if OpenCV has GUI support, else SAVE_PATH/live_overlay.jpg."
+)
+@click.option("--camera", type=int, default=0, show_default=True, help="Webcam index for --live.")
+@click.option(
+    "--save_path",
+    "--save-path",
+    "save_path",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the overlays (NAME_overlay.jpg per image).",
+)
+@DEVICE_OPTION
+@MANO_DIR_OPTION
+def demo_cmd(checkpoint, img_path, video, live, camera, save_path, device, mano_dir):
+    """Draw both predicted hand meshes over images, a video, or a webcam stream."""
+    from training.demo import demo
+
+    written = _train_call(demo, checkpoint, save_path, img_path, video, live, _default_device(device), mano_dir, camera)
+    click.echo(f"wrote {len(written)} overlay(s) to {save_path}")
+
+
 # ---- end train ----
 
 # ---- interhand (interhand/) ----------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Reading datasets for training: targets, augmentation, mixing, and errors on bad folders."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import train_fixtures
+
+from handmodel import load_hand_models
+from handmodel.dataset_io import read_annotation
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from handmodel.skinning import mano_forward
+from training.dataset import HandDataset, MixSampler
+from training.mesh_graph import hand_graphs
+from training.targets import BONE_LENGTH
+
+drawn_dataset = train_fixtures.drawn_dataset  # the shared fixture
+SIZE = 64
+NO_AUG = None
+FLIP_ONLY = {"enabled": True, "rotation_deg": 0.0, "scale": [1.0, 1.0], "flip": 1.0, "color_gain": 0.0}
+FULL_AUG = {"enabled": True, "rotation_deg": 90.0, "scale": [0.9, 1.1], "flip": 0.5, "color_gain": 0.3}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_hand_models(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def graphs(models):
+    return hand_graphs(models)
+
+
+def test_3d_targets_are_joint9_rooted_scaled_to_0095_and_give_back_the_annotation(drawn_dataset, models, graphs):
+    ds = HandDataset(drawn_dataset, models, graphs, SIZE, NO_AUG)
+    s = ds[1]
+    ann = read_annotation(drawn_dataset, ds.names[1])
+    for hand in HANDS:
+        j = s[f"{hand}_joints"].double().numpy()
+        assert np.allclose(j[9], 0.0) and np.isclose(np.linalg.norm(j[0] - j[9]), BONE_LENGTH)
+        gt = ann[hand]["joints_3d"]
+        bone = float(s[f"{hand}_bone"])
+        assert np.isclose(bone, np.linalg.norm(gt[0] - gt[9]), rtol=1e-5)
+        assert np.allclose(j * bone / BONE_LENGTH + gt[9], gt, atol=1e-6)
+        # Vertices from the stored MANO parameters, normalised the same way.
+        a = ann[hand]
+        v, _ = mano_forward(models[hand], a["pose"][None], a["shape"][None], a["trans"][None])
+        assert np.allclose(s[f"{hand}_verts"].double().numpy(), (v[0] - gt[9]) * BONE_LENGTH / bone, atol=1e-5)
+
+
+def test_heatmap_peaks_sit_on_the_2d_joints_and_masks_cover_the_hands(drawn_dataset, models, graphs):
+    ds = HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG)
+    s = ds[(2, 3)]
+    hm = s["heatmaps"].numpy()
+    j2d = np.concatenate([s["right_joints2d"].numpy(), s["left_joints2d"].numpy()]) * SIZE
+    j4 = (j2d + 0.5) / 4 - 0.5
+    inside = (j4 > 0.5).all(1) & (j4 < SIZE / 4 - 1.5).all(1)
+    peaks = np.stack(np.unravel_index(hm.reshape(42, -1).argmax(1), hm.shape[1:]), axis=1)[:, ::-1]
+    assert inside.sum() > 30
+    assert np.abs(peaks[inside] - j4[inside]).max() <= 0.51
+    # Projected vertices land on their hand's (or the other hand's, where it occludes) mask pixels.
+    mask = s["mask"].numpy()
+    for i, hand in enumerate(HANDS):
+        uv = np.round((s[f"{hand}_verts2d"].numpy() * SIZE + 0.5) / 4 - 0.5).astype(int)
+        ok = (uv >= 0).all(1) & (uv < SIZE // 4).all(1)
+        on_own = mask[i][uv[ok, 1], uv[ok, 0]].mean()
+        on_any = mask.max(0)[uv[ok, 1], uv[ok, 0]].mean()
+        assert on_own > 0.4 and on_any > 0.8
+        # Dense maps live inside the hand's mask.
+        assert (s["dense"][3 * i : 3 * i + 3].numpy() * (1 - mask[i])).max() == 0
+
+
+def test_rotation_augmentation_turns_3d_targets_with_the_image(drawn_dataset, models, graphs):
+    plain = HandDataset(drawn_dataset, models, graphs, SIZE, NO_AUG)[0]
+    for epoch in range(3):
+        aug = HandDataset(drawn_dataset, models, graphs, SIZE, dict(FULL_AUG, flip=0.0))[(0, epoch)]
+        for hand in HANDS:
+            # The 2D angle of wrist -> middle tip turns by as much as the 3D one does.
+            def angle(s, key, h=hand):
+                d = s[f"{h}_{key}"].numpy()[12, :2] - s[f"{h}_{key}"].numpy()[0, :2]
+                return np.arctan2(d[1], d[0])
+
+            turn2d = angle(aug, "joints2d") - angle(plain, "joints2d")
+            turn3d = angle(aug, "joints") - angle(plain, "joints")
+            assert abs(np.angle(np.exp(1j * (turn2d - turn3d)))) < np.radians(8)
+
+
+def test_flip_mirrors_the_image_and_swaps_the_hands(drawn_dataset, models, graphs):
+    plain = HandDataset(drawn_dataset, models, graphs, SIZE, NO_AUG)[0]
+    flip = HandDataset(drawn_dataset, models, graphs, SIZE, FLIP_ONLY)[0]
+    assert torch.allclose(flip["image"], plain["image"].flip(-1), atol=1e-5)
+    for a, b in (("right", "left"), ("left", "right")):
+        assert torch.allclose(flip[f"{a}_joints"], plain[f"{b}_joints"] * torch.tensor([-1.0, 1.0, 1.0]), atol=1e-6)
+        x = flip[f"{a}_joints2d"] * SIZE
+        y = plain[f"{b}_joints2d"] * SIZE
+        assert torch.allclose(x[:, 0], SIZE - 1 - y[:, 0], atol=1e-3) and torch.allclose(x[:, 1], y[:, 1], atol=1e-3)
+    assert torch.equal(flip["mask"], plain["mask"].flip(0).flip(-1))
+
+
+def test_augmentation_depends_on_seed_epoch_and_sample_only(drawn_dataset, models, graphs):
+    a = HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG, seed=3)
+    b = HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG, seed=3)
+    assert torch.equal(a[(1, 5)]["image"], b[(1, 5)]["image"])
+    assert not torch.equal(a[(1, 5)]["image"], a[(1, 6)]["image"])
+
+
+def test_mix_sampler_follows_ratios_and_splits_ranks_without_overlap():
+    one = MixSampler([10, 40], [0.25, 0.75], 4000, seed=1)
+    draws = one.draws()
+    share = np.mean([d == 0 for d, _, _ in draws])
+    assert abs(share - 0.25) < 0.03
+    # Within a dataset, every sample comes round before any repeats.
+    first = [i for d, i, _ in draws if d == 0][:10]
+    assert sorted(first) == list(range(10))
+    ranks = [list(MixSampler([10, 40], [0.25, 0.75], 4000, seed=1, rank=r, world=2)) for r in range(2)]
+    assert ranks[0] == draws[0::2] and ranks[1] == draws[1::2] and len(ranks[0]) == len(ranks[1]) == 2000
+    one.set_epoch(1)
+    assert one.draws() != draws
+
+
+def test_a_folder_of_another_format_or_version_is_refused(drawn_dataset, models, graphs, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(drawn_dataset, bad)
+    meta = json.loads((bad / "meta.json").read_text())
+    (bad / "meta.json").write_text(json.dumps(dict(meta, version=99)))
+    with pytest.raises(InputError, match="meta.json.*version"):
+        HandDataset(bad, models, graphs, SIZE, NO_AUG)
+    (bad / "meta.json").write_text(json.dumps(dict(meta, hand_model={"model": "mano", "hash": "0123"})))
+    with pytest.raises(InputError, match="meta.json.*hand model"):
+        HandDataset(bad, models, graphs, SIZE, NO_AUG)
+
+
+def test_a_missing_file_inside_the_dataset_is_named(drawn_dataset, models, graphs, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(drawn_dataset, bad)
+    (bad / "masks" / "00000002.png").unlink()
+    with pytest.raises(InputError, match=r"masks/00000002\.png: missing"):
+        HandDataset(bad, models, graphs, SIZE, NO_AUG)
+    ann = bad / "annotations" / "00000001.json"
+    ann.write_text(ann.read_text()[:50])
+    (bad / "masks" / "00000002.png").write_bytes((drawn_dataset / "masks" / "00000002.png").read_bytes())
+    with pytest.raises(InputError, match=r"annotations/00000001\.json"):
+        HandDataset(bad, models, graphs, SIZE, NO_AUG)[1]

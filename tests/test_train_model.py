@@ -1,0 +1,112 @@
+"""The network, its checkpoints, the local backbone weights, and the config."""
+
+import pytest
+import torch
+import torchvision
+from train_fixtures import tiny_config
+
+from handmodel import load_hand_models
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from training.checkpoint import load_model, read_checkpoint, save_checkpoint
+from training.config import PRESETS, build_config, resolve_config
+from training.mesh_graph import hand_graphs
+from training.model import TwoHandNet, build_backbone
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_hand_models(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def graphs(models):
+    return hand_graphs(models)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return tiny_config({})
+
+
+def test_forward_gives_both_meshes_joints_and_quarter_size_maps(graphs, cfg):
+    net = TwoHandNet(graphs, cfg["model"]).eval()
+    out = net(torch.randn(2, 3, 64, 64))
+    for hand in HANDS:
+        assert out[hand]["verts"].shape == (2, 778, 3) and out[hand]["joints"].shape == (2, 21, 3)
+        assert [c.shape[1] for c in out[hand]["coarse"]] == [63, 126, 252]
+        assert out[hand]["verts2d"].shape == (2, 778, 2) and (out[hand]["cam"][:, 0] > 0).all()
+        # Joints come from the mesh through the fixed regressor.
+        reg = torch.as_tensor(graphs[hand].regressor21, dtype=torch.float32)
+        assert torch.allclose(out[hand]["joints"], reg @ out[hand]["verts"], atol=1e-5)
+    assert out["heatmaps"].shape == (2, 42, 16, 16) and out["mask"].shape == (2, 2, 16, 16)
+    assert out["dense"].shape == (2, 6, 16, 16)
+
+
+def test_checkpoint_round_trips_weights_and_optimizer_state(models, graphs, cfg, tmp_path):
+    torch.manual_seed(0)
+    net = TwoHandNet(graphs, cfg["model"])
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    x = torch.randn(2, 3, 64, 64)
+    net(x)["right"]["verts"].sum().backward()
+    opt.step()
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, net, cfg, models.info, optimizer=opt.state_dict(), epoch=3, step=7)
+    loaded, ckpt = load_model(path, models, graphs)
+    net.eval()
+    with torch.no_grad():
+        a, b = net(x), loaded(x)
+    assert torch.equal(a["left"]["verts"], b["left"]["verts"]) and torch.equal(a["mask"], b["mask"])
+    assert ckpt["epoch"] == 3 and ckpt["step"] == 7 and ckpt["config"] == cfg
+    opt2 = torch.optim.AdamW(loaded.parameters(), lr=1e-3)
+    opt2.load_state_dict(ckpt["optimizer"])
+    first = next(iter(opt2.state.values()))
+    assert torch.equal(first["exp_avg"], next(iter(opt.state.values()))["exp_avg"])
+
+
+def test_checkpoints_of_another_model_or_hand_model_are_refused(models, graphs, cfg, tmp_path):
+    net = TwoHandNet(graphs, cfg["model"])
+    other = tmp_path / "other_hand.pt"
+    save_checkpoint(other, net, cfg, {"model": "mano", "hash": "feedbeef"})
+    with pytest.raises(InputError, match=r"other_hand\.pt: trained with hand model 'mano'"):
+        load_model(other, models, graphs)
+    foreign = tmp_path / "resnet.pt"
+    torch.save({"state_dict": torchvision.models.resnet18().state_dict()}, foreign)
+    with pytest.raises(InputError, match=r"resnet\.pt: a checkpoint of another model"):
+        read_checkpoint(foreign)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match=r"junk\.pt: not a torch checkpoint"):
+        read_checkpoint(junk)
+    with pytest.raises(InputError, match="not found"):
+        read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_backbone_weights_load_only_from_the_named_local_file(tmp_path):
+    ref = torchvision.models.resnet18()
+    path = tmp_path / "resnet18_imagenet.pth"
+    torch.save(ref.state_dict(), path)
+    net = build_backbone("resnet18", str(path))
+    assert torch.equal(net.conv1.weight, ref.conv1.weight) and torch.equal(
+        net.layer4[1].bn2.bias, ref.layer4[1].bn2.bias
+    )
+    with pytest.raises(InputError, match=r"resnet18_imagenet\.pth: not resnet50 ImageNet weights"):
+        build_backbone("resnet50", str(path))
+    with pytest.raises(InputError, match="not found"):
+        build_backbone("resnet18", str(tmp_path / "nope.pth"))
+
+
+def test_config_presets_mixes_and_mistakes(tmp_path):
+    cfg = build_config(data=["renderih=a", "interhand=b"], preset="pretrain-finetune", overrides={"train.epochs": 8})
+    assert [s["mix"] for s in cfg["stages"]] == [s["mix"] for s in PRESETS["pretrain-finetune"]]
+    assert [s["epochs"] for s in cfg["stages"]] == [6, 2] and cfg["stages"][1]["lr_scale"] == 0.1
+    cfg = build_config(data=["renderih=a", "interhand=b"], mix="renderih:0.3,interhand:0.7")
+    assert cfg["stages"] == [{"mix": {"renderih": 0.3, "interhand": 0.7}, "epochs": 200, "lr_scale": 1.0}]
+    with pytest.raises(InputError, match="no --data interhand"):
+        build_config(data=["renderih=a"], preset="real+synthetic")
+    with pytest.raises(InputError, match="unknown key 'lr_rate'"):
+        resolve_config({"train": {"lr_rate": 1}})
+    bad = tmp_path / "c.yaml"
+    bad.write_text("model: [1, 2")
+    with pytest.raises(InputError, match=r"c\.yaml: not valid YAML"):
+        build_config(str(bad))

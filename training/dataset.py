@@ -1,0 +1,222 @@
+"""Reading the dataset format (ARCHITECTURE.md) for training: one reader, augmentation, mixing by ratio.
+
+`HandDataset` reads one dataset folder and turns a sample into network input and targets; `MixedDataset` holds
+several by name and `MixSampler` draws from them by ratio, sharded across DistributedDataParallel ranks. The
+augmentation of a sample is drawn from (seed, epoch, dataset, sample name), so it does not depend on workers.
+"""
+
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from handmodel.dataset_io import MASK_LABELS, list_samples, read_annotation, read_meta, sample_paths
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from handmodel.skinning import mano_forward
+from training.targets import (
+    apply_affine,
+    gaussian_heatmaps,
+    normalise_hand,
+    rasterize_colors,
+    rescale_affine,
+)
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+MIRROR = np.diag([-1.0, 1.0, 1.0])
+
+
+def letterbox_affine(width: int, height: int, size: int) -> np.ndarray:
+    """(2,3) affine that pads an image to a square and scales it to size x size, centred."""
+    k = size / max(width, height)
+    return np.array([[k, 0.0, size / 2 - k * width / 2], [0.0, k, size / 2 - k * height / 2]])
+
+
+def augmentation_affine(
+    rng: np.random.Generator, size: int, aug: dict
+) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
+    """Draw one augmentation: (A (3,3) image affine about the centre, R (3,3) camera rotation, flip, gains (3,))."""
+    angle = rng.uniform(-aug["rotation_deg"], aug["rotation_deg"])
+    scale = rng.uniform(*aug["scale"])
+    flip = bool(rng.random() < aug["flip"])
+    gains = rng.uniform(1 - aug["color_gain"], 1 + aug["color_gain"], size=3).astype(np.float32)
+    A = np.vstack([cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, scale), [0, 0, 1]])
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    # getRotationMatrix2D's linear part is scale * [[c, s], [-s, c]] on (x, y); the same rotation of camera x, y
+    # about the optical axis keeps 3D and 2D consistent (up to a 2D shift the network's camera absorbs).
+    R = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+    if flip:
+        A = np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ A
+    return A, R, flip, gains
+
+
+class HandDataset:
+    """One dataset folder: checks it up front, then builds input and targets per sample."""
+
+    def __init__(self, root, models, graphs, input_size: int, augment: dict | None, seed: int = 0, name: str = ""):
+        self.root = Path(root)
+        self.name = name or self.root.name
+        self.meta = read_meta(self.root)
+        active = models.info
+        made_with = self.meta.get("hand_model") or {}
+        if made_with.get("hash") and made_with.get("hash") != active.get("hash"):
+            raise InputError(
+                f"{self.root / 'meta.json'}: made with hand model {made_with.get('model')!r} "
+                f"(hash {made_with.get('hash')}), but the active hand model is {active.get('model')!r} "
+                f"(hash {active.get('hash')}) (train with the same model: --mano-dir or the stand-in)"
+            )
+        self.names = list_samples(self.root)
+        if not self.names:
+            raise InputError(f"{self.root / 'annotations'}: no samples (is {self.root} a finished dataset?)")
+        for kind in ("image", "mask"):
+            folder = sample_paths(self.root, self.names[0])[kind].parent
+            present = {p.name for p in folder.glob("*")} if folder.is_dir() else set()
+            for n in self.names:
+                path = sample_paths(self.root, n)[kind]
+                if path.name not in present:
+                    raise InputError(f"{path}: missing (the annotation exists, the {kind} does not)")
+        self.models = models
+        self.graphs = graphs
+        self.size = input_size
+        self.aux = input_size // 4
+        self.augment = augment if augment and augment.get("enabled", True) else None
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def rng(self, index: int, epoch: int) -> np.random.Generator:
+        key = zlib.crc32(f"{self.name}/{self.names[index]}".encode())
+        return np.random.default_rng([self.seed, epoch, key])
+
+    def load(self, index: int):
+        """Raw sample: RGB image (H,W,3) uint8, mask (H,W) uint8, annotation dict."""
+        name = self.names[index]
+        paths = sample_paths(self.root, name)
+        image = cv2.imread(str(paths["image"]), cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(f"{paths['image']}: missing or not a readable image")
+        mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+        if mask is None or mask.ndim != 2:
+            raise InputError(f"{paths['mask']}: missing or not a single-channel label image")
+        if mask.shape != image.shape[:2]:
+            raise InputError(f"{paths['mask']}: size {mask.shape[::-1]} differs from the image's {image.shape[1::-1]}")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask, read_annotation(self.root, name)
+
+    def __getitem__(self, key) -> dict:
+        index, epoch = key if isinstance(key, tuple) else (key, 0)
+        image, mask, ann = self.load(index)
+        h, w = image.shape[:2]
+        S, s4 = self.size, self.aux
+        A = np.vstack([letterbox_affine(w, h, S), [0, 0, 1]])
+        R = np.eye(3)
+        flip = False
+        gains = np.ones(3, dtype=np.float32)
+        if self.augment:
+            A_aug, R, flip, gains = augmentation_affine(self.rng(index, epoch), S, self.augment)
+            A = A_aug @ A
+        A = A[:2]
+
+        img = cv2.warpAffine(image, A, (S, S), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        img = np.clip(img.astype(np.float32) / 255.0 * gains, 0.0, 1.0)
+        img = (img - IMAGENET_MEAN) / IMAGENET_STD
+        A4 = rescale_affine(A, S, s4)
+        labels = cv2.warpAffine(mask, A4, (s4, s4), flags=cv2.INTER_NEAREST, borderValue=0)
+        K = ann["camera"]["K"]
+        K_net = np.vstack([A, [0, 0, 1]]) @ K @ (MIRROR if flip else np.eye(3))
+
+        out = {"image": torch.from_numpy(img.transpose(2, 0, 1).copy())}
+        hands_2d = []
+        dense = []
+        masks = []
+        for hand in HANDS:
+            src = ("left" if hand == "right" else "right") if flip else hand
+            a = ann[src]
+            verts, joints = mano_forward(self.models[src], a["pose"][None], a["shape"][None], a["trans"][None])
+            verts, joints = verts[0], joints[0]
+            v2d = apply_affine(_project(verts, K), A)
+            j2d = apply_affine(a["joints_2d"], A)
+            M = R @ (MIRROR if flip else np.eye(3))
+            joints_c, verts_c = a["joints_3d"] @ M.T, verts @ M.T
+            joints_n, verts_n, bone = normalise_hand(joints_c, verts_c)
+            own = (labels == MASK_LABELS[src]).astype(np.float32)
+            g = self.graphs[hand]
+            colors = rasterize_colors(v2d * (s4 / S) + (0.5 * s4 / S - 0.5), verts[:, 2], g.faces, g.vertex_colors, s4)
+            dense.append(colors.transpose(2, 0, 1) * own)
+            masks.append(own)
+            hands_2d.append(j2d)
+            out[f"{hand}_joints"] = torch.from_numpy(joints_n.astype(np.float32))
+            out[f"{hand}_verts"] = torch.from_numpy(verts_n.astype(np.float32))
+            out[f"{hand}_joints2d"] = torch.from_numpy((j2d / S).astype(np.float32))
+            out[f"{hand}_verts2d"] = torch.from_numpy((v2d / S).astype(np.float32))
+            out[f"{hand}_joints_cam"] = torch.from_numpy(joints_c.astype(np.float32))
+            out[f"{hand}_bone"] = torch.tensor(bone, dtype=torch.float32)
+        j4 = np.concatenate(hands_2d) * (s4 / S) + (0.5 * s4 / S - 0.5)
+        out["heatmaps"] = torch.from_numpy(gaussian_heatmaps(j4, s4))
+        out["mask"] = torch.from_numpy(np.stack(masks))
+        out["dense"] = torch.from_numpy(np.concatenate(dense).astype(np.float32))
+        out["K"] = torch.from_numpy(K_net.astype(np.float32))
+        return out
+
+
+def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    p = points @ K.T
+    return p[:, :2] / p[:, 2:3]
+
+
+class MixedDataset(torch.utils.data.Dataset):
+    """Several HandDatasets by name; items are keyed (dataset index, sample index, epoch) by MixSampler."""
+
+    def __init__(self, datasets: dict[str, HandDataset]):
+        self.names = list(datasets)
+        self.datasets = [datasets[n] for n in self.names]
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+    def __getitem__(self, key):
+        d, i, epoch = key
+        return self.datasets[d][(i, epoch)]
+
+
+class MixSampler(torch.utils.data.Sampler):
+    """Draws `epoch_size` samples per epoch from datasets by ratio, this rank's share of them.
+
+    Each dataset is walked in a fresh permutation per epoch (repeating when the ratio asks for more than it has),
+    so small datasets are not over-sampled within a cycle. Same (seed, epoch) -> same draws on every rank.
+    """
+
+    def __init__(
+        self, sizes: list[int], ratios: list[float], epoch_size: int, seed: int = 0, rank: int = 0, world: int = 1
+    ):
+        self.sizes = list(sizes)
+        self.ratios = np.asarray(ratios, dtype=np.float64) / np.sum(ratios)
+        self.epoch_size = epoch_size - epoch_size % world
+        self.seed, self.rank, self.world = seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def draws(self) -> list[tuple[int, int, int]]:
+        rng = np.random.default_rng([self.seed, self.epoch, 7919])
+        which = rng.choice(len(self.sizes), size=self.epoch_size, p=self.ratios)
+        keys = [None] * self.epoch_size
+        for d, n in enumerate(self.sizes):
+            pos = np.flatnonzero(which == d)
+            if not len(pos):
+                continue
+            reps = -(-len(pos) // n)
+            order = np.concatenate([rng.permutation(n) for _ in range(reps)])[: len(pos)]
+            for p, i in zip(pos, order):
+                keys[p] = (d, int(i), self.epoch)
+        return keys
+
+    def __iter__(self):
+        return iter(self.draws()[self.rank :: self.world])
+
+    def __len__(self) -> int:
+        return self.epoch_size // self.world

@@ -1,0 +1,67 @@
+"""IntagHand's training losses and weights (REFERENCE.md), as pure functions over batched tensors.
+
+Per hand: 3D vertex L1, 3D joint L1, 2D vertex MSE, normal consistency, edge length (from an epoch on), the same
+3D/2D terms at the coarse levels; averaged over the two hands. Image maps: mask smooth-L1, dense L1, heatmap MSE.
+Coordinates are the normalised ones (joint-9 root, 0.095 m wrist-joint9); 2D in units of the input size.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from handmodel.joints import HANDS
+
+
+def normal_loss(pred, gt, faces):
+    """Mean |cos| between the predicted face edges and the ground-truth face normals. pred, gt (B,V,3)."""
+    a, b, c = (gt[:, faces[:, i]] for i in range(3))
+    n = F.normalize(torch.cross(b - a, c - a, dim=-1), dim=-1)
+    pa, pb, pc = (pred[:, faces[:, i]] for i in range(3))
+    cos = [(F.normalize(e, dim=-1) * n).sum(-1).abs() for e in (pb - pa, pc - pb, pa - pc)]
+    return torch.stack(cos).mean()
+
+
+def edge_loss(pred, gt, edges):
+    """Mean |edge length difference| over the mesh edges (E,2). pred, gt (B,V,3)."""
+    lp = (pred[:, edges[:, 0]] - pred[:, edges[:, 1]]).norm(dim=-1)
+    lg = (gt[:, edges[:, 0]] - gt[:, edges[:, 1]]).norm(dim=-1)
+    return (lp - lg).abs().mean()
+
+
+def mesh_edges(faces: torch.Tensor) -> torch.Tensor:
+    """Unique undirected edges (E,2) of a triangle list (F,3)."""
+    e = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).sort(dim=1).values
+    return torch.unique(e, dim=0)
+
+
+def hand_losses(pred: dict, batch: dict, hand: str, geometry: dict, weights: dict, use_edge: bool) -> dict:
+    """Weighted loss terms of one hand. geometry: faces (F,3), edges (E,2), pooling [(n_l, V)] tensors."""
+    gt_v, gt_j = batch[f"{hand}_verts"], batch[f"{hand}_joints"]
+    gt_v2d = batch[f"{hand}_verts2d"]
+    out = {
+        "vert3d": weights["vert3d"] * (pred["verts"] - gt_v).abs().mean(),
+        "joint3d": weights["joint3d"] * (pred["joints"] - gt_j).abs().mean(),
+        "vert2d": weights["vert2d"] * ((pred["verts2d"] - gt_v2d) ** 2).mean(),
+        "normal": weights["normal"] * normal_loss(pred["verts"], gt_v, geometry["faces"]),
+    }
+    if use_edge:
+        out["edge"] = weights["edge"] * edge_loss(pred["verts"], gt_v, geometry["edges"])
+    coarse3d, coarse2d = 0.0, 0.0
+    for lvl, pool in enumerate(geometry["pooling"]):
+        coarse3d = coarse3d + (pred["coarse"][lvl] - torch.matmul(pool, gt_v)).abs().mean()
+        coarse2d = coarse2d + ((pred["coarse2d"][lvl] - torch.matmul(pool, gt_v2d)) ** 2).mean()
+    out["coarse3d"] = weights["vert3d"] * coarse3d
+    out["coarse2d"] = weights["vert2d"] * coarse2d
+    return out
+
+
+def total_loss(pred: dict, batch: dict, geometry: dict, weights: dict, epoch: int):
+    """All terms -> (scalar loss, {term: float tensor}) ; hand terms averaged over both hands."""
+    use_edge = epoch >= weights["edge_start_epoch"]
+    terms = {}
+    for hand in HANDS:
+        for k, v in hand_losses(pred[hand], batch, hand, geometry[hand], weights, use_edge).items():
+            terms[k] = terms.get(k, 0.0) + v / len(HANDS)
+    terms["mask"] = weights["mask"] * F.smooth_l1_loss(torch.sigmoid(pred["mask"].float()), batch["mask"])
+    terms["dense"] = weights["dense"] * (pred["dense"].float() - batch["dense"]).abs().mean()
+    terms["heatmap"] = weights["heatmap"] * F.mse_loss(pred["heatmaps"].float(), batch["heatmaps"])
+    return sum(terms.values()), terms

@@ -1,0 +1,88 @@
+"""Evaluation metrics in numpy: IntagHand's aligned joint/vertex errors, PA-MPJPE and MRRPE (millimetres).
+
+IntagHand's protocol, per hand: move the prediction's joint 9 to the ground truth's, scale it about joint 9 by
+the ratio of ground-truth to predicted wrist-joint9 length, take the L2 error per joint (or vertex, with the
+joints' alignment) and average; "all" is the mean of left and right.
+"""
+
+import numpy as np
+
+from handmodel.joints import HANDS
+from training.targets import ROOT_JOINT
+
+
+def intaghand_align(pred_j, pred_v, gt_j):
+    """Align a prediction to the ground truth's joint 9 and wrist-joint9 length.
+
+    pred_j (N,21,3), pred_v (N,V,3), gt_j (N,21,3), any consistent unit -> aligned (pred_j, pred_v).
+    """
+    root_p, root_g = pred_j[:, ROOT_JOINT : ROOT_JOINT + 1], gt_j[:, ROOT_JOINT : ROOT_JOINT + 1]
+    len_p = np.linalg.norm(pred_j[:, 0] - pred_j[:, ROOT_JOINT], axis=-1)
+    len_g = np.linalg.norm(gt_j[:, 0] - gt_j[:, ROOT_JOINT], axis=-1)
+    k = (len_g / np.maximum(len_p, 1e-12))[:, None, None]
+    return (pred_j - root_p) * k + root_g, (pred_v - root_p) * k + root_g
+
+
+def similarity_align(pred, gt):
+    """Umeyama: the scaled rotation + translation of pred (N,P,3) that best fits gt (N,P,3), applied to pred."""
+    mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p, g = pred - mp, gt - mg
+    cov = np.einsum("npi,npj->nij", g, p)  # (N,3,3) = sum g p^T
+    U, S, Vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(U @ Vt))
+    D = np.ones_like(S)
+    D[:, -1] = d
+    R = (U * D[:, None, :]) @ Vt
+    scale = (S * D).sum(1) / np.maximum((p**2).sum((1, 2)), 1e-12)
+    return scale[:, None, None] * np.einsum("nij,npj->npi", R, p) + mg
+
+
+def root_from_camera(cam, K, size: int, bone: float = 0.095):
+    """Camera-space position (N,3) of a hand's joint 9 from its weak-perspective camera.
+
+    cam (N,3) = (s, tx, ty), K (N,3,3) intrinsics of the network input, size: input side in pixels. The hand's
+    normalised units are metres for a hand of wrist-joint9 length `bone`, so s * size pixels per unit at the
+    root's depth give Z = f / (s * size), with f = sqrt|det K[:2,:2]|.
+    """
+    uv = (cam[:, 1:] / 2 + 0.5) * size
+    f = np.sqrt(np.abs(np.linalg.det(K[:, :2, :2])))
+    z = f / (cam[:, 0] * size)
+    ray = np.einsum("nij,nj->ni", np.linalg.inv(K), np.concatenate([uv, np.ones((len(uv), 1))], axis=1))
+    return ray / ray[:, 2:3] * z[:, None]
+
+
+def evaluate_arrays(pred: dict, gt: dict, K, size: int) -> dict:
+    """All metrics in mm from stacked arrays.
+
+    pred[hand]: joints (N,21,3), verts (N,V,3) normalised, cam (N,3); gt[hand]: joints (N,21,3), verts (N,V,3)
+    root-relative metres, joints_cam (N,21,3) camera metres. K (N,3,3) of the network input.
+    Returns {"joint": {"left", "right", "all"}, "vertex": {...}, "pa_mpjpe": {...}, "mrrpe": float}.
+    """
+    out = {"joint": {}, "vertex": {}, "pa_mpjpe": {}}
+    for hand in HANDS:
+        pj, pv = intaghand_align(pred[hand]["joints"], pred[hand]["verts"], gt[hand]["joints"])
+        out["joint"][hand] = 1000 * float(np.linalg.norm(pj - gt[hand]["joints"], axis=-1).mean())
+        out["vertex"][hand] = 1000 * float(np.linalg.norm(pv - gt[hand]["verts"], axis=-1).mean())
+        pa = similarity_align(pred[hand]["joints"], gt[hand]["joints"])
+        out["pa_mpjpe"][hand] = 1000 * float(np.linalg.norm(pa - gt[hand]["joints"], axis=-1).mean())
+    for key in ("joint", "vertex", "pa_mpjpe"):
+        out[key]["all"] = (out[key]["left"] + out[key]["right"]) / 2
+    roots = {h: root_from_camera(pred[h]["cam"], K, size) for h in HANDS}
+    gt_roots = {h: gt[h]["joints_cam"][:, ROOT_JOINT] for h in HANDS}
+    rel_p, rel_g = roots["left"] - roots["right"], gt_roots["left"] - gt_roots["right"]
+    out["mrrpe"] = 1000 * float(np.linalg.norm(rel_p - rel_g, axis=-1).mean())
+    return out
+
+
+def format_report(m: dict) -> str:
+    """The IntagHand block plus PA-MPJPE and MRRPE."""
+    lines = []
+    for key, title in (("joint", "joint mean error"), ("vertex", "vert mean error"), ("pa_mpjpe", "PA-MPJPE")):
+        v = m[key]
+        lines += [
+            f"{title}:",
+            f"    left: {v['left']:.2f} mm, right: {v['right']:.2f} mm",
+            f"    all: {v['all']:.2f} mm",
+        ]
+    lines.append(f"MRRPE: {m['mrrpe']:.2f} mm")
+    return "\n".join(lines)

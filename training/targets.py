@@ -1,0 +1,58 @@
+"""Training targets from one annotated sample: normalised 3D, heatmaps, masks and dense maps (numpy).
+
+The 3D targets follow IntagHand: each hand relative to its joint 9 (middle MCP), scaled so the wrist-joint9
+length is 0.095 m. Auxiliary maps are at a quarter of the network input (64x64 for 256).
+"""
+
+import cv2
+import numpy as np
+
+ROOT_JOINT = 9
+BONE_LENGTH = 0.095  # metres, wrist -> joint 9 after normalisation
+HEATMAP_SIGMA = 2.0  # pixels of the heatmap
+
+
+def normalise_hand(joints: np.ndarray, verts: np.ndarray):
+    """Camera-space joints (21,3) and vertices (V,3), metres -> (joints_n, verts_n, bone) where
+    x_n = (x - joint9) * 0.095 / bone and bone is the wrist-joint9 length in metres."""
+    root = joints[ROOT_JOINT]
+    bone = float(np.linalg.norm(joints[0] - root))
+    k = BONE_LENGTH / max(bone, 1e-9)
+    return (joints - root) * k, (verts - root) * k, bone
+
+
+def apply_affine(points: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Points (..., 2) through a (2,3) affine."""
+    return points @ A[:, :2].T + A[:, 2]
+
+
+def rescale_affine(A: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Affine into a src x src image -> the same into dst x dst (pixel centres at integers, as cv2 uses)."""
+    k = dst / src
+    S = np.array([[k, 0.0, 0.5 * k - 0.5], [0.0, k, 0.5 * k - 0.5], [0.0, 0.0, 1.0]])
+    return (S @ np.vstack([A, [0.0, 0.0, 1.0]]))[:2]
+
+
+def gaussian_heatmaps(points: np.ndarray, size: int, sigma: float = HEATMAP_SIGMA) -> np.ndarray:
+    """Points (J,2) in heatmap pixels -> (J, size, size) Gaussians with peak 1; zero for points outside."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    px = points[:, 0, None, None].astype(np.float32)
+    py = points[:, 1, None, None].astype(np.float32)
+    hm = np.exp(-((xs - px) ** 2 + (ys - py) ** 2) / (2 * sigma**2))
+    inside = (points[:, 0] > -0.5) & (points[:, 0] < size - 0.5) & (points[:, 1] > -0.5) & (points[:, 1] < size - 0.5)
+    return hm * inside[:, None, None].astype(np.float32)
+
+
+def rasterize_colors(verts2d: np.ndarray, depth: np.ndarray, faces: np.ndarray, colors: np.ndarray, size: int):
+    """Painter's-algorithm rendering of a mesh's per-vertex colours: (size, size, 3) float32, 0 outside.
+
+    verts2d (V,2) pixels, depth (V,) camera z (bigger is farther), faces (F,3), colors (V,3) in [0,1].
+    Faces are drawn far to near with their mean vertex colour, which at 64x64 is what a z-buffer would show.
+    """
+    out = np.zeros((size, size, 3), dtype=np.float32)
+    order = np.argsort(-depth[faces].mean(1), kind="stable")
+    tri = np.round(verts2d[faces[order]] * 16).astype(np.int32)  # 4 bits of sub-pixel precision
+    face_colors = colors[faces[order]].mean(1)
+    for poly, color in zip(tri, face_colors):
+        cv2.fillConvexPoly(out, poly, color.tolist(), lineType=cv2.LINE_8, shift=4)
+    return out

@@ -1,0 +1,245 @@
+"""The training loop: data mixing by stage, AdamW with warm-up and step decay, AMP on CUDA, DDP, checkpoints.
+
+One process per device. Launch: `python cli.py train ...` (one process, CPU or one GPU), `--gpu 0,1,2,3` (spawns
+one process per listed GPU), or `torchrun --nproc_per_node N cli.py train ...` (reads RANK/WORLD_SIZE).
+A run folder holds config.yaml (every setting, defaults included), checkpoints/last.pt and TensorBoard logs.
+"""
+
+import math
+import os
+import socket
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from handmodel import load_hand_models
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from training.checkpoint import check_hand_model, read_checkpoint, save_checkpoint
+from training.config import save_yaml
+from training.dataset import HandDataset, MixedDataset, MixSampler
+from training.losses import mesh_edges, total_loss
+from training.mesh_graph import hand_graphs
+from training.model import TwoHandNet
+
+
+def loss_geometry(graphs, device) -> dict:
+    """Per hand: faces, edges and the coarse-level pooling matrices as tensors on `device`."""
+    out = {}
+    for hand in HANDS:
+        faces = torch.as_tensor(graphs[hand].faces, dtype=torch.long, device=device)
+        pooling = [torch.as_tensor(p, dtype=torch.float32, device=device) for p in graphs[hand].pooling]
+        out[hand] = {"faces": faces, "edges": mesh_edges(faces), "pooling": pooling}
+    return out
+
+
+def learning_rate(cfg: dict, step: int, steps_per_epoch: int) -> float:
+    """Linear warm-up over warmup_epochs, then x lr_gamma at each epoch in lr_steps, x the stage's lr_scale."""
+    t = cfg["train"]
+    epoch = step / steps_per_epoch
+    lr = t["lr"] * (t["lr_gamma"] ** sum(epoch >= s for s in t["lr_steps"]))
+    warm = t["warmup_epochs"] * steps_per_epoch
+    if step < warm:
+        lr *= (step + 1) / warm
+    return lr * stage_of(cfg, int(epoch))[1]["lr_scale"]
+
+
+def stage_of(cfg: dict, epoch: int):
+    start = 0
+    for i, stage in enumerate(cfg["stages"]):
+        if epoch < start + stage["epochs"]:
+            return i, stage
+        start += stage["epochs"]
+    return len(cfg["stages"]) - 1, cfg["stages"][-1]
+
+
+def _steps_per_epoch(cfg: dict, datasets: dict, world: int) -> int:
+    t = cfg["train"]
+    if t["steps_per_epoch"]:
+        return int(t["steps_per_epoch"])
+    # One pass over the largest stage's data.
+    n = max(sum(len(datasets[name]) for name in s["mix"]) for s in cfg["stages"])
+    return max(1, n // (t["batch_size"] * world))
+
+
+def make_loader(cfg, mixed: MixedDataset, stage: dict, steps: int, rank: int, world: int, device):
+    t = cfg["train"]
+    ratios = [stage["mix"].get(name, 0.0) for name in mixed.names]
+    sampler = MixSampler(
+        [len(d) for d in mixed.datasets], ratios, steps * t["batch_size"] * world, t["seed"], rank, world
+    )
+    loader = torch.utils.data.DataLoader(
+        mixed,
+        batch_size=t["batch_size"],
+        sampler=sampler,
+        num_workers=t["workers"],
+        drop_last=True,
+        pin_memory=torch.device(device).type == "cuda",
+        persistent_workers=False,
+    )
+    return loader, sampler
+
+
+def _to(batch: dict, device) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def run(cfg: dict, out_dir, device="cpu", resume=None, mano_dir=None, rank=0, world=1, progress=True) -> dict:
+    """Train in this process (rank `rank` of `world`, process group already set up when world > 1).
+
+    Returns {"checkpoint": path, "step": int, "loss": last loss, "history": [loss per step]} (rank 0).
+    """
+    out_dir = Path(out_dir)
+    device = torch.device(device)
+    t = cfg["train"]
+    torch.manual_seed(t["seed"] + rank)
+    models = load_hand_models(mano_dir, quiet=rank != 0)
+    graphs = hand_graphs(models)
+    S = cfg["model"]["input_size"]
+    datasets = {
+        name: HandDataset(path, models, graphs, S, cfg["augment"], seed=t["seed"], name=name)
+        for name, path in cfg["data"].items()
+    }
+    if not datasets:
+        raise InputError("no training data: give --data NAME=PATH (or `data:` in the config file)")
+    mixed = MixedDataset(datasets)
+    steps_per_epoch = _steps_per_epoch(cfg, datasets, world)
+
+    net = TwoHandNet(graphs, cfg["model"]).to(device)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    use_amp = bool(t["amp"]) and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    step, start_epoch = 0, 0
+    if resume:
+        ckpt = read_checkpoint(resume)
+        check_hand_model(ckpt, models)
+        if ckpt["config"]["model"] != cfg["model"]:
+            raise InputError(f"{ckpt['path']}: trained with other model settings than this config's `model:` section")
+        net.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scaler.load_state_dict(ckpt["scaler"])
+        step, start_epoch = ckpt["step"], ckpt["epoch"] + 1
+    model = net
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
+    geometry = loss_geometry(graphs, device)
+
+    writer = None
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_yaml(out_dir / "config.yaml", cfg)
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out_dir / "logs"))
+    ckpt_path = out_dir / "checkpoints" / "last.pt"
+    history = []
+    max_steps = t.get("max_steps")
+    total_steps = t["epochs"] * steps_per_epoch if not max_steps else min(max_steps, t["epochs"] * steps_per_epoch)
+    bar = tqdm(total=total_steps, initial=step, disable=rank != 0 or not progress, desc="train", unit="step")
+    loader_stage = None
+    epoch = start_epoch
+    done = False
+    model.train()
+    for epoch in range(start_epoch, t["epochs"]):
+        stage_index, stage = stage_of(cfg, epoch)
+        if stage_index != loader_stage:
+            loader, sampler = make_loader(cfg, mixed, stage, steps_per_epoch, rank, world, device)
+            loader_stage = stage_index
+        sampler.set_epoch(epoch)
+        for batch in loader:
+            lr = learning_rate(cfg, step, steps_per_epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = _to(batch, device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                pred = model(batch["image"])
+            loss, terms = total_loss(pred, batch, geometry, cfg["loss"], epoch)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), t["grad_clip"])
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise FloatingPointError(f"loss became {value} at step {step} (lower --lr or check the data)")
+            history.append(value)
+            if rank == 0:
+                bar.update(1)
+                bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
+                if step % 10 == 0 or step == 1:
+                    writer.add_scalar("loss/total", value, step)
+                    writer.add_scalar("lr", lr, step)
+                    for k, v in terms.items():
+                        writer.add_scalar(f"loss/{k}", float(v.detach()), step)
+            if max_steps and step >= max_steps:
+                done = True
+                break
+        if rank == 0 and (done or (epoch + 1) % t["checkpoint_every"] == 0 or epoch + 1 == t["epochs"]):
+            save_checkpoint(ckpt_path, net, cfg, models.info, optimizer=optimizer.state_dict(),
+                            scaler=scaler.state_dict(), epoch=epoch, step=step)  # fmt: skip
+        if done:
+            break
+    bar.close()
+    if writer:
+        writer.close()
+    return {"checkpoint": str(ckpt_path), "step": step, "epoch": epoch, "loss": history[-1] if history else None,
+            "history": history}  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, world: int, port: int, backend: str, devices: list, cfg, out_dir, resume, mano_dir, progress):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group(backend, rank=rank, world_size=world)
+    try:
+        device = devices[rank]
+        if str(device).startswith("cuda"):
+            torch.cuda.set_device(torch.device(device))
+        run(cfg, out_dir, device, resume, mano_dir, rank, world, progress)
+    finally:
+        dist.destroy_process_group()
+
+
+def spawn(cfg: dict, out_dir, devices: list[str], resume=None, mano_dir=None, progress=True) -> None:
+    """One process per device (DDP): NCCL for CUDA devices, gloo for CPU ('cpu' repeated)."""
+    import torch.multiprocessing as mp
+
+    backend = "nccl" if all(str(d).startswith("cuda") for d in devices) else "gloo"
+    mp.spawn(_worker, args=(len(devices), _free_port(), backend, devices, cfg, out_dir, resume, mano_dir, progress),
+             nprocs=len(devices), join=True)  # fmt: skip
+
+
+def train(cfg: dict, out_dir, device="cpu", gpus: str | None = None, resume=None, mano_dir=None, progress=True):
+    """The `train` command: under torchrun, with --gpu 0,1,..., or in this one process."""
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        cuda = device.startswith("cuda")
+        dist.init_process_group("nccl" if cuda else "gloo")
+        try:
+            dev = f"cuda:{local}" if cuda else "cpu"
+            if cuda:
+                torch.cuda.set_device(local)
+            return run(cfg, out_dir, dev, resume, mano_dir, dist.get_rank(), dist.get_world_size(), progress)
+        finally:
+            dist.destroy_process_group()
+    if gpus:
+        ids = [int(g) for g in gpus.split(",") if g.strip()]
+        if not torch.cuda.is_available() or max(ids) >= torch.cuda.device_count():
+            raise InputError(f"--gpu {gpus}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        if len(ids) > 1:
+            spawn(cfg, out_dir, [f"cuda:{i}" for i in ids], resume, mano_dir, progress)
+            return {"checkpoint": str(Path(out_dir) / "checkpoints" / "last.pt")}
+        device = f"cuda:{ids[0]}"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+    return run(cfg, out_dir, device, resume, mano_dir, progress=progress)
