@@ -45,6 +45,7 @@ from interhand.release import (
 CROP_SIZE = 256
 CROP_FILL = 0.8  # RenderIH's HAND_BBOX_RATIO
 SOURCE = "InterHand2.6M"
+WORKER_SAMPLES = 400  # samples a worker renders before it is replaced (Blender's memory grows over long runs)
 
 
 def select_images(root: str | os.PathLike, split: str, models) -> tuple[list[dict], Counter]:
@@ -214,8 +215,9 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
     else:
         size = max(1, min(16, len(todo) // (4 * workers)))
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=args) as pool:  # fmt: skip
+        # Blender leaks over long loops: each worker process is replaced after WORKER_SAMPLES samples.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=args,
+                                 max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
             for statuses in pool.map(_run_chunk, chunks):
                 report.update(statuses)
                 bar.update(len(statuses))

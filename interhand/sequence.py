@@ -162,7 +162,7 @@ def write_annots(root: str | os.PathLike, out: str | os.PathLike, split: str, ca
                 raise InputError(f"{annotation_path(root, split, 'camera')}: capture {capture} has no camera "
                                  f"'{rec.camera}' (needed by {rec.file_name})")  # fmt: skip
             src = image_dir(root, split) / rec.file_name
-            image = cv2.imread(str(src), cv2.IMREAD_COLOR)
+            image = cv2.imread(str(src), cv2.IMREAD_REDUCED_GRAYSCALE_4)  # enough to tell a black frame
             if image is None:
                 raise InputError(f"{src}: missing or not an image (listed in the {split} data file)")
             if is_black(image):
