@@ -22,11 +22,35 @@ def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_axis_angle(R: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> axis-angle (..., 3), stable near 0 and pi."""
-    from scipy.spatial.transform import Rotation
+    """Rotation matrices (..., 3, 3) -> axis-angle (..., 3), stable near 0 and pi.
 
-    R = np.asarray(R, dtype=np.float64)
-    return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_rotvec().reshape(R.shape[:-2] + (3,))
+    Through the quaternion (Shepperd's method: divide by the largest of w, x, y, z). numpy only, because
+    Blender's own Python has no scipy.
+    """
+    m = np.asarray(R, dtype=np.float64)
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    diag = np.stack([m00 + m11 + m22, m00, m11, m22], axis=-1)
+    case = np.argmax(diag, axis=-1)
+    s = [np.sqrt(np.maximum(1 + d, 1e-300)) * 2 for d in (m00 + m11 + m22, m00 - m11 - m22, -m00 + m11 - m22,
+                                                          -m00 - m11 + m22)]  # fmt: skip
+    candidates = np.stack(
+        [
+            np.stack([s[0] / 4, (m21 - m12) / s[0], (m02 - m20) / s[0], (m10 - m01) / s[0]], -1),
+            np.stack([(m21 - m12) / s[1], s[1] / 4, (m01 + m10) / s[1], (m02 + m20) / s[1]], -1),
+            np.stack([(m02 - m20) / s[2], (m01 + m10) / s[2], s[2] / 4, (m12 + m21) / s[2]], -1),
+            np.stack([(m10 - m01) / s[3], (m02 + m20) / s[3], (m12 + m21) / s[3], s[3] / 4], -1),
+        ],
+        axis=-2,
+    )
+    q = np.take_along_axis(candidates, case[..., None, None], axis=-2)[..., 0, :]
+    q *= np.where(q[..., :1] < 0, -1.0, 1.0)  # w >= 0: the angle is at most pi
+    xyz = q[..., 1:]
+    norm = np.linalg.norm(xyz, axis=-1, keepdims=True)
+    angle = 2 * np.arctan2(norm, q[..., :1])
+    scale = np.where(norm > 1e-12, angle / np.maximum(norm, 1e-300), 2.0)
+    return xyz * scale
 
 
 def shaped_vertices(model, shape: np.ndarray) -> np.ndarray:

@@ -12,13 +12,12 @@ principal axes of poses drawn by `anatomy.sample_natural_hand_poses`. Everything
 """
 
 import numpy as np
-from scipy.optimize import nnls
 
 from handmodel.anatomy import frames_from_template, sample_natural_hand_poses
 from handmodel.joints import MANO_FINGER_JOINTS, MANO_PARENTS
 
 NUM_VERTICES = 778
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 WRIST = np.array([0.095, 0.0, 0.0])
 WRIST_SEMI_AXES = (0.027, 0.016)  # lateral (z), thickness (y)
@@ -337,13 +336,35 @@ def _skinning_weights(V, chains, labels) -> np.ndarray:
     return W / W.sum(1, keepdims=True)
 
 
+def _nnls(A: np.ndarray, b: np.ndarray, iterations: int = 200) -> np.ndarray:
+    """min ||A x - b|| with x >= 0 (Lawson-Hanson active set). numpy only: Blender's Python has no scipy."""
+    n = A.shape[1]
+    x, passive = np.zeros(n), np.zeros(n, dtype=bool)
+    for _ in range(iterations):
+        grad = A.T @ (b - A @ x)
+        if passive.all() or grad[~passive].max() <= 1e-12:
+            break
+        passive[np.argmax(np.where(passive, -np.inf, grad))] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(A[:, passive], b, rcond=None)[0]
+            if z[passive].min() > 0:
+                x = z
+                break
+            neg = passive & (z <= 0)
+            alpha = np.min(x[neg] / (x[neg] - z[neg]))
+            x = x + alpha * (z - x)
+            passive &= x > 1e-12
+    return x
+
+
 def _joint_regressor(V, targets) -> np.ndarray:
     """(16, 778): for each joint, non-negative weights summing to one over nearby vertices reproducing it."""
     J = np.zeros((len(targets), len(V)))
     for j, target in enumerate(targets):
         near = np.argsort(np.linalg.norm(V - target, axis=1))[:24]
         A = np.vstack([V[near].T, 100.0 * np.ones(len(near))])
-        w, _ = nnls(A, np.concatenate([target, [100.0]]))
+        w = _nnls(A, np.concatenate([target, [100.0]]))
         J[j, near] = w / w.sum()
     return J
 

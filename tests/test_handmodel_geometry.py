@@ -31,7 +31,7 @@ from handmodel.joints import (
     ours21_to_interhand42,
 )
 from handmodel.pose import absolute_to_relative, relative_to_absolute
-from handmodel.skinning import mano_forward, rodrigues
+from handmodel.skinning import mano_forward, matrix_to_axis_angle, rodrigues
 from handmodel.torch_layer import HandLayer
 
 
@@ -147,3 +147,15 @@ def test_natural_poses_respect_limits_and_curl_fingers_together(models, hand):
     index_pip, middle_pip = bends[:, 1], bends[:, 4]  # MANO joints 2 and 5
     assert np.corrcoef(index_pip, middle_pip)[0, 1] > 0.5
     assert bends[:, 1].max() > 0.7 * LIMITS_DEG["bend"][1, 1]  # the full range gets used
+
+
+def test_matrix_to_axis_angle_matches_scipy_including_near_zero_and_pi():
+    rng = np.random.default_rng(5)
+    axes = rng.normal(size=(300, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.concatenate([rng.uniform(0, np.pi, 200), np.full(50, np.pi - 1e-7), np.full(50, 1e-9)])
+    aa = axes * angles[:, None]
+    R = Rotation.from_rotvec(aa).as_matrix()
+    ours = matrix_to_axis_angle(R)
+    assert np.allclose(Rotation.from_rotvec(ours).as_matrix(), R, atol=1e-9)
+    assert np.allclose(ours[:200], aa[:200], atol=1e-8)

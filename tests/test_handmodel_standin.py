@@ -139,3 +139,19 @@ def test_pose_components_are_orthonormal_and_ordered(models):
     C = models["right"].hands_components
     assert np.allclose(C @ C.T, np.eye(45), atol=1e-8)
     assert np.abs(models["right"].hands_mean).max() > 0.01  # a relaxed, slightly curled mean
+
+
+def test_blender_safe_nnls_matches_scipy():
+    from scipy.optimize import nnls
+
+    from handmodel.standin import _nnls
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        A, b = rng.normal(size=(6, 24)), rng.normal(size=6)
+        assert np.allclose(_nnls(A, b), nnls(A, b)[0], atol=1e-8)
+
+
+def test_joint_regressor_reproduces_the_skeleton_with_convex_weights(models):
+    J = models["right"].J_regressor
+    assert J.min() >= 0 and np.allclose(J.sum(1), 1)
