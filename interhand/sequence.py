@@ -144,6 +144,13 @@ def write_annots(root: str | os.PathLike, out: str | os.PathLike, split: str, ca
         raise InputError(f"{annotation_path(root, split, 'camera')}: no cameras for capture {capture}")
     joints = read_joint_3d(root, split).get(capture, {})
     mano = read_mano(root, split).get(capture, {})
+    # Everything the release must hold is checked before anything is written.
+    for rec in records:
+        if rec.camera not in cameras:
+            raise InputError(f"{annotation_path(root, split, 'camera')}: capture {capture} has no camera "
+                             f"'{rec.camera}' (needed by {rec.file_name})")  # fmt: skip
+        if not (image_dir(root, split) / rec.file_name).is_file():
+            raise InputError(f"{image_dir(root, split) / rec.file_name}: missing (listed in the {split} data file)")
     seq_dir = sequence_dir(out, split, capture, seq)
     by_frame: dict[int, list] = {}
     for rec in records:
@@ -158,9 +165,6 @@ def write_annots(root: str | os.PathLike, out: str | os.PathLike, split: str, ca
             continue
         images = {}
         for rec in sorted(by_frame[frame], key=lambda r: r.camera):
-            if rec.camera not in cameras:
-                raise InputError(f"{annotation_path(root, split, 'camera')}: capture {capture} has no camera "
-                                 f"'{rec.camera}' (needed by {rec.file_name})")  # fmt: skip
             src = image_dir(root, split) / rec.file_name
             image = cv2.imread(str(src), cv2.IMREAD_REDUCED_GRAYSCALE_4)  # enough to tell a black frame
             if image is None:

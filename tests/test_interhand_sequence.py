@@ -217,3 +217,12 @@ def test_sequence_cli_commands_report_bad_input_in_one_line(processed, tmp_path)
     res = runner.invoke(cli.main, ["interhand", "merge", "--capture", "0", "--seq", SEQ0, "--new-name", "n",
                                    "--out", str(out)])  # fmt: skip
     assert res.exit_code == 1 and "at least two sequences" in res.output
+
+
+def test_annots_checks_the_images_before_writing_anything(tmp_path, models):  # noqa: F811
+    from interhand.mini_release import make_mini_release
+
+    make_mini_release(tmp_path / "release", models, with_images=False, splits=("train",))
+    with pytest.raises(InputError, match=r"cam400262/image100.jpg: missing \(listed in the train data file\)"):
+        write_annots(tmp_path / "release", tmp_path / "out", "train", 0, SEQ0, models, progress=False)
+    assert not (tmp_path / "out").exists()
