@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.joints import HANDS
-from interhand.sequence import MASK_VALUES, frame_file, image_file, load_npz, read_annots
+from interhand.sequence import MASK_VALUES, check_hand_model, frame_file, image_file, load_npz, read_annots
 
 
 def mask_to_seed_values(mask: np.ndarray) -> np.ndarray:
@@ -29,6 +29,7 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
 
     seq_dir = Path(seq_dir)
     annots = read_annots(seq_dir)
+    check_hand_model(seq_dir, annots, models)
     cams = annots["cameras"]
     todo, existing = [], 0
     for f in annots["frames"]:

@@ -102,6 +102,18 @@ def read_annots(seq_dir: str | os.PathLike) -> dict:
     return annots
 
 
+def check_hand_model(seq_dir: str | os.PathLike, annots: dict, models) -> None:
+    """InputError unless the sequence was processed with the active hand model (vertices, weights and faces
+    of different models do not mix)."""
+    made = annots.get("hand_model") or {}
+    if made.get("hash") != models.info["hash"]:
+        raise InputError(
+            f"{Path(seq_dir) / 'annots.json'}: made with hand model {made.get('model')!r} (hash {made.get('hash')}), "
+            f"the active one is {models.info['model']!r} (hash {models.info['hash']}) (rerun `interhand annots`, "
+            "or pass the same --mano-dir)"
+        )
+
+
 def root_split(model, pose: np.ndarray, shape: np.ndarray, trans: np.ndarray):
     """Absolute pose (48,), shape (10,), trans (3,) -> (pose with the root zeroed, Rh (3,), Th (3,)) such that
     the world vertices are R(Rh) v + Th, v the hand posed without root rotation and translation.

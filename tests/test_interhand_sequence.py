@@ -226,3 +226,16 @@ def test_annots_checks_the_images_before_writing_anything(tmp_path, models):  # 
     with pytest.raises(InputError, match=r"cam400262/image100.jpg: missing \(listed in the train data file\)"):
         write_annots(tmp_path / "release", tmp_path / "out", "train", 0, SEQ0, models, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_tools_refuse_a_sequence_made_with_another_hand_model(processed, tmp_path, models):  # noqa: F811
+    _, out, _ = processed
+    annots = json.loads((sequence_dir(out, "train", 0, SEQ0) / "annots.json").read_text())
+    annots["hand_model"] = {"model": "mano", "hash": "0123456789abcdef"}
+    seq = sequence_dir(tmp_path, "train", 0, SEQ0)
+    seq.mkdir(parents=True)
+    (seq / "annots.json").write_text(json.dumps(annots))
+    for tool in (write_blend_weights, write_masks):
+        with pytest.raises(InputError, match=r"made with hand model 'mano' \(hash 0123456789abcdef\)"):
+            tool(seq, models, progress=False)
+    assert sorted(p.name for p in seq.iterdir()) == ["annots.json"]
