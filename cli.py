@@ -401,17 +401,21 @@ def _interhand_models(mano_dir):
 @IH_SPLIT
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes (one Blender each).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N candidate images.")
+@click.option("--shard", default="0/1", show_default=True,
+              help="K/N: only the sample ids with id % N == K (N jobs can fill one folder).")  # fmt: skip
 @MANO_DIR_OPTION
-def interhand_prepare(data_path, save_path, split, workers, limit, mano_dir):
+def interhand_prepare(data_path, save_path, split, workers, limit, shard, mano_dir):
     """Interacting frames with both MANO hands valid -> the toolkit's dataset format: 256x256 crops around both
     hands (80% fill), camera-space MANO parameters, 21 joints per hand, masks and depth rendered with Blender.
 
     Black images and null or invalid hands are skipped and counted. A rerun resumes where it stopped.
     """
-    from interhand.prepare import prepare_interhand
+    from interhand.prepare import parse_shard, prepare_interhand
 
+    shard = _interhand_call(parse_shard, shard)
     models = _interhand_models(mano_dir)
-    r = _interhand_call(prepare_interhand, data_path, save_path, models, split=split, workers=workers, limit=limit)
+    r = _interhand_call(prepare_interhand, data_path, save_path, models, split=split, workers=workers, limit=limit,
+                        shard=shard)  # fmt: skip
     click.echo(f"prepare {split}: {r['written']} samples written, {r['existing']} already there "
                f"({r['candidates']} candidate images) -> {save_path}")  # fmt: skip
     skipped = {k: v for k, v in r.items() if k not in ("written", "existing", "candidates") and v}

@@ -178,11 +178,24 @@ def _check_resume(out: Path, meta: dict) -> None:
             )
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 0 <= K < N (the renderer's convention: this shard takes the ids with id % N == K)."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard {text}: expected K/N with integers, e.g. 0/4") from None
+    if not 0 <= k < n:
+        raise InputError(f"--shard {text}: need 0 <= K < N")
+    return k, n
+
+
 def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, split: str = "train",
-                      workers: int = 1, limit: int | None = None, progress: bool = True) -> dict:  # fmt: skip
+                      workers: int = 1, limit: int | None = None, shard: tuple[int, int] = (0, 1),
+                      progress: bool = True) -> dict:  # fmt: skip
     """Prepare a split (see module docstring). Returns the report: {'candidates', 'written', 'existing',
     'black', 'missing_image', and the frame skip reasons: 'not_interacting', 'invalid_hand', 'null_mano',
-    'no_joint_3d'} counted in images. `limit`: only the first N candidates (for a quick look)."""
+    'no_joint_3d'} counted in images. `limit`: only the first N candidates (for a quick look). `shard` (K, N):
+    only the candidates whose sample id is K modulo N, so N jobs (a Slurm array, ...) share one folder."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -197,8 +210,10 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
             "crop_fill": CROP_FILL}  # fmt: skip
     _check_resume(out, meta)
     write_meta(out, meta)
-    todo = [(sample_name(i), job) for i, job in enumerate(jobs) if not is_complete(out, sample_name(i))]
-    report = Counter({"candidates": len(jobs), "existing": len(jobs) - len(todo), "written": 0})
+    k, n = shard
+    mine = [(sample_name(i), job) for i, job in enumerate(jobs) if i % n == k]
+    todo = [(name, job) for name, job in mine if not is_complete(out, name)]
+    report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0})
     report.update(skipped)
     bar = tqdm(total=len(todo), desc=f"prepare {split}", unit="img", disable=not progress)
     threads = 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)  # 0: Blender uses every core

@@ -190,3 +190,23 @@ def test_prepare_cli_in_parallel_writes_the_same_samples_as_a_serial_run(prepare
             np.testing.assert_allclose(a[hand]["joints_2d"], b[hand]["joints_2d"])
         masks = [cv2.imread(str(sample_paths(d, name)["mask"]), cv2.IMREAD_UNCHANGED) for d in (tmp_path / "par", out)]
         assert (masks[0] != masks[1]).mean() < 0.01  # one jittered sample per pixel: silhouettes may differ
+
+
+def test_prepare_shards_fill_one_folder_with_the_serial_samples(prepared, tmp_path):
+    import cli
+
+    root, out, _ = prepared
+    runner = CliRunner()
+    base = ["interhand", "prepare", "--data_path", str(root), "--save_path", str(tmp_path / "sh"), "--limit", "6"]
+    res = runner.invoke(cli.main, base + ["--shard", "2/2"])
+    assert res.exit_code == 1 and "--shard 2/2: need 0 <= K < N" in res.output
+    for k in (0, 1):
+        res = runner.invoke(cli.main, base + ["--shard", f"{k}/2"])
+        assert res.exit_code == 0, res.output
+        assert "3 candidate images" in res.output
+    names = list_samples(tmp_path / "sh")
+    assert names == [n for n in list_samples(out) if int(n) < 6]
+    for name in names:
+        a, b = read_annotation(tmp_path / "sh", name), read_annotation(out, name)
+        assert a["source"] == b["source"]
+        np.testing.assert_allclose(a["right"]["joints_3d"], b["right"]["joints_3d"])
