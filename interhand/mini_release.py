@@ -228,7 +228,7 @@ def _render_images(jobs, models, samples: int) -> None:
             scene.set_hands(hands)
             scene.set_camera(cam["K"], cam["R"], cam["t"])
             image = scene.render(rgb=True)["rgb"]
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        _, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
         atomic_write_bytes(path, buf.tobytes())
     if scene is not None:
         scene.close()

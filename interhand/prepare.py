@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmodel.atomic import atomic_temp_path
+from handmodel.atomic import atomic_temp_path, atomic_write_bytes
 from handmodel.camera import crop_intrinsics, mano_world_to_camera, project, square_crop
 from handmodel.dataset_io import (
     annotation_to_json,
@@ -121,10 +121,8 @@ def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, mode
     paths = sample_paths(out, name)
     for kind in ("image", "mask", "depth"):
         paths[kind].parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    tmp = atomic_temp_path(paths["image"])
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, paths["image"])
+    _, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    atomic_write_bytes(paths["image"], jpg.tobytes())
     _write_png(paths["mask"], passes["mask"])
     _write_png(paths["depth"], np.clip(np.rint(passes["depth"] * 1000.0), 0, 65535).astype(np.uint16))
     for h in HANDS:
