@@ -144,7 +144,7 @@ class HandDataset:
             joints_n, verts_n, bone = normalise_hand(joints_c, verts_c)
             own = (labels == MASK_LABELS[src]).astype(np.float32)
             g = self.graphs[hand]
-            colors = rasterize_colors(v2d * (s4 / S) + (0.5 * s4 / S - 0.5), verts[:, 2], g.faces, g.vertex_colors, s4)
+            colors = rasterize_colors(v2d * (s4 / S) + (0.5 * s4 / S - 0.5), verts, g.faces, g.vertex_colors, s4)
             dense.append(colors.transpose(2, 0, 1) * own)
             masks.append(own)
             hands_2d.append(j2d)

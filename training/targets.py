@@ -43,16 +43,22 @@ def gaussian_heatmaps(points: np.ndarray, size: int, sigma: float = HEATMAP_SIGM
     return hm * inside[:, None, None].astype(np.float32)
 
 
-def rasterize_colors(verts2d: np.ndarray, depth: np.ndarray, faces: np.ndarray, colors: np.ndarray, size: int):
-    """Painter's-algorithm rendering of a mesh's per-vertex colours: (size, size, 3) float32, 0 outside.
+def rasterize_colors(verts2d: np.ndarray, verts3d: np.ndarray, faces: np.ndarray, colors: np.ndarray, size: int):
+    """Painter's-algorithm rendering of a closed mesh's per-vertex colours: (size, size, 3) float32, 0 outside.
 
-    verts2d (V,2) pixels, depth (V,) camera z (bigger is farther), faces (F,3), colors (V,3) in [0,1].
-    Faces are drawn far to near with their mean vertex colour, which at 64x64 is what a z-buffer would show.
+    verts2d (V,2) pixels, verts3d (V,3) camera metres (camera at the origin), faces (F,3), colors (V,3) in [0,1].
+    Faces turned away from the camera are hidden behind the front of a closed mesh and are culled (half the
+    work); the rest are drawn far to near with their mean vertex colour, which at 64x64 is what a z-buffer shows.
     """
     out = np.zeros((size, size, 3), dtype=np.float32)
-    order = np.argsort(-depth[faces].mean(1), kind="stable")
+    tri3 = verts3d[faces]
+    normals = np.cross(tri3[:, 1] - tri3[:, 0], tri3[:, 2] - tri3[:, 0])
+    # Outward normals have a positive signed volume; flip the test for meshes wound the other way.
+    outward = np.sign(np.einsum("fi,fi->", normals, tri3[:, 0])) or 1.0
+    front = np.flatnonzero(outward * np.einsum("fi,fi->f", normals, tri3[:, 0]) < 0)
+    order = front[np.argsort(-tri3[front, :, 2].mean(1), kind="stable")]
     tri = np.round(verts2d[faces[order]] * 16).astype(np.int32)  # 4 bits of sub-pixel precision
-    face_colors = colors[faces[order]].mean(1)
+    face_colors = colors[faces[order]].mean(1).tolist()
     for poly, color in zip(tri, face_colors):
-        cv2.fillConvexPoly(out, poly, color.tolist(), lineType=cv2.LINE_8, shift=4)
+        cv2.fillConvexPoly(out, poly, color, lineType=cv2.LINE_8, shift=4)
     return out

@@ -108,7 +108,7 @@ def run(cfg: dict, out_dir, device="cpu", resume=None, mano_dir=None, rank=0, wo
     steps_per_epoch = _steps_per_epoch(cfg, datasets, world)
 
     net = TwoHandNet(graphs, cfg["model"]).to(device)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    optimizer = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"], foreach=True)
     use_amp = bool(t["amp"]) and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -182,7 +182,7 @@ def run(cfg: dict, out_dir, device="cpu", resume=None, mano_dir=None, rank=0, wo
                 break
         if rank == 0 and (done or (epoch + 1) % t["checkpoint_every"] == 0 or epoch + 1 == t["epochs"]):
             save_checkpoint(ckpt_path, net, cfg, models.info, optimizer=optimizer.state_dict(),
-                            scaler=scaler.state_dict(), epoch=epoch, step=step)  # fmt: skip
+                            scaler=scaler.state_dict(), epoch=epoch, step=step, world=world)  # fmt: skip
         if done:
             break
     bar.close()
