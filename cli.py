@@ -306,7 +306,8 @@ def train_cmd(config_file, data, mix, preset, out, resume, device, gpu, epochs, 
     }
     cfg = _train_call(build_config, config_file, data, mix, preset, overrides)
     result = _train_call(train, cfg, out, _default_device(device), gpu, resume, mano_dir)
-    click.echo(f"checkpoint: {result['checkpoint']}")
+    if result.get("rank", 0) == 0:  # under torchrun every rank returns here
+        click.echo(f"checkpoint: {result['checkpoint']}")
 
 
 @main.command("eval")

@@ -50,6 +50,10 @@ def train_rate(cfg, graphs, batch: dict, device: str, steps: int) -> float:
     geometry = loss_geometry(graphs, dev)
     batch = {k: v.to(dev) for k, v in batch.items()}
     amp = dev.type == "cuda"
+    if amp:  # as the trainer does on CUDA
+        net = net.to(memory_format=torch.channels_last)
+        batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
     dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
 
     def step():

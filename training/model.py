@@ -227,21 +227,25 @@ class TwoHandNet(nn.Module):
             if lvl < 2:
                 x = {h: self.decoders[h].unpool(lvl, x[h]) for h in HANDS}
         out = {"heatmaps": heatmaps, "mask": mask, "dense": dense}
-        for h in HANDS:
-            dec = self.decoders[h]
-            verts = torch.matmul(dec.upsample, coarse[h][-1])
-            joints = torch.matmul(dec.regressor, verts)
-            raw = self.camera[h](pooled).float()
-            cam = torch.cat([CAMERA_SCALE * torch.exp(raw[:, :1]), raw[:, 1:]], dim=1)
-            out[h] = {
-                "verts": verts,
-                "joints": joints,
-                "coarse": coarse[h],
-                "cam": cam,
-                "verts2d": project_weak(verts, cam),
-                "coarse2d": [project_weak(c, cam) for c in coarse[h]],
-            }
+        with torch.autocast(image.device.type, enabled=False):  # the mesh and camera in float32 under AMP
+            for h in HANDS:
+                out[h] = self._hand_output(h, coarse[h], pooled.float())
         return out
+
+    def _hand_output(self, h: str, coarse: list, pooled):
+        dec = self.decoders[h]
+        verts = torch.matmul(dec.upsample, coarse[-1])
+        joints = torch.matmul(dec.regressor, verts)
+        raw = self.camera[h](pooled)
+        cam = torch.cat([CAMERA_SCALE * torch.exp(raw[:, :1]), raw[:, 1:]], dim=1)
+        return {
+            "verts": verts,
+            "joints": joints,
+            "coarse": coarse,
+            "cam": cam,
+            "verts2d": project_weak(verts, cam),
+            "coarse2d": [project_weak(c, cam) for c in coarse],
+        }
 
 
 def project_weak(points, cam):
