@@ -15,7 +15,7 @@ from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward
 from training.dataset import HandDataset, MixSampler
 from training.mesh_graph import hand_graphs
-from training.targets import BONE_LENGTH
+from training.targets import BONE_LENGTH, gaussian_heatmaps, gaussian_heatmaps_torch
 
 drawn_dataset = train_fixtures.drawn_dataset  # the shared fixture
 SIZE = 64
@@ -54,9 +54,11 @@ def test_3d_targets_are_joint9_rooted_scaled_to_0095_and_give_back_the_annotatio
 def test_heatmap_peaks_sit_on_the_2d_joints_and_masks_cover_the_hands(drawn_dataset, models, graphs):
     ds = HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG)
     s = ds[(2, 3)]
-    hm = s["heatmaps"].numpy()
     j2d = np.concatenate([s["right_joints2d"].numpy(), s["left_joints2d"].numpy()]) * SIZE
     j4 = (j2d + 0.5) / 4 - 0.5
+    assert np.allclose(s["heatmap_points"].numpy(), j4, atol=1e-4)
+    hm = gaussian_heatmaps_torch(s["heatmap_points"][None], SIZE // 4)[0].numpy()
+    assert np.allclose(hm, gaussian_heatmaps(j4, SIZE // 4), atol=1e-6)  # the device version = the numpy one
     inside = (j4 > 0.5).all(1) & (j4 < SIZE / 4 - 1.5).all(1)
     peaks = np.stack(np.unravel_index(hm.reshape(42, -1).argmax(1), hm.shape[1:]), axis=1)[:, ::-1]
     assert inside.sum() > 30

@@ -18,14 +18,11 @@ from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward
 from training.targets import (
     apply_affine,
-    gaussian_heatmaps,
     normalise_hand,
     rasterize_colors,
     rescale_affine,
 )
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
@@ -121,13 +118,14 @@ class HandDataset:
         A = A[:2]
 
         img = cv2.warpAffine(image, A, (S, S), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-        img = np.clip(img.astype(np.float32) / 255.0 * gains, 0.0, 1.0)
-        img = (img - IMAGENET_MEAN) / IMAGENET_STD
+        if self.augment:
+            img = np.clip(img * gains + 0.5, 0, 255).astype(np.uint8)
         A4 = rescale_affine(A, S, s4)
         labels = cv2.warpAffine(mask, A4, (s4, s4), flags=cv2.INTER_NEAREST, borderValue=0)
         K = ann["camera"]["K"]
         K_net = np.vstack([A, [0, 0, 1]]) @ K @ (MIRROR if flip else np.eye(3))
 
+        # uint8 RGB: a quarter of the bytes to move; the network normalises on its device.
         out = {"image": torch.from_numpy(img.transpose(2, 0, 1).copy())}
         hands_2d = []
         dense = []
@@ -155,7 +153,7 @@ class HandDataset:
             out[f"{hand}_joints_cam"] = torch.from_numpy(joints_c.astype(np.float32))
             out[f"{hand}_bone"] = torch.tensor(bone, dtype=torch.float32)
         j4 = np.concatenate(hands_2d) * (s4 / S) + (0.5 * s4 / S - 0.5)
-        out["heatmaps"] = torch.from_numpy(gaussian_heatmaps(j4, s4))
+        out["heatmap_points"] = torch.from_numpy(j4.astype(np.float32))  # heatmaps are drawn on the device
         out["mask"] = torch.from_numpy(np.stack(masks))
         out["dense"] = torch.from_numpy(np.concatenate(dense).astype(np.float32))
         out["K"] = torch.from_numpy(K_net.astype(np.float32))

@@ -16,7 +16,7 @@ from handmodel import load_hand_models
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from training.checkpoint import load_model
-from training.dataset import IMAGENET_MEAN, IMAGENET_STD, letterbox_affine
+from training.dataset import letterbox_affine
 from training.mesh_graph import hand_graphs
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -47,8 +47,8 @@ class Reconstructor:
         """Per hand: verts2d (V,2) in image pixels and depth (V,), from the crop given by affine A (2,3)."""
         S = self.size
         crop = cv2.warpAffine(image_bgr, A, (S, S), flags=cv2.INTER_LINEAR)
-        rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-        x = torch.from_numpy(((rgb - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1).copy())[None]
+        rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+        x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]  # uint8; the network normalises
         out = self.net(x.to(self.device))
         Ainv = cv2.invertAffineTransform(A)
         result = {}

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from handmodel.joints import HANDS
+from training.targets import gaussian_heatmaps_torch
 
 
 def normal_loss(pred, gt, faces):
@@ -63,5 +64,6 @@ def total_loss(pred: dict, batch: dict, geometry: dict, weights: dict, epoch: in
             terms[k] = terms.get(k, 0.0) + v / len(HANDS)
     terms["mask"] = weights["mask"] * F.smooth_l1_loss(torch.sigmoid(pred["mask"].float()), batch["mask"])
     terms["dense"] = weights["dense"] * (pred["dense"].float() - batch["dense"]).abs().mean()
-    terms["heatmap"] = weights["heatmap"] * F.mse_loss(pred["heatmaps"].float(), batch["heatmaps"])
+    target = gaussian_heatmaps_torch(batch["heatmap_points"], pred["heatmaps"].shape[-1])
+    terms["heatmap"] = weights["heatmap"] * F.mse_loss(pred["heatmaps"].float(), target)
     return sum(terms.values()), terms

@@ -22,6 +22,8 @@ ARCH_VERSION = 1
 FEATURE_CHANNELS = {"resnet18": (64, 128, 256, 512), "resnet34": (64, 128, 256, 512),
                     "resnet50": (256, 512, 1024, 2048)}  # fmt: skip
 CAMERA_SCALE = 2.5  # initial s: a 0.2 m normalised hand spans half the image
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def build_backbone(name: str, weights_file: str | None = None) -> nn.Module:
@@ -181,7 +183,7 @@ class HandDecoder(nn.Module):
 
 
 class TwoHandNet(nn.Module):
-    """Image (B,3,S,S), ImageNet-normalised -> both hands' meshes, joints and cameras, plus auxiliary maps."""
+    """RGB image (B,3,S,S) -> both hands' meshes, joints and cameras, plus auxiliary maps."""
 
     def __init__(self, graphs: dict, cfg: dict):
         super().__init__()
@@ -199,6 +201,8 @@ class TwoHandNet(nn.Module):
         self.decoders = nn.ModuleDict({h: HandDecoder(graphs[h], m["global_dim"], dims, m["blocks_per_level"],
                                                       m["heads"]) for h in HANDS})  # fmt: skip
         self.cha = nn.ModuleList([nn.ModuleDict({h: Attention(d, m["heads"]) for h in HANDS}) for d in dims])
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         for h in HANDS:
             nn.init.zeros_(self.camera[h].weight)
             nn.init.zeros_(self.camera[h].bias)
@@ -209,8 +213,14 @@ class TwoHandNet(nn.Module):
         t = self.token_proj[lvl](f)
         return t + self.token_pos[lvl, :, : t.shape[-1]].to(t.dtype)
 
+    def normalise(self, image):
+        """uint8 RGB (B,3,S,S) 0..255, or float 0..1 -> ImageNet-normalised float on the image's device."""
+        x = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
+        return (x - self.mean) / self.std
+
     def forward(self, image):
-        feats = self.encoder(image)
+        """image: uint8 RGB (B,3,S,S) (or float in 0..1), as the data loader gives it."""
+        feats = self.encoder(self.normalise(image))
         heatmaps, mask, dense = self.aux(feats)
         pooled = feats[3].mean((2, 3))
         x = {h: self.decoders[h].initial(self.global_fc[h](pooled)) for h in HANDS}

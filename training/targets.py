@@ -43,6 +43,18 @@ def gaussian_heatmaps(points: np.ndarray, size: int, sigma: float = HEATMAP_SIGM
     return hm * inside[:, None, None].astype(np.float32)
 
 
+def gaussian_heatmaps_torch(points, size: int, sigma: float = HEATMAP_SIGMA):
+    """Batched `gaussian_heatmaps` on any device: points (B,J,2) heatmap pixels -> (B,J,size,size)."""
+    import torch
+
+    r = torch.arange(size, device=points.device, dtype=torch.float32)
+    px, py = points[..., 0, None].float(), points[..., 1, None].float()
+    gx = torch.exp(-((r - px) ** 2) / (2 * sigma**2))  # (B,J,size): separable in x and y
+    gy = torch.exp(-((r - py) ** 2) / (2 * sigma**2))
+    inside = (px > -0.5) & (px < size - 0.5) & (py > -0.5) & (py < size - 0.5)
+    return gy[..., :, None] * gx[..., None, :] * inside[..., None].float()
+
+
 def rasterize_colors(verts2d: np.ndarray, verts3d: np.ndarray, faces: np.ndarray, colors: np.ndarray, size: int):
     """Painter's-algorithm rendering of a closed mesh's per-vertex colours: (size, size, 3) float32, 0 outside.
 
