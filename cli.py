@@ -75,7 +75,84 @@ def assets_import_mano(mano_dir):
 
 # ---- end assets ----
 
+
 # ---- sample-poses (pose_sampler/) ------------------------------------------------------------------------
+def _sample_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not K/N (for example 0/4)") from None
+    if n < 1 or not 0 <= k < n:
+        raise click.BadParameter(f"'{text}': need N >= 1 and 0 <= K < N")
+    return k, n
+
+
+@main.command("sample-poses")
+@click.option("--out", required=True, type=click.Path(),
+              help="poses.npz (one file), or a folder of chunk files (needed for --shard).")  # fmt: skip
+@click.option("--num", type=int, default=64, show_default=True, help="Number of poses (sample ids 0..NUM-1).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Global seed; the same seed gives the same file.")
+@click.option(
+    "--interhand",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="InterHand2.6M release root: seed from its interacting frames (default: the built-in prior).",
+)
+@click.option("--split", default="train", show_default=True, help="InterHand2.6M split for --interhand.")
+@click.option("--copies", type=int, default=8, show_default=True, help="Augmented copies per seed pose.")
+@click.option("--iters", type=int, default=90, show_default=True, help="Optimization steps (all stages).")
+@click.option("--batch-size", type=int, default=256, show_default=True,
+              help="Poses optimized together; also the chunk of ids that sharding and resume work in.")  # fmt: skip
+@click.option("--max-penetration-mm", type=float, default=2.0, show_default=True,
+              help="Keep poses whose deepest vertex inside the other hand is at most this deep.")  # fmt: skip
+@click.option("--max-anatomy-deg", type=float, default=0.1, show_default=True,
+              help="Keep poses with no joint angle beyond its limit by more than this.")  # fmt: skip
+@click.option("--device", default="cpu", show_default=True, help="torch device: cpu, cuda, cuda:1, ...")
+@click.option("--shard", default="0/1", show_default=True, help="K/N: run the chunks c with c % N == K.")
+@click.option("--restart", is_flag=True, help="Discard finished chunks of an earlier run instead of resuming.")
+@click.option("--no-report", is_flag=True, help="Skip the report (PNG figures and summary.txt).")
+@click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for torch (0: torch's default).")
+@MANO_DIR_OPTION
+def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size, max_penetration_mm, max_anatomy_deg,
+                     device, shard, restart, no_report, threads, mano_dir):  # fmt: skip
+    """Sample interacting two-hand poses that do not interpenetrate and respect the joint limits.
+
+    Seeds (InterHand2.6M frames or the built-in prior) are copied and perturbed, then optimized in batches
+    (penetration, anatomy, contact, naturalness); every pose gets exact quality metrics and a `kept` flag.
+    Reruns resume finished chunks. Writes OUT, the learned naturalness prior beside it, and a report folder.
+    """
+    from handmodel.errors import InputError
+
+    k_n = _sample_shard(shard)
+    try:
+        import torch
+
+        from pose_sampler.run import SampleSettings, remove_partial, sample_poses
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        settings = SampleSettings(
+            num=num, seed=seed, copies=copies, batch_size=batch_size, iters=iters,
+            max_penetration_mm=max_penetration_mm, max_anatomy_deg=max_anatomy_deg, interhand=interhand, split=split,
+            device=device,
+        )  # fmt: skip
+        if restart:
+            remove_partial(out)
+        summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report)
+    except InputError as e:
+        raise ToolkitError(str(e)) from None
+    if summary["skipped"]:
+        click.echo(f"{out}: already complete ({summary['kept']} of {summary['num']} kept); --restart to redo it")
+        return
+    if "report" in summary:
+        from pathlib import Path
+
+        click.echo(Path(summary["report"], "summary.txt").read_text(), nl=False)
+        click.echo(f"report: {summary['report']}")
+    else:
+        click.echo(json.dumps(summary, indent=1))
+
+
 # ---- end sample-poses ----
 
 # ---- render, textures, hdri, preview (blender_scripts/, textures/, hdri/) -------------------------------

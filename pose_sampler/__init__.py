@@ -1,0 +1,1 @@
+"""The pose sampler: interacting two-hand MANO poses, optimized against penetration and the joint limits."""

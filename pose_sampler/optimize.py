@@ -1,0 +1,218 @@
+"""The batched optimizer: joint angles of both hands and both translations, the same code on CPU and CUDA.
+
+Variables per pose: the (twist, splay, bend) angles of joints 1-15 of both hands (joint frames of
+handmodel.anatomy) and both translations; root rotations and shapes stay as seeded. Adam, written out here so a
+pose that has converged can leave the batch: each step runs only the poses still active, which is most of the
+speed on a CPU (most poses converge in the first half). Nothing couples the poses (per-pose loss, per-element
+Adam, per-pose stopping), so a pose's result does not depend on the batch it ran in.
+
+Schedule (fractions of `iters`): contact-heavy, then repulsion-heavy, then balanced (RenderIH's order). Poses
+may stop from the second stage on, once the proxy depth is under `tolerance_m` and no limit is exceeded. At the
+end the angles are projected onto the limits, so no kept pose depends on a soft constraint.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from handmodel.joints import HANDS
+from pose_sampler import losses
+from pose_sampler.penetration import (
+    MeshTopology,
+    close_boundary,
+    face_and_vertex_normals,
+    inner_radius,
+    local_signed_distance,
+    nearest_vertex,
+    oriented_outward,
+)
+
+# A posed hand can hold a point this much deeper than its rest pose does (bent knuckles thicken).
+DEPTH_MARGIN = 1.5
+
+
+@dataclass
+class Stage:
+    name: str
+    fraction: float
+    lr: float  # radians per step for angles; translations use lr * trans_lr_scale (metres)
+    penetration: float
+    contact: float
+    may_stop: bool
+
+
+@dataclass
+class OptimSettings:
+    iters: int = 90
+    stages: tuple = (
+        Stage("contact", 0.2, 1e-2, penetration=1.0, contact=1.0, may_stop=False),
+        Stage("repulsion", 0.45, 1e-2, penetration=10.0, contact=0.1, may_stop=True),
+        Stage("balanced", 0.35, 5e-3, penetration=5.0, contact=0.5, may_stop=True),
+    )
+    trans_lr_scale: float = 0.03
+    anatomy: float = 3000.0
+    naturalness: float = 2.0
+    angle_reg: float = 0.5
+    trans_reg: float = 1.0  # per cm^2
+    margin_m: float = 0.001
+    tolerance_m: float = 0.0002
+    stop_anatomy_rad: float = 0.005
+    nearest_every: int = 4  # steps between nearest-vertex searches (the surfaces move < 1 mm per step)
+    betas: tuple = (0.9, 0.999)
+    to_dict: dict = field(default_factory=dict, repr=False)
+
+    def as_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k not in ("stages", "to_dict")}
+        d["stages"] = [s.__dict__ for s in self.stages]
+        return d
+
+
+class TwoHandGeometry:
+    """Everything the losses need from the hand model, as tensors on one device.
+
+    layer: handmodel.torch_layer.HandLayer; frames: handmodel.anatomy.joint_frames(models).
+    """
+
+    def __init__(self, models, layer, frames: dict, device, dtype=torch.float32, anchors: int = 108):
+        self.layer, self.device, self.dtype = layer, torch.device(device), dtype
+        self.topo, depth = {}, []
+        for h in HANDS:
+            m = models[h]
+            closed = oriented_outward(m.v_template, close_boundary(m.faces))
+            self.topo[h] = MeshTopology.build(closed, len(m.v_template), m.v_template, device=device)
+            depth.append(inner_radius(m.v_template, m.J_regressor @ m.v_template, m.parents, self.topo[h]))
+        self.max_depth = DEPTH_MARGIN * max(depth)
+        f, v = models["right"].faces, models["right"].v_template  # the open mesh: the wrist cap is not skin
+        edge = np.linalg.norm(v[f] - v[f[:, [1, 2, 0]]], axis=-1)
+        # Only vertices this close to a vertex of the other hand can be within the loss margin of its surface
+        # (or shallowly inside it), with room to move between nearest-vertex searches.
+        self.reach = float(edge.max()) + 0.004
+        self.frames = {h: torch.as_tensor(frames[h], dtype=dtype, device=device) for h in HANDS}
+        lo, hi = losses.limits_rad()
+        self.lo = torch.as_tensor(lo, dtype=dtype, device=device)
+        self.hi = torch.as_tensor(hi, dtype=dtype, device=device)
+        v = models["right"].v_template
+        self.anchors = torch.as_tensor(losses.farthest_point_anchors(v, anchors), device=device)
+
+    def pose_from_angles(self, hand: str, angles: torch.Tensor) -> torch.Tensor:
+        """angles (B, 15, 3) -> finger axis-angle (B, 45)."""
+        return torch.einsum("jab,njb->nja", self.frames[hand], angles).reshape(len(angles), 45)
+
+    def angles_from_pose(self, hand: str, aa45: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("jab,nja->njb", self.frames[hand], aa45.reshape(len(aa45), 15, 3))
+
+    def verts(self, hand: str, root, angles, shape, trans) -> torch.Tensor:
+        pose = torch.cat([root, self.pose_from_angles(hand, angles)], dim=1)
+        return self.layer(hand, pose, shape, trans)[0]
+
+    def normals(self, hand: str, verts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Face normals (B, F, 3) and vertex pseudo-normals (B, V, 3) of posed verts (B, V, 3), no gradient."""
+        with torch.no_grad():
+            return face_and_vertex_normals(verts, self.topo[hand].faces)
+
+
+def _loss_terms(geom: TwoHandGeometry, prior, x: dict, fixed: dict, stage: Stage, s: OptimSettings, near: dict):
+    """Per-pose loss (B,) and proxy depth (B,) metres for the active poses.
+
+    near[hand] = (nearest vertex of the other hand (B, P) long, its distance (B, P)) for this hand's vertices,
+    refreshed by the caller; only vertices within reach of the other hand get a signed distance (broad phase).
+    """
+    v = {h: geom.verts(h, fixed[h]["root"], x[h]["angles"], fixed[h]["shape"], x[h]["trans"]) for h in HANDS}
+    B = len(v["right"])
+    total = 0.0
+    depth = v["right"].new_zeros(B)
+    for a, b in (("right", "left"), ("left", "right")):
+        idx, dist = near[a]
+        rb, rp = (dist < geom.reach).nonzero(as_tuple=True)
+        sd, trusted = local_signed_distance(v[a][rb, rp], rb, v[b], geom.topo[b], geom.normals(b, v[b]), idx[rb, rp])
+        # Where the skin folds the sign is not trusted, and nothing is deeper than a hand is thick: such points
+        # get no loss here (the exact metrics still see them).
+        plausible = ((sd > -geom.max_depth) & trusted).to(sd.dtype)
+        pen = losses.penetration_loss(sd[:, None], s.margin_m) * plausible
+        total = total + stage.penetration * v["right"].new_zeros(B).index_add(0, rb, pen)
+        depth = depth.scatter_reduce(0, rb, (-sd * plausible).detach(), reduce="amax")
+    total = total + stage.contact * losses.contact_loss(v["right"], v["left"], fixed["pairs"], fixed["weights"])
+    for h in HANDS:
+        ang = x[h]["angles"]
+        total = total + s.anatomy * losses.anatomy_loss(ang, geom.lo, geom.hi)
+        total = total + s.naturalness * prior.nll(ang)
+        total = total + s.angle_reg * ((ang - fixed[h]["angles0"]) ** 2).sum((1, 2))
+        total = total + s.trans_reg * ((100.0 * (x[h]["trans"] - fixed[h]["trans0"])) ** 2).sum(-1)
+    return total, depth, v
+
+
+@torch.no_grad()
+def _nearest(geom, v: dict) -> dict:
+    """For each hand's vertices: the other hand's nearest vertex and its distance."""
+    return {a: nearest_vertex(v[a].detach(), v[b].detach()) for a, b in (("right", "left"), ("left", "right"))}
+
+
+def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings, progress=None) -> dict:
+    """Optimize a batch. start: per hand {'root' (B,3), 'angles' (B,15,3), 'shape' (B,10), 'trans' (B,3)} tensors,
+    plus 'pairs' (B,K,2) and 'weights' (B,K) contact pairs. Returns per hand {'angles', 'trans'} (projected onto the
+    limits) and 'iterations' (B,) long: the steps each pose took. `progress(n_steps, info)` is called per step."""
+    s = settings
+    B = len(start["right"]["angles"])
+    dev = geom.device
+    var = {h: {k: start[h][k].detach().clone() for k in ("angles", "trans")} for h in HANDS}
+    fixed_all = {
+        h: {"root": start[h]["root"], "shape": start[h]["shape"], "angles0": start[h]["angles"],
+            "trans0": start[h]["trans"]}
+        for h in HANDS
+    }  # fmt: skip
+    m1 = {h: {k: torch.zeros_like(t) for k, t in var[h].items()} for h in HANDS}
+    m2 = {h: {k: torch.zeros_like(t) for k, t in var[h].items()} for h in HANDS}
+    steps = torch.zeros(B, dtype=torch.long, device=dev)
+    active = torch.ones(B, dtype=torch.bool, device=dev)
+    b1, b2 = s.betas
+    t = 0
+    P = geom.topo["right"].vertex_faces.shape[0]
+    near_all = {h: (torch.zeros(B, P, dtype=torch.long, device=dev), torch.zeros(B, P, device=dev)) for h in HANDS}
+    for stage in s.stages:
+        n_iter = max(1, round(stage.fraction * s.iters))
+        for _ in range(n_iter):
+            ids = active.nonzero(as_tuple=True)[0]
+            if len(ids) == 0:
+                break
+            t += 1
+            x = {h: {k: var[h][k][ids].clone().requires_grad_(True) for k in var[h]} for h in HANDS}
+            fixed = {h: {k: fixed_all[h][k][ids] for k in fixed_all[h]} for h in HANDS}
+            fixed["pairs"], fixed["weights"] = start["pairs"][ids], start["weights"][ids]
+            if t % s.nearest_every == 1 or s.nearest_every == 1:
+                with torch.no_grad():
+                    v0 = {h: geom.verts(h, fixed[h]["root"], x[h]["angles"], fixed[h]["shape"], x[h]["trans"])
+                          for h in HANDS}  # fmt: skip
+                for h, (i_, d_) in _nearest(geom, v0).items():
+                    near_all[h][0][ids], near_all[h][1][ids] = i_, d_
+            near = {h: (near_all[h][0][ids], near_all[h][1][ids]) for h in HANDS}
+            loss, depth, _ = _loss_terms(geom, prior, x, fixed, stage, s, near)
+            loss.sum().backward()
+            with torch.no_grad():
+                for h in HANDS:
+                    for k in var[h]:
+                        g = x[h][k].grad
+                        m1[h][k][ids] = b1 * m1[h][k][ids] + (1 - b1) * g
+                        m2[h][k][ids] = b2 * m2[h][k][ids] + (1 - b2) * g * g
+                        lr = stage.lr * (s.trans_lr_scale if k == "trans" else 1.0)
+                        mhat = m1[h][k][ids] / (1 - b1**t)
+                        vhat = m2[h][k][ids] / (1 - b2**t)
+                        var[h][k][ids] = x[h][k].detach() - lr * mhat / (vhat.sqrt() + 1e-8)
+                steps[ids] += 1
+                if stage.may_stop:
+                    ok = depth < s.tolerance_m
+                    for h in HANDS:  # the final projection onto the limits takes care of the last fraction
+                        a = x[h]["angles"].detach()
+                        ok &= ((a - geom.hi).amax((1, 2)) <= s.stop_anatomy_rad) & (
+                            (geom.lo - a).amax((1, 2)) <= s.stop_anatomy_rad
+                        )
+                    active[ids[ok]] = False
+            if progress is not None:
+                progress(
+                    1, {"loss": float(loss.detach().mean()), "pen_mm": 1000 * float(depth.max()), "active": len(ids)}
+                )
+    with torch.no_grad():
+        out = {h: {"angles": torch.maximum(torch.minimum(var[h]["angles"], geom.hi), geom.lo),
+                   "trans": var[h]["trans"]} for h in HANDS}  # fmt: skip
+    out["iterations"] = steps
+    return out

@@ -1,0 +1,97 @@
+"""Loss terms, augmentation and the naturalness prior, each against an independent computation."""
+
+import numpy as np
+import pytest
+import torch
+
+from handmodel.anatomy import angles_from_pose, joint_frames, limit_violation_deg, sample_natural_hand_poses
+from handmodel.errors import InputError
+from pose_sampler import losses
+from pose_sampler.augment import BEND_CLIP_DEG, SPLAY_CLIP_DEG, SPLAY_PERTURBED, augment_angles
+from pose_sampler.naturalness import fit_prior, load_prior, save_prior
+from tests import sampler_fixtures
+
+sampler_geometry = sampler_fixtures.sampler_geometry  # the shared fixture
+sampler_models = sampler_fixtures.sampler_models  # the shared fixture
+
+
+def test_geometry_angles_match_handmodel_anatomy(sampler_models, sampler_geometry):
+    frames = joint_frames(sampler_models)
+    rng = np.random.default_rng(0)
+    aa = rng.normal(0, 0.4, size=(5, 45))
+    for hand in ("right", "left"):
+        ours = sampler_geometry.angles_from_pose(hand, torch.tensor(aa)).numpy()
+        np.testing.assert_allclose(ours, angles_from_pose(aa, frames[hand]), atol=1e-12)
+        back = sampler_geometry.pose_from_angles(hand, torch.tensor(ours)).numpy()
+        np.testing.assert_allclose(back, aa, atol=1e-12)
+
+
+def test_anatomy_loss_is_zero_inside_the_limits_and_the_squared_excess_outside():
+    lo, hi = (torch.tensor(x) for x in losses.limits_rad())
+    rng = np.random.default_rng(1)
+    inside = lo + (hi - lo) * torch.tensor(rng.uniform(size=(4, 15, 3)))
+    inside[:, losses.RING_PIP, 2] = inside[:, losses.PINKY_PIP, 2]  # keep the tendon coupling satisfied
+    assert torch.all(losses.anatomy_loss(inside, lo, hi) == 0)
+    out = inside.clone()
+    out[:, 4, 2] = hi[4, 2] + np.radians(10)  # middle MCP over-bent by 10 deg
+    expected = np.radians(10) ** 2
+    np.testing.assert_allclose(losses.anatomy_loss(out, lo, hi).numpy(), expected, rtol=1e-9)
+    # handmodel.anatomy sees the same 10 degree violation
+    np.testing.assert_allclose(limit_violation_deg(out.numpy()).max(axis=(1, 2)), 10.0, atol=1e-9)
+
+
+def test_contact_pairs_and_weights_follow_renderih():
+    d = torch.tensor([0.0, 0.0075, 0.015, 0.02])
+    np.testing.assert_allclose(losses.contact_weights(d, 0.015).numpy(), [1.0, 0.5, 0.0, 0.0], atol=1e-7)
+    # two facing planes of points 5 mm apart: every pair has opposed normals
+    xy = torch.stack(torch.meshgrid(torch.linspace(0, 0.02, 5), torch.linspace(0, 0.02, 5), indexing="ij"), -1)
+    xy = xy.reshape(1, -1, 2)
+    r = torch.cat([xy, torch.zeros(1, 25, 1)], -1)
+    l_ = torch.cat([xy, torch.full((1, 25, 1), 0.005)], -1)
+    nr = torch.tensor([0.0, 0.0, 1.0]).expand(1, 25, 3)
+    pairs, w = losses.find_contact_pairs(r, l_, nr, -nr, torch.arange(25), max_pairs=4)
+    assert pairs.shape == (1, 4, 2) and torch.all(pairs[..., 0] == pairs[..., 1])
+    np.testing.assert_allclose(w.numpy(), 0.5 * np.cos(np.pi * 5 / 15) + 0.5, rtol=1e-6)
+    loss = losses.contact_loss(r, l_, pairs, w)
+    np.testing.assert_allclose(loss.numpy(), 4 * w[0, 0].item() * 25.0, rtol=1e-5)  # 4 pairs x w x (5 mm)^2
+    # same-facing normals are not a contact
+    _, w_same = losses.find_contact_pairs(r, l_, nr, nr, torch.arange(25))
+    assert torch.all(w_same == 0)
+
+
+def test_augmentation_perturbs_bend_and_splay_within_the_reference_ranges(sampler_models):
+    frames = joint_frames(sampler_models)
+    rng = np.random.default_rng(2)
+    seeds = angles_from_pose(sample_natural_hand_poses(rng, 200, frames["right"]), frames["right"])
+    aug = augment_angles(np.random.default_rng(3), seeds)
+    bend, splay = np.degrees(aug[..., 2]), np.degrees(aug[..., 1])
+    assert np.all(bend >= BEND_CLIP_DEG[:, 0] - 1e-9) and np.all(bend <= BEND_CLIP_DEG[:, 1] + 1e-9)
+    free = SPLAY_PERTURBED
+    assert np.all(splay[:, free] >= SPLAY_CLIP_DEG[free, 0] - 1e-9)
+    assert np.all(splay[:, free] <= SPLAY_CLIP_DEG[free, 1] + 1e-9)
+    np.testing.assert_array_equal(aug[..., 0], seeds[..., 0])  # twist untouched
+    np.testing.assert_array_equal(aug[:, ~free, 1], seeds[:, ~free, 1])  # no splay at PIP/DIP
+    assert np.abs(aug[..., 2] - seeds[..., 2]).mean() > np.radians(15)  # it does move the joints
+    again = augment_angles(np.random.default_rng(3), seeds)
+    np.testing.assert_array_equal(aug, again)
+
+
+def test_naturalness_prior_prefers_seed_poses_and_round_trips(tmp_path, sampler_models):
+    frames = joint_frames(sampler_models)["right"]
+    rng = np.random.default_rng(4)
+    seeds = angles_from_pose(sample_natural_hand_poses(rng, 400, frames), frames)
+    prior = fit_prior(seeds)
+    # the fitted Gaussian matches numpy's mean and, through the precision, a covariance close to the sample's
+    np.testing.assert_allclose(prior.mean, seeds.reshape(400, 45).mean(0), atol=1e-12)
+    held_out = angles_from_pose(sample_natural_hand_poses(rng, 100, frames), frames)
+    scrambled = augment_angles(rng, held_out)
+    nat = prior.nll(torch.tensor(held_out)).numpy()
+    assert np.median(nat) < np.median(prior.nll(torch.tensor(scrambled)).numpy())
+    np.testing.assert_allclose(nat, prior.nll_numpy(held_out), rtol=1e-9)
+    path = tmp_path / "p.prior.npz"
+    save_prior(path, prior)
+    back = load_prior(path)
+    np.testing.assert_array_equal(back.precision, prior.precision)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="bad.npz"):
+        load_prior(tmp_path / "bad.npz")

@@ -1,0 +1,108 @@
+"""The signed distance between hands: exact query against libigl and trimesh, the optimization's local query
+against the exact one, and the wrist closure."""
+
+import igl
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from handmodel.joints import HANDS
+from pose_sampler.penetration import (
+    MeshTopology,
+    close_boundary,
+    face_and_vertex_normals,
+    local_signed_distance,
+    nearest_vertex,
+    oriented_outward,
+    penetration_depth,
+    signed_distance,
+)
+from tests import sampler_fixtures
+
+posed_pairs = sampler_fixtures.posed_pairs  # the shared fixture
+sampler_geometry = sampler_fixtures.sampler_geometry  # the shared fixture
+sampler_models = sampler_fixtures.sampler_models  # the shared fixture
+
+
+def _igl_signed(points, verts, faces):
+    return igl.signed_distance(points, verts, faces, sign_type=igl.SIGNED_DISTANCE_TYPE_WINDING_NUMBER)[0]
+
+
+def test_close_boundary_makes_the_hand_watertight_and_outward(sampler_models):
+    for hand in HANDS:
+        m = sampler_models[hand]
+        assert not trimesh.Trimesh(m.v_template, m.faces, process=False).is_watertight
+        closed = oriented_outward(m.v_template, close_boundary(m.faces))
+        mesh = trimesh.Trimesh(m.v_template, closed, process=False)
+        assert mesh.is_watertight and mesh.is_winding_consistent
+        assert mesh.volume > 0
+
+
+def test_signed_distance_matches_libigl_on_a_capsule_with_an_open_end():
+    cap = trimesh.creation.capsule(height=0.05, radius=0.01, count=[12, 12])
+    # Drop the faces of one hemisphere's tip region to make a hole, then close it again.
+    keep = cap.triangles_center[:, 2] > -0.032
+    faces = oriented_outward(cap.vertices, close_boundary(cap.faces[keep]))
+    used = np.unique(faces)
+    assert len(used) < len(cap.vertices) or len(faces) != len(cap.faces)
+    rng = np.random.default_rng(1)
+    points = rng.uniform(-0.03, 0.04, size=(1500, 3))
+    topo = MeshTopology.build(faces, len(cap.vertices), cap.vertices)
+    ours = signed_distance(torch.tensor(points)[None], torch.tensor(cap.vertices)[None], topo)[0].numpy()
+    ref = _igl_signed(points, cap.vertices, faces)
+    np.testing.assert_allclose(ours, ref, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_penetration_depth_matches_libigl_and_trimesh_on_posed_hand_pairs(posed_pairs, sampler_geometry):
+    worst, inside = 0.0, 0
+    for a, b in (("right", "left"), ("left", "right")):
+        faces = sampler_geometry.topo[b].faces.numpy()
+        depth = penetration_depth(
+            torch.tensor(posed_pairs[a]), torch.tensor(posed_pairs[b]), sampler_geometry.topo[b],
+            sampler_geometry.max_depth,
+        ).numpy()  # fmt: skip
+        for i in range(len(depth)):
+            ref = np.clip(-_igl_signed(posed_pairs[a][i], posed_pairs[b][i], faces), 0, None)
+            worst = max(worst, float(np.abs(depth[i] - ref).max()))
+            inside += int((ref > 0).sum())
+            # trimesh's point-triangle closest points (brute force over all faces) give the same depths
+            if (ref > 0).any():
+                pts = posed_pairs[a][i][ref > 0]
+                tri = posed_pairs[b][i][faces]
+                cp = trimesh.triangles.closest_point(np.repeat(tri, len(pts), axis=0), np.tile(pts, (len(tri), 1)))
+                dist = np.linalg.norm(cp - np.tile(pts, (len(tri), 1)), axis=1).reshape(len(tri), len(pts)).min(0)
+                np.testing.assert_allclose(depth[i][ref > 0], dist, atol=5e-4)
+    assert inside > 20, "the fixture should interpenetrate somewhere"
+    assert worst <= 5e-4
+
+
+@pytest.mark.slow
+def test_local_signed_distance_agrees_with_the_exact_query_near_the_surface(posed_pairs, sampler_geometry):
+    a, b = "right", "left"
+    pts, verts = torch.tensor(posed_pairs[a]), torch.tensor(posed_pairs[b])
+    topo = sampler_geometry.topo[b]
+    idx, dist = nearest_vertex(pts, verts)
+    rb, rp = (dist < 0.006).nonzero(as_tuple=True)
+    local, trusted = local_signed_distance(
+        pts[rb, rp], rb, verts, topo, face_and_vertex_normals(verts, topo.faces), idx[rb, rp]
+    )
+    exact = signed_distance(pts, verts, topo)[rb, rp]
+    close = (local - exact).abs() <= 5e-4
+    assert len(rb) > 100
+    assert close[trusted].float().mean() >= 0.97
+
+
+def test_local_signed_distance_gradient_pushes_an_inside_point_out(sampler_geometry, posed_pairs):
+    verts = torch.tensor(posed_pairs["left"][:1])
+    topo = sampler_geometry.topo["left"]
+    fn, vn = face_and_vertex_normals(verts, topo.faces)
+    # A point 2 mm inside the surface, below a vertex on the back of the hand.
+    v = 200
+    point = (verts[0, v] - 0.002 * vn[0, v]).clone()[None].requires_grad_(True)
+    idx = nearest_vertex(point[None].detach(), verts)[0][0]
+    sd, _ = local_signed_distance(point, torch.zeros(1, dtype=torch.long), verts, topo, (fn, vn), idx)
+    assert -0.0025 < float(sd.detach()) < -0.0015
+    sd.sum().backward()
+    assert float((point.grad[0] * vn[0, v]).sum()) > 0.9  # the distance grows along the outward normal

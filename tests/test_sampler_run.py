@@ -1,0 +1,137 @@
+"""sample-poses end to end: the file alone reproduces the promised figures, seeds and shards give the same poses,
+reruns resume, bad input fails cleanly."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import igl
+import numpy as np
+import pytest
+import torch
+
+from handmodel.anatomy import angles_from_pose, joint_frames, limit_violation_deg
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from handmodel.poses_io import load_poses
+from pose_sampler.penetration import close_boundary, oriented_outward
+from pose_sampler.run import SampleSettings, sample_poses
+from tests import sampler_fixtures
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = dict(copies=4, iters=24)
+
+sampler_models = sampler_fixtures.sampler_models  # the shared fixture
+
+
+def _arrays(poses):
+    return {f"{h}_{k}": v for h in HANDS for k, v in poses.params[h].items()} | dict(poses.metrics)
+
+
+@pytest.mark.slow
+def test_poses_rebuilt_with_smplx_from_the_file_show_the_written_metrics(tmp_path, sampler_models):
+    import smplx
+
+    out = tmp_path / "p.npz"
+    summary = sample_poses(out, SampleSettings(num=12, batch_size=12, seed=5, **SMALL), progress=False)
+    poses = load_poses(out)
+    assert len(poses) == 12 and summary["num"] == 12
+    for name in ("penetration_mm", "penetration_vertices", "anatomy_violation_deg", "contact_pairs", "kept"):
+        assert poses.metrics[name].shape == (12,)
+    assert poses.meta["hand_model"]["hash"] == sampler_models.info["hash"]
+    assert Path(str(out).replace(".npz", ".prior.npz")).is_file()
+    for png in ("penetration.png", "angles.png", "poses.png"):
+        assert (tmp_path / "p.report" / png).stat().st_size > 10_000
+    # Rebuild both hands with smplx directly (not the toolkit's layer) and measure with libigl.
+    verts = {}
+    for h in HANDS:
+        mano = smplx.MANO(sampler_models.info["dir"], is_rhand=h == "right", use_pca=False, flat_hand_mean=True)
+        p = {k: torch.tensor(v, dtype=torch.float32) for k, v in poses.params[h].items()}
+        out_h = mano(global_orient=p["pose"][:, :3], hand_pose=p["pose"][:, 3:], betas=p["shape"], transl=p["trans"])
+        verts[h] = out_h.vertices.detach().double().numpy()
+    frames = joint_frames(sampler_models)
+    for i in range(len(poses)):
+        deepest = 0.0
+        for a, b in (("right", "left"), ("left", "right")):
+            faces = oriented_outward(sampler_models[b].v_template, close_boundary(sampler_models[b].faces))
+            sd = igl.signed_distance(
+                verts[a][i], verts[b][i], faces, sign_type=igl.SIGNED_DISTANCE_TYPE_WINDING_NUMBER
+            )[0]
+            deepest = max(deepest, float(np.clip(-sd, 0, None).max()) * 1000)
+        assert abs(deepest - poses.metrics["penetration_mm"][i]) <= 0.5
+        viol = max(
+            limit_violation_deg(angles_from_pose(poses.params[h]["pose"][i, 3:], frames[h])).max() for h in HANDS
+        )
+        assert abs(viol - poses.metrics["anatomy_violation_deg"][i]) <= 1e-3
+    m = poses.metrics
+    np.testing.assert_array_equal(m["kept"], (m["penetration_mm"] <= 2.0) & (m["anatomy_violation_deg"] <= 0.1))
+    # the optimizer helps: less penetration and no limit exceeded after
+    assert np.mean(m["penetration_mm"] <= 2.0) > np.mean(m["penetration_mm_before"] <= 2.0)
+    assert m["anatomy_violation_deg"].max() <= 0.1 < m["anatomy_violation_deg_before"].max()
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_poses_under_shards_and_resume(tmp_path):
+    settings = dict(num=4, batch_size=2, seed=7, copies=2, iters=10)
+    one = tmp_path / "one.npz"
+    sample_poses(one, SampleSettings(**settings), report=False, progress=False)
+    folder = tmp_path / "shards"
+    for k in (1, 0):
+        sample_poses(folder, SampleSettings(**settings), shard=(k, 2), report=False, progress=False)
+    a = load_poses(one)
+    parts = [load_poses(folder / f"poses-0000{c}.npz") for c in (0, 1)]
+    np.testing.assert_array_equal(np.concatenate([p.ids for p in parts]), a.ids)
+    for key, value in _arrays(a).items():
+        joined = np.concatenate([_arrays(p)[key] for p in parts])
+        np.testing.assert_allclose(joined, value, atol=1e-5, err_msg=key)
+    # A rerun finds everything done and touches nothing.
+    before = {p: p.stat().st_mtime_ns for p in folder.glob("poses-*.npz")}
+    again = sample_poses(folder, SampleSettings(**settings), shard=(0, 2), report=False, progress=False)
+    assert again["chunks_run"] == 0
+    assert before == {p: p.stat().st_mtime_ns for p in folder.glob("poses-*.npz")}
+    assert sample_poses(one, SampleSettings(**settings), report=False, progress=False)["skipped"]
+    # A different seed in the same folder is refused rather than mixed in.
+    with pytest.raises(InputError, match="different settings"):
+        sample_poses(folder, SampleSettings(**{**settings, "seed": 8}), shard=(0, 2), report=False, progress=False)
+
+
+@pytest.mark.slow
+def test_interhand_seeds_are_read_and_a_broken_release_fails_cleanly(tmp_path, sampler_models):
+    from interhand.mini_release import make_mini_release
+    from interhand.release import annotation_path
+
+    root = tmp_path / "ih"
+    make_mini_release(root, sampler_models, with_images=False, seed=0)
+    out = tmp_path / "ih.npz"
+    sample_poses(out, SampleSettings(num=4, batch_size=4, interhand=str(root), split="train", **SMALL),
+                 report=False, progress=False)  # fmt: skip
+    poses = load_poses(out)
+    assert poses.meta["seeds"]["source"] == "interhand" and len(poses) == 4
+    # copy 0 of a seed is the frame itself: its root rotation, shape and translation are the release's
+    from interhand.release import interacting_mano_frames
+
+    first = interacting_mano_frames(root, "train", sampler_models)[0]
+    for h in HANDS:
+        np.testing.assert_allclose(poses.params[h]["shape"][0], first[h]["shape"], atol=1e-6)
+        np.testing.assert_allclose(poses.params[h]["pose"][0, :3], first[h]["pose"][:3], atol=1e-6)
+    mano = annotation_path(root, "train", "MANO_NeuralAnnot")
+    mano.write_text(mano.read_text()[: len(mano.read_text()) // 2])  # truncated JSON
+    bad = tmp_path / "bad.npz"
+    with pytest.raises(InputError, match=mano.name):
+        sample_poses(bad, SampleSettings(num=4, batch_size=4, interhand=str(root), **SMALL), progress=False)
+    assert not bad.exists() and not list(tmp_path.glob(".bad*"))
+
+
+def test_cli_help_and_bad_options_exit_cleanly(tmp_path):
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "cli.py", "sample-poses", *args], cwd=REPO, capture_output=True, text=True
+        )
+
+    helped = run("--help")
+    assert helped.returncode == 0 and "--max-penetration-mm" in helped.stdout
+    bad = run("--out", str(tmp_path / "p.npz"), "--shard", "3/2")
+    assert bad.returncode == 2 and "0 <= K < N" in bad.stderr
+    sharded_file = run("--out", str(tmp_path / "p.npz"), "--shard", "0/2", "--num", "2")
+    assert sharded_file.returncode == 1 and "folder" in sharded_file.stderr
+    assert "Traceback" not in sharded_file.stderr and not (tmp_path / "p.npz").exists()
