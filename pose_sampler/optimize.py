@@ -83,11 +83,15 @@ class TwoHandGeometry:
             self.topo[h] = MeshTopology.build(closed, len(m.v_template), m.v_template, device=device)
             depth.append(inner_radius(m.v_template, m.J_regressor @ m.v_template, m.parents, self.topo[h]))
         self.max_depth = DEPTH_MARGIN * max(depth)
+        # Only points this close to their nearest vertex of the other hand can be within the loss margin of its
+        # surface (or shallowly inside it): the largest circumradius of the faces around that vertex, plus the
+        # margin and room to move between nearest-vertex searches. Per vertex of the rest mesh, (V,) metres.
         f, v = models["right"].faces, models["right"].v_template  # the open mesh: the wrist cap is not skin
-        edge = np.linalg.norm(v[f] - v[f[:, [1, 2, 0]]], axis=-1)
-        # Only vertices this close to a vertex of the other hand can be within the loss margin of its surface
-        # (or shallowly inside it), with room to move between nearest-vertex searches.
-        self.reach = float(edge.max()) + 0.004
+        circum = np.linalg.norm(v[f] - v[f].mean(1, keepdims=True), axis=-1).max(1)
+        around = np.zeros(len(v))
+        for k in range(3):
+            np.maximum.at(around, f[:, k], circum)
+        self.reach = torch.as_tensor(around + OptimSettings.margin_m + 0.002, dtype=dtype, device=device)
         self.frames = {h: torch.as_tensor(frames[h], dtype=dtype, device=device) for h in HANDS}
         lo, hi = losses.limits_rad()
         self.lo = torch.as_tensor(lo, dtype=dtype, device=device)
@@ -112,11 +116,12 @@ class TwoHandGeometry:
             return face_and_vertex_normals(verts, self.topo[hand].faces)
 
 
-def _loss_terms(geom: TwoHandGeometry, prior, x: dict, fixed: dict, stage: Stage, s: OptimSettings, near: dict):
+def _loss_terms(geom, prior, x: dict, fixed: dict, stage: Stage, s: OptimSettings, near: dict, normals: dict):
     """Per-pose loss (B,) and proxy depth (B,) metres for the active poses.
 
-    near[hand] = (nearest vertex of the other hand (B, P) long, its distance (B, P)) for this hand's vertices,
-    refreshed by the caller; only vertices within reach of the other hand get a signed distance (broad phase).
+    near[hand] = (nearest vertex of the other hand (B, P) long, its distance (B, P)) for this hand's vertices and
+    normals[hand] = that hand's (face, vertex) normals, both refreshed by the caller every few steps (the normals
+    only pick the sign); only vertices within reach of the other hand get a signed distance (broad phase).
     """
     v = {h: geom.verts(h, fixed[h]["root"], x[h]["angles"], fixed[h]["shape"], x[h]["trans"]) for h in HANDS}
     B = len(v["right"])
@@ -124,8 +129,8 @@ def _loss_terms(geom: TwoHandGeometry, prior, x: dict, fixed: dict, stage: Stage
     depth = v["right"].new_zeros(B)
     for a, b in (("right", "left"), ("left", "right")):
         idx, dist = near[a]
-        rb, rp = (dist < geom.reach).nonzero(as_tuple=True)
-        sd, trusted = local_signed_distance(v[a][rb, rp], rb, v[b], geom.topo[b], geom.normals(b, v[b]), idx[rb, rp])
+        rb, rp = (dist < geom.reach[idx]).nonzero(as_tuple=True)
+        sd, trusted = local_signed_distance(v[a][rb, rp], rb, v[b], geom.topo[b], normals[b], idx[rb, rp])
         # Where the skin folds the sign is not trusted, and nothing is deeper than a hand is thick: such points
         # get no loss here (the exact metrics still see them).
         plausible = ((sd > -geom.max_depth) & trusted).to(sd.dtype)
@@ -168,7 +173,14 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
     b1, b2 = s.betas
     t = 0
     P = geom.topo["right"].vertex_faces.shape[0]
-    near_all = {h: (torch.zeros(B, P, dtype=torch.long, device=dev), torch.zeros(B, P, device=dev)) for h in HANDS}
+    F = len(geom.topo["right"].faces)
+    dt = geom.dtype
+    near_all = {
+        h: (torch.zeros(B, P, dtype=torch.long, device=dev), torch.zeros(B, P, dtype=dt, device=dev)) for h in HANDS
+    }
+    normals_all = {
+        h: (torch.zeros(B, F, 3, dtype=dt, device=dev), torch.zeros(B, P, 3, dtype=dt, device=dev)) for h in HANDS
+    }
     for stage in s.stages:
         n_iter = max(1, round(stage.fraction * s.iters))
         for _ in range(n_iter):
@@ -185,8 +197,12 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
                           for h in HANDS}  # fmt: skip
                 for h, (i_, d_) in _nearest(geom, v0).items():
                     near_all[h][0][ids], near_all[h][1][ids] = i_, d_
+                for h in HANDS:
+                    fn, vn = geom.normals(h, v0[h])
+                    normals_all[h][0][ids], normals_all[h][1][ids] = fn, vn
             near = {h: (near_all[h][0][ids], near_all[h][1][ids]) for h in HANDS}
-            loss, depth, _ = _loss_terms(geom, prior, x, fixed, stage, s, near)
+            normals = {h: (normals_all[h][0][ids], normals_all[h][1][ids]) for h in HANDS}
+            loss, depth, _ = _loss_terms(geom, prior, x, fixed, stage, s, near, normals)
             loss.sum().backward()
             with torch.no_grad():
                 for h in HANDS:

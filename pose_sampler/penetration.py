@@ -1,24 +1,26 @@
 """Signed distance from points to a hand's wrist-closed surface, batched torch on CPU or CUDA.
 
-The distance is to the closest point on the closest triangle; the sign comes from the angle-weighted pseudo-normal
-of the closest feature (face, edge or vertex), which for a closed, consistently oriented mesh gives the same
-inside/outside answer as the winding number (Baerentzen and Aanaes 2005) at the cost of one dot product. Two
-queries share that code:
+Two queries:
 
-* `local_signed_distance` (the optimization loop, differentiable in the points and the mesh): the closest
-  triangle is looked for only among the faces around each point's nearest vertex (a no-grad `cdist` argmin,
-  chunked). That is B x P x V distances plus B x P x 10 point-triangle tests per step, against B x P x F
-  point-triangle tests for the dense query, and it is exact whenever the closest face touches the nearest vertex,
-  which holds for points near the surface, the only ones that get a penetration loss.
-* `signed_distance` (the reported metrics and the tests): exact. Each point's faces are ranked by a lower bound
-  on their distance (distance to the face's centroid minus its circumradius); the closest of the first `k` is
-  exact when its distance is below the (k+1)-th bound, and the rare points where it is not are redone against
-  every face. `penetration_depth` first drops the points outside the other hand's bounding box (a broad phase).
+* `local_signed_distance` (the optimization loop, differentiable in the points and the mesh): each point's nearest
+  vertex of the other hand (a no-grad batched-matmul argmin, refreshed every few steps), then the closest of the
+  ~10 faces around it (searched without autograd, the winner redone with it), signed by the angle-weighted
+  pseudo-normal of the closest feature (face, edge or vertex; Baerentzen and Aanaes 2005). Only points within
+  reach of the other hand are queried (broad phase). That is B x P x V multiply-adds plus M x 10 point-triangle
+  tests per step, against B x P x F tests for a dense query; it is exact when the closest face touches the
+  nearest vertex, which holds near the surface, where the loss acts. Pseudo-normal signs are wrong where the skin
+  folds through itself (the stand-in's thumb, bent knuckles); faces that fold at rest are flagged `unsure` and
+  their points get no loss.
+* `penetration_depth` (the reported metrics) and `signed_distance` (tests, benchmark): exact, with libigl's
+  winding-number sign. Broad phase: bounding box, then a nearest-vertex bound against the hand's inner radius;
+  the survivors get the winding number over every face (the costly part on a CPU), and only points inside pay
+  for the certified closest-face search (faces ranked by centroid distance minus circumradius; the best of the
+  first k is exact when it beats the (k+1)-th bound, else every face is tried).
 
-A per-bone capsule proxy or a skinned SDF grid were the alternatives for the loop: cheaper per query, but the palm
-is a slab rather than a capsule, a grid has to be rebuilt per shape, and either leaves a few millimetres of error
-that would have to be undone after optimization; the local query has no fitting step and follows the real
-surface, shape and pose-corrective offsets included.
+The alternatives for the loop were a per-bone capsule proxy or a skinned SDF grid in the rest frame: cheaper per
+query, but the palm is a slab rather than a capsule, a grid is built for one shape, and both leave millimetres of
+error that would have to be undone after optimization; the local query follows the real surface, shape and
+pose-corrective offsets included. The figures are in benchmarks/bench_sampler.py.
 
 MANO's mesh is open at the wrist; `close_boundary` caps each boundary loop with a zig-zag triangle strip over the
 loop's own vertices (no new vertices, small valences), so the surface encloses a volume ("closed at the wrist").
@@ -120,7 +122,7 @@ def unsure_faces(verts: np.ndarray, faces: np.ndarray, vertex_faces: np.ndarray,
 
     A face is folded when a point just in front of it (along its normal) has winding number 1, i.e. it faces into
     the volume; the flag is spread to the faces sharing a vertex with it. Near such faces the closest feature's
-    pseudo-normal can point the wrong way, so `signed_distance` asks the winding number there.
+    pseudo-normal can point the wrong way, so the loop gives their points no loss.
     """
     v = torch.as_tensor(verts, dtype=torch.float64)
     f = torch.as_tensor(faces)
@@ -194,35 +196,48 @@ def _closest_on_candidates(points, rows_b, verts, topo: MeshTopology, fn, vn, ca
     """Closest of the candidate faces cand (M, K) for points (M, 3), each on mesh rows_b (M,) of verts (B, V, 3).
 
     Returns (pseudo-normal signed distance (M,), distance (M,), closest face (M,)); fn (B, F, 3), vn (B, V, 3)
-    are the normals.
+    are the normals. With grad, the search runs without autograd and only the winning face is redone with it,
+    so the backward pass costs one point-triangle test per point instead of K.
     """
     tri_v = topo.faces[cand]  # (M, K, 3)
     bi = rows_b[:, None]
     x = points[:, None, :]
-    cp, feature = closest_points(x, *(verts[bi, tri_v[..., i]] for i in range(3)))
-    d2 = ((x - cp) ** 2).sum(-1)  # (M, K)
-    best = d2.argmin(-1)
-    ar = torch.arange(len(points), device=points.device)
-    face, feat, cpb = cand[ar, best], feature[ar, best], cp[ar, best]
+    with torch.no_grad():
+        cp, feature = closest_points(x, *(verts[bi, tri_v[..., i]] for i in range(3)))
+        d2 = ((x - cp) ** 2).sum(-1)  # (M, K)
+        best = d2.argmin(-1)
+        ar = torch.arange(len(points), device=points.device)
+        face, feat, cpb = cand[ar, best], feature[ar, best], cp[ar, best]
+    if grad:
+        tri = topo.faces[face]  # (M, 3)
+        cpb, _ = closest_points(points, *(verts[rows_b, tri[:, i]] for i in range(3)))
+        d2_best = ((points - cpb) ** 2).sum(-1)
+    else:
+        d2_best = d2[ar, best]
     with torch.no_grad():
         n_face = fn[rows_b, face]
         n_vert = vn[rows_b, topo.faces[face, (feat - 1).clamp(0, 2)]]
         n_edge = n_face + fn[rows_b, topo.edge_face[face, (feat - 4).clamp(0, 2)]]
         normal = torch.where((feat == 0)[:, None], n_face, torch.where((feat <= 3)[:, None], n_vert, n_edge))
         sign = torch.where(((points - cpb) * normal).sum(-1) < 0, -1.0, 1.0).to(points.dtype)
-    dist = (d2[ar, best] + (1e-14 if grad else 0.0)).sqrt()
+    dist = (d2_best + (1e-14 if grad else 0.0)).sqrt()
     return sign * dist, dist, face
 
 
 @torch.no_grad()
 def nearest_vertex(points: torch.Tensor, verts: torch.Tensor, chunk: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nearest vertex of each point: points (B, P, 3), verts (B, V, 3) -> (index (B, P) long, distance (B, P) m)."""
+    """Nearest vertex of each point: points (B, P, 3), verts (B, V, 3) -> (index (B, P) long, distance (B, P) m).
+
+    Squared distances as |x|^2 - 2 x.v + |v|^2 (one batched matmul), chunked over the batch; the square root is
+    taken of the minima only.
+    """
     idx, dist = [], []
     for s in range(0, len(points), chunk):
-        d = torch.cdist(points[s : s + chunk], verts[s : s + chunk])
-        m = d.min(dim=-1)
+        p, v = points[s : s + chunk], verts[s : s + chunk]
+        d2 = torch.baddbmm((v * v).sum(-1)[:, None, :], p, v.transpose(1, 2), alpha=-2.0)
+        m = d2.min(dim=-1)
         idx.append(m.indices)
-        dist.append(m.values)
+        dist.append((m.values + (p * p).sum(-1)).clamp_min(0).sqrt())
     return torch.cat(idx), torch.cat(dist)
 
 
@@ -296,22 +311,17 @@ def closest_distance(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopolo
 
 
 @torch.no_grad()
-def signed_distance(
-    points: torch.Tensor, verts: torch.Tensor, topo: MeshTopology, max_depth: float = float("inf"), band: float = 0.002
-):
+def signed_distance(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopology, max_depth: float = float("inf")):
     """Exact signed distance (B, P), metres, negative inside, of points (B, P, 3) to closed meshes verts (B, V, 3).
 
-    The sign is libigl's winding-number sign. The winding number (a sum over every face) is evaluated only where
-    the cheap pseudo-normal sign could be wrong: points within `band` of the surface and points whose closest
-    face is `unsure` (folded skin). A point farther than `max_depth` from the surface is outside when no point of
-    the mesh lies deeper than that (see `inner_radius`).
+    The sign is libigl's winding-number sign, evaluated for points nearer than `max_depth` to the surface (a
+    farther point is outside when no point of the mesh lies deeper than that, see `inner_radius`).
     """
-    sd, dist, face = closest_distance(points, verts, topo)
-    ask = (dist < max_depth) & ((dist < band) | topo.unsure[face])
-    sign = torch.where(sd < 0, -1.0, 1.0).to(dist.dtype)
-    sign[dist >= max_depth] = 1.0
-    for b in ask.any(1).nonzero(as_tuple=True)[0]:
-        rows = ask[b].nonzero(as_tuple=True)[0]
+    _, dist, _ = closest_distance(points, verts, topo)
+    near = dist < max_depth
+    sign = torch.ones_like(dist)
+    for b in near.any(1).nonzero(as_tuple=True)[0]:
+        rows = near[b].nonzero(as_tuple=True)[0]
         inside = winding_number(points[b, rows], verts[b], topo.faces) > 0.5
         sign[b, rows] = torch.where(inside, -1.0, 1.0).to(dist.dtype)
     return sign * dist
@@ -332,17 +342,24 @@ def inner_radius(verts: np.ndarray, joints: np.ndarray, parents: np.ndarray, top
 
 
 @torch.no_grad()
-def penetration_depth(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopology, max_depth: float):
+def penetration_depth(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopology, max_depth: float) -> torch.Tensor:
     """Exact depth (B, P) >= 0, metres, of points (B, P, 3) inside the closed meshes verts (B, V, 3).
 
-    Broad phase: points outside the mesh's bounding box are outside; of the rest, only those within
-    `max_depth` (the mesh's inner radius with a margin for posing) of the surface get a winding number.
+    Broad phase: points outside the mesh's bounding box are outside, and so are points farther than `max_depth`
+    (the mesh's inner radius with a margin for posing) from the surface, which a nearest-vertex distance bounds.
+    The rest get the winding number (the pseudo-normal sign is not used here: a posed hand's fingers can pass
+    through each other, and there it is wrong), and only the points inside pay for the closest-face search.
     """
     lo, hi = verts.min(dim=1, keepdim=True).values, verts.max(dim=1, keepdim=True).values
     cand = ((points >= lo) & (points <= hi)).all(-1)
+    # A point is at least (nearest-vertex distance - largest face circumradius) from the surface.
+    tri = verts[:, topo.faces]
+    circum = (tri - tri.mean(2, keepdim=True)).norm(dim=-1).amax((1, 2))  # (B,)
+    cand &= nearest_vertex(points, verts)[1] < max_depth + circum[:, None]
     depth = points.new_zeros(points.shape[:2])
     for b in cand.any(1).nonzero(as_tuple=True)[0]:
         rows = cand[b].nonzero(as_tuple=True)[0]
-        sd = signed_distance(points[b : b + 1, rows], verts[b : b + 1], topo, max_depth=max_depth)[0]
-        depth[b, rows] = (-sd).clamp_min(0)
+        inside = rows[winding_number(points[b, rows], verts[b], topo.faces) > 0.5]
+        if len(inside):
+            depth[b, inside] = closest_distance(points[b : b + 1, inside], verts[b : b + 1], topo)[1][0]
     return depth
