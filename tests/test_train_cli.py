@@ -85,7 +85,7 @@ def test_overlay_covers_the_hands_where_the_mask_says_they_are(drawn_dataset):
         a = ann[hand]
         v, _ = mano_forward(models[hand], a["pose"][None], a["shape"][None], a["trans"][None])
         p = v[0] @ ann["camera"]["K"].T
-        meshes[hand] = {"verts2d": p[:, :2] / p[:, 2:], "depth": v[0, :, 2]}
+        meshes[hand] = {"verts2d": p[:, :2] / p[:, 2:], "depth": v[0, :, 2], "verts3d": v[0]}
     overlay = draw_meshes(image, meshes, {h: models[h].faces for h in HANDS})
     changed = np.abs(overlay.astype(int) - image.astype(int)).sum(-1) > 0
     iou = (changed & mask).sum() / (changed | mask).sum()

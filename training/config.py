@@ -40,6 +40,7 @@ DEFAULTS = {
         "checkpoint_every": 1,  # epochs
         "grad_clip": 1.0,
         "max_steps": None,  # stop after this many steps in all (quick runs, tests)
+        "threads": None,  # torch CPU threads in the training process (None: torch's default, all cores)
     },
     "augment": {
         "enabled": True,

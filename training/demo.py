@@ -44,7 +44,7 @@ class Reconstructor:
 
     @torch.no_grad()
     def __call__(self, image_bgr: np.ndarray, A: np.ndarray) -> dict:
-        """Per hand: verts2d (V,2) in image pixels and depth (V,), from the crop given by affine A (2,3)."""
+        """Per hand: verts2d (V,2) image pixels, depth (V,), verts3d (V,3) normalised, for the crop affine A (2,3)."""
         S = self.size
         crop = cv2.warpAffine(image_bgr, A, (S, S), flags=cv2.INTER_LINEAR)
         rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
@@ -57,22 +57,29 @@ class Reconstructor:
             verts = out[h]["verts"][0].float().cpu().numpy()
             s = float(out[h]["cam"][0, 0])
             # Depth for drawing order: the hand's own z plus its root depth, which goes as 1 / s.
-            result[h] = {"verts2d": v2d @ Ainv[:, :2].T + Ainv[:, 2], "depth": verts[:, 2] + 1.0 / max(s, 1e-6)}
+            result[h] = {
+                "verts2d": v2d @ Ainv[:, :2].T + Ainv[:, 2],
+                "depth": verts[:, 2] + 1.0 / max(s, 1e-6),
+                "verts3d": verts,
+            }
         return result
 
 
 def draw_meshes(image: np.ndarray, meshes: dict, faces: dict) -> np.ndarray:
-    """Both meshes flat-shaded over `image` (BGR), far faces first, blended with ALPHA."""
+    """Both meshes flat-shaded over `image` (BGR), far faces first, blended with ALPHA.
+
+    meshes[hand]: verts2d (V,2) image pixels, depth (V,) for the drawing order, verts3d (V,3) for shading.
+    """
     layer = image.copy()
     covered = np.zeros(image.shape[:2], dtype=np.uint8)
     polys, depth, colors = [], [], []
     for h in HANDS:
         v, d, f = meshes[h]["verts2d"], meshes[h]["depth"], faces[h]
-        tri = v[f]
-        e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-        area = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
-        shade = 0.45 + 0.55 * np.clip(area / (np.percentile(area, 90) + 1e-9), 0, 1)
-        polys.append(tri)
+        t3 = meshes[h]["verts3d"][f]
+        n = np.cross(t3[:, 1] - t3[:, 0], t3[:, 2] - t3[:, 0])
+        # Flat shading by how squarely a face looks at the camera (a light at the eye).
+        shade = 0.35 + 0.65 * np.abs(n[:, 2]) / (np.linalg.norm(n, axis=1) + 1e-12)
+        polys.append(v[f])
         depth.append(d[f].mean(1))
         colors.append(shade[:, None] * MESH_COLORS[h])
     polys, depth, colors = map(np.concatenate, (polys, depth, colors))

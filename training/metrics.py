@@ -46,7 +46,7 @@ def root_from_camera(cam, K, size: int, bone: float = 0.095):
     """
     uv = (cam[:, 1:] / 2 + 0.5) * size
     f = np.sqrt(np.abs(np.linalg.det(K[:, :2, :2])))
-    z = f / (cam[:, 0] * size)
+    z = f / (np.maximum(cam[:, 0], 1e-6) * size)  # a non-positive scale (untrained network) is far away
     ray = np.einsum("nij,nj->ni", np.linalg.inv(K), np.concatenate([uv, np.ones((len(uv), 1))], axis=1))
     return ray / ray[:, 2:3] * z[:, None]
 

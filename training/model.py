@@ -247,7 +247,9 @@ class TwoHandNet(nn.Module):
         verts = torch.matmul(dec.upsample, coarse[-1])
         joints = torch.matmul(dec.regressor, verts)
         raw = self.camera[h](pooled)
-        cam = torch.cat([CAMERA_SCALE * torch.exp(raw[:, :1]), raw[:, 1:]], dim=1)
+        # Linear in the scale (as IntagHand): an exp/softplus scale can collapse to ~0 early in training, where
+        # its gradient vanishes and it stays.
+        cam = torch.cat([CAMERA_SCALE * (1.0 + raw[:, :1]), raw[:, 1:]], dim=1)
         return {
             "verts": verts,
             "joints": joints,
