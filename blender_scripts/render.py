@@ -24,9 +24,12 @@ if __package__ in (None, ""):  # run as a script (blender -P, python render.py):
 
 import numpy as np
 
+from blender_scripts.quality import DENOISERS
 from handmodel.errors import InputError
 
 DONE_PREFIX = "@@done "
+# Fingerprint keys added after datasets were made without them: the value those datasets were rendered with.
+LEGACY_META = {"denoise": "off"}
 
 
 @dataclass
@@ -36,7 +39,8 @@ class RenderSettings:
     num: int | None = None
     shard: tuple[int, int] = (0, 1)
     resolution: int = 256
-    samples: int = 16
+    samples: int = 12
+    denoise: str = "fast"
     seed: int = 0
     cameras: str | None = None
     hdri_dirs: list = field(default_factory=list)
@@ -67,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=None, help="render only the first NUM poses")
     p.add_argument("--shard", default="0/1", help="K/N: render the sample ids with id %% N == K (0 <= K < N)")
     p.add_argument("--resolution", type=int, default=256, help="square image side in pixels")
-    p.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
+    p.add_argument("--samples", type=int, default=12, help="Cycles samples per pixel")
+    p.add_argument("--denoise", default="fast", choices=DENOISERS, help="OpenImageDenoise quality (off: none)")
     p.add_argument("--seed", type=int, default=0, help="global seed; each sample draws from (seed, sample id)")
     p.add_argument("--cameras", default=None, help="InterHand2.6M camera.json: use its rigs instead of orbits")
     p.add_argument("--hdri-dir", action="append", default=[], help="folder of HDRIs to add (repeatable)")
@@ -86,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(a) -> RenderSettings:
     return RenderSettings(
         poses=a.poses, out=a.out, num=a.num, shard=parse_shard(a.shard), resolution=a.resolution,
-        samples=a.samples, seed=a.seed, cameras=a.cameras, hdri_dirs=list(a.hdri_dir),
+        samples=a.samples, denoise=a.denoise, seed=a.seed, cameras=a.cameras, hdri_dirs=list(a.hdri_dir),
         bundled_hdris=not a.no_bundled_hdris, sky=not a.no_sky, texture_dirs=list(a.texture_dir),
         generated_textures=not a.no_generated_textures, subdivision=a.subdivision,
         restart_every=a.restart_every, threads=a.threads, mano_dir=a.mano_dir,
@@ -95,7 +100,8 @@ def settings_from_args(a) -> RenderSettings:
 
 def settings_to_argv(s: RenderSettings) -> list[str]:
     argv = ["--poses", s.poses, "--out", s.out, "--shard", f"{s.shard[0]}/{s.shard[1]}"]
-    argv += ["--resolution", str(s.resolution), "--samples", str(s.samples), "--seed", str(s.seed)]
+    argv += ["--resolution", str(s.resolution), "--samples", str(s.samples), "--denoise", s.denoise]
+    argv += ["--seed", str(s.seed)]
     argv += ["--subdivision", str(s.subdivision), "--restart-every", str(s.restart_every)]
     argv += ["--threads", str(s.threads)]
     if s.num is not None:
@@ -130,6 +136,8 @@ class Job:
 
         if s.resolution < 16 or s.samples < 1:
             raise InputError(f"--resolution {s.resolution} / --samples {s.samples}: need >= 16 pixels, >= 1 sample")
+        if s.denoise not in DENOISERS:
+            raise InputError(f"--denoise {s.denoise}: expected one of {', '.join(DENOISERS)}")
         self.s = s
         self.poses = load_poses(s.poses)
         self.models = load_hand_models(s.mano_dir, quiet=True)
@@ -148,6 +156,7 @@ class Job:
             "poses_sha256": _sha256(s.poses),
             "image_size": [s.resolution, s.resolution],
             "samples": s.samples,
+            "denoise": s.denoise,
             "seed": s.seed,
             "subdivision": s.subdivision,
             "cameras_sha256": _sha256(s.cameras) if s.cameras else None,
@@ -159,9 +168,10 @@ class Job:
         if meta_path.exists():
             old = read_meta(s.out)
             for key, value in self.fingerprint.items():
-                if old.get(key) != json.loads(json.dumps(value)):
+                was = old.get(key, LEGACY_META.get(key))
+                if was != json.loads(json.dumps(value)):
                     raise InputError(
-                        f"{meta_path}: this folder belongs to another run ({key} was {old.get(key)!r}, now "
+                        f"{meta_path}: this folder belongs to another run ({key} was {was!r}, now "
                         f"{value!r}); render into a new --out folder or repeat the original settings"
                     )
 
@@ -191,6 +201,7 @@ def hand_annotation(model, pose, shape, trans, K, R, t) -> dict:
 
 def render_worker(s: RenderSettings, max_samples: int | None = None, report=None) -> int:
     """Render up to `max_samples` pending samples in this process (one long-lived scene); returns how many."""
+    from blender_scripts.quality import RenderQuality
     from blender_scripts.sampling import sample_scene
     from blender_scripts.scene import HandScene
     from blender_scripts.writer import SampleWriter
@@ -207,7 +218,8 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
     faces = {h: job.models[h].faces for h in HANDS}
     uvs = {h: layouts[h]["uv"] for h in HANDS}
     size = s.resolution
-    scene = HandScene(faces, size, size, samples=s.samples, uvs=uvs, subdivision=s.subdivision, threads=s.threads)
+    quality = RenderQuality(samples=s.samples, denoiser=s.denoise)
+    scene = HandScene(faces, size, size, uvs=uvs, subdivision=s.subdivision, threads=s.threads, quality=quality)
     writer = SampleWriter(s.out, size, size)
     p = job.poses.params
     done = 0

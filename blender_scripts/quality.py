@@ -1,0 +1,76 @@
+"""Render quality recipes: the Cycles settings that trade time for noise, kept in one frozen value so the renderer,
+the CLI and the benchmark name the same thing.
+
+Measured at 256x256 on 2 shared CPU cores (benchmarks/bench_render.py, PSNR against 1024 samples):
+- The largest cost was fixed, not sampling: with Cycles' automatic world importance map every HDRI change or
+  rotation (every sample) rebuilt a large map, about 1.2 s. A manual 512 map costs a few hundredths of a second; the
+  map only steers sampling, so the converged image is the same (1024 is slightly less noisy and slower).
+- OpenImageDenoise with albedo and normal guides, fast prefilter and fast quality adds about 0.1 s and about 6-7 dB:
+  12 samples denoised land about 1 dB above RenderIH's 256 undenoised samples; 'high' quality with the accurate
+  prefilter buys under 1 dB more for twice the denoising time.
+- Adaptive sampling, fewer bounces and the tile size (a 256 image is one tile) change little at these sample counts.
+"""
+
+from dataclasses import dataclass
+
+DENOISERS = ("off", "fast", "balanced", "high")  # OpenImageDenoise quality, or no denoiser
+
+
+@dataclass(frozen=True)
+class RenderQuality:
+    """samples: Cycles samples per pixel; adaptive_threshold: noise level where a pixel stops early (0 = off);
+    adaptive_min_samples: samples before a pixel may stop (0 = Cycles' automatic); denoiser: one of DENOISERS;
+    denoise_prefilter: 'NONE' | 'FAST' | 'ACCURATE' (how OIDN cleans its albedo/normal guides); denoise_guides:
+    'RGB' | 'RGB_ALBEDO' | 'RGB_ALBEDO_NORMAL'; world_map: side of the world's importance map in pixels (0 =
+    Cycles' automatic, slow to rebuild); bounces: (total, diffuse, glossy) light-path limits."""
+
+    samples: int = 12
+    adaptive_threshold: float = 0.02
+    adaptive_min_samples: int = 0
+    denoiser: str = "fast"
+    denoise_prefilter: str = "FAST"
+    denoise_guides: str = "RGB_ALBEDO_NORMAL"
+    world_map: int = 512
+    bounces: tuple[int, int, int] = (3, 2, 2)
+
+    def __post_init__(self):
+        if self.samples < 1:
+            raise ValueError(f"samples {self.samples}: need at least 1")
+        if self.denoiser not in DENOISERS:
+            raise ValueError(f"denoiser {self.denoiser!r}: expected one of {', '.join(DENOISERS)}")
+
+
+DEFAULT_QUALITY = RenderQuality()
+# The renderer's recipe before the denoiser and the fixed world map (kept so the benchmark shows the gain).
+NOISY_QUALITY = RenderQuality(samples=16, denoiser="off", world_map=0)
+# RenderIH's recipe: 256 samples everywhere, no denoiser, Cycles' automatic world map.
+RENDERIH_QUALITY = RenderQuality(samples=256, adaptive_threshold=0.0, denoiser="off", world_map=0)
+# Ground truth for the benchmark's PSNR.
+REFERENCE_QUALITY = RenderQuality(samples=1024, adaptive_threshold=0.0, denoiser="off", world_map=1024)
+
+
+def apply_quality(scene, q: RenderQuality, denoise: bool = True) -> None:
+    """Set a bpy Scene's Cycles settings (and its world's importance map) to `q`; denoise=False leaves the
+    denoiser off whatever `q` says (label-only renders)."""
+    c = scene.cycles
+    c.samples = q.samples
+    c.use_adaptive_sampling = q.adaptive_threshold > 0
+    c.adaptive_threshold = max(q.adaptive_threshold, 1e-4)
+    c.adaptive_min_samples = q.adaptive_min_samples
+    on = denoise and q.denoiser != "off"
+    if c.use_denoising != on:  # toggling changes the render passes: only touch it when it changes
+        c.use_denoising = on
+    if on:
+        c.denoiser = "OPENIMAGEDENOISE"
+        c.denoising_use_gpu = False
+        c.denoising_quality = q.denoiser.upper()
+        c.denoising_prefilter = q.denoise_prefilter
+        c.denoising_input_passes = q.denoise_guides
+    c.max_bounces, c.diffuse_bounces, c.glossy_bounces = q.bounces
+    c.transparent_max_bounces = 0
+    c.caustics_reflective = c.caustics_refractive = False
+    if scene.world is not None:
+        w = scene.world.cycles
+        w.sampling_method = "MANUAL" if q.world_map > 0 else "AUTOMATIC"
+        if q.world_map > 0:
+            w.sample_map_resolution = q.world_map
