@@ -7,7 +7,7 @@ from training.evaluate import evaluate
 from training.trainer import train
 
 rendered_dataset = train_fixtures.rendered_dataset
-STEPS = 100
+STEPS = 150
 
 
 @pytest.mark.slow

@@ -1,8 +1,8 @@
 """Datasets for the training tests, written through handmodel.dataset_io.
 
 `make_drawn_dataset`: posed stand-in hands drawn with cv2 (flat-shaded triangles, far to near), masks of the
-visible pixels: fast, no Blender. `rendered_dataset`: a session fixture that renders a few samples with the
-toolkit's own `sample-poses` and `render` commands (Blender Cycles); tests that need real renders use it.
+visible pixels: fast, no Blender. `rendered_dataset`: a session fixture that makes a few samples with the
+toolkit's own `sample-poses` and `render` commands (Blender Cycles); the overfit, eval and demo tests use it.
 """
 
 import subprocess
@@ -17,7 +17,7 @@ from handmodel import load_hand_models
 from handmodel.anatomy import joint_frames, sample_natural_hand_poses
 from handmodel.dataset_io import annotation_to_json, sample_name, sample_paths, write_annotation, write_meta
 from handmodel.joints import HANDS
-from handmodel.skinning import mano_forward, rodrigues
+from handmodel.skinning import mano_forward, matrix_to_axis_angle, rodrigues
 
 REPO = Path(__file__).resolve().parent.parent
 HAND_COLORS = {"right": (200, 140, 120), "left": (120, 150, 210)}  # RGB
@@ -67,8 +67,6 @@ def make_drawn_dataset(root, n: int = 4, size: int = 128, seed: int = 0, models=
             pose = np.zeros(48)
             pose[3:] = sample_natural_hand_poses(rng, 1, frames[hand])[0]
             root_rot = rodrigues(rng.normal(0, 0.25, 3)) @ rodrigues(base_rot[hand])
-            from handmodel.skinning import matrix_to_axis_angle
-
             pose[:3] = matrix_to_axis_angle(root_rot)
             shape = rng.normal(0, 0.5, 10)
             _, j0 = mano_forward(m, pose[None], shape[None], np.zeros((1, 3)))
@@ -120,32 +118,17 @@ def tiny_config(data: dict, **sections) -> dict:
     return resolve_config(user)
 
 
-def write_render_poses(path, n: int, seed: int = 0, models=None) -> Path:
-    """A poses file of `n` natural two-hand poses, palms to the camera, side by side (no optimisation)."""
-    from handmodel.poses_io import Poses, save_poses
-
-    models = models or load_hand_models(quiet=True)
-    frames = joint_frames(models)
-    rng = np.random.default_rng(seed)
-    params = {}
-    for hand, x in (("right", -0.045), ("left", 0.045)):
-        pose = np.zeros((n, 48))
-        pose[:, 3:] = sample_natural_hand_poses(rng, n, frames[hand])
-        pose[:, 0] = np.pi / 2
-        shape = rng.normal(0, 0.5, (n, 10))
-        _, j = mano_forward(models[hand], pose, shape, np.zeros((n, 3)))
-        params[hand] = {"pose": pose, "shape": shape, "trans": np.array([x, 0.0, 0.0]) - j[:, 9]}
-    hand_model = {"model": models.info["model"], "hash": models.info["hash"]}
-    save_poses(path, Poses(params=params, ids=np.arange(n), meta={"hand_model": hand_model, "seed": seed}))
-    return Path(path)
-
-
 @pytest.fixture(scope="session")
 def rendered_dataset(tmp_path_factory):
-    """Four 96x96 samples rendered by `python cli.py render` (Blender Cycles, 4 samples per pixel)."""
+    """Four 96x96 samples made by the toolkit's own pipeline in subprocesses: `sample-poses` (a short
+    optimisation) then `render` (Blender Cycles, 4 samples per pixel)."""
     root = tmp_path_factory.mktemp("rendered")
-    poses = write_render_poses(root / "poses.npz", 4)
-    out = root / "data"
-    r = _cli("render", "--poses", str(poses), "--out", str(out), "--resolution", "96", "--samples", "4")
-    assert r.returncode == 0, r.stderr[-2000:]
+    poses, out = root / "poses.npz", root / "data"
+    steps = [
+        ("sample-poses", "--out", poses, "--num", 4, "--iters", 20, "--copies", 2, "--no-report", "--threads", 1),
+        ("render", "--poses", poses, "--out", out, "--resolution", 96, "--samples", 4),
+    ]
+    for args in steps:
+        r = _cli(*map(str, args))
+        assert r.returncode == 0, r.stderr[-2000:]
     return out

@@ -10,6 +10,8 @@ import numpy as np
 from handmodel.joints import HANDS
 from training.targets import ROOT_JOINT
 
+MIN_SCALE = 0.1  # weak-perspective scale floor for MRRPE (trained networks predict 2-6)
+
 
 def intaghand_align(pred_j, pred_v, gt_j):
     """Align a prediction to the ground truth's joint 9 and wrist-joint9 length.
@@ -46,7 +48,8 @@ def root_from_camera(cam, K, size: int, bone: float = 0.095):
     """
     uv = (cam[:, 1:] / 2 + 0.5) * size
     f = np.sqrt(np.abs(np.linalg.det(K[:, :2, :2])))
-    z = f / (np.maximum(cam[:, 0], 1e-6) * size)  # a non-positive scale (untrained network) is far away
+    # An untrained network can predict a scale near or below 0; cap such hands at 30x the usual distance.
+    z = f / (np.maximum(cam[:, 0], MIN_SCALE) * size)
     ray = np.einsum("nij,nj->ni", np.linalg.inv(K), np.concatenate([uv, np.ones((len(uv), 1))], axis=1))
     return ray / ray[:, 2:3] * z[:, None]
 
