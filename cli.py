@@ -344,7 +344,9 @@ DEVICE_OPTION = click.option("--device", default="auto", show_default=True,
 @click.option("--lr", type=float, default=None, help="Peak AdamW learning rate (default 3e-4).")
 @click.option("--steps-per-epoch", type=int, default=None, help="Steps per epoch (default: one pass over the data).")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many steps in all (quick runs).")
-@click.option("--workers", type=int, default=None, help="Data-loader worker processes (default 4).")
+@click.option(
+    "--workers", type=int, default=None, help="Data-loader processes (default: spare cores on CUDA, 2 on CPU)."
+)
 @click.option("--input-size", type=int, default=None, help="Network input side in pixels (default 256).")
 @click.option(
     "--backbone",

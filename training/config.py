@@ -35,7 +35,7 @@ DEFAULTS = {
         "lr_steps": [150],  # epochs at which the learning rate is multiplied by lr_gamma
         "lr_gamma": 0.1,
         "amp": True,  # mixed precision on CUDA (ignored on CPU)
-        "workers": 4,
+        "workers": None,  # loader processes per training process; None: CUDA all spare cores, CPU 2
         "seed": 0,
         "checkpoint_every": 1,  # epochs
         "grad_clip": 1.0,

@@ -64,8 +64,19 @@ def _steps_per_epoch(cfg: dict, datasets: dict, world: int) -> int:
     return max(1, n // (t["batch_size"] * world))
 
 
+def loader_workers(cfg: dict, device, world: int) -> int:
+    """The configured worker count, or: on CUDA the spare cores shared among the ranks (a GPU eats ~10 cores'
+    worth of decoding and targets), on CPU 2 (the model, not the loader, is the bottleneck there)."""
+    if cfg["train"]["workers"] is not None:
+        return int(cfg["train"]["workers"])
+    if torch.device(device).type != "cuda":
+        return 2
+    return max(1, min(16, ((os.cpu_count() or 2) - world) // world))
+
+
 def make_loader(cfg, mixed: MixedDataset, stage: dict, steps: int, rank: int, world: int, device):
     t = cfg["train"]
+    workers = loader_workers(cfg, device, world)
     ratios = [stage["mix"].get(name, 0.0) for name in mixed.names]
     sampler = MixSampler(
         [len(d) for d in mixed.datasets], ratios, steps * t["batch_size"] * world, t["seed"], rank, world
@@ -74,10 +85,10 @@ def make_loader(cfg, mixed: MixedDataset, stage: dict, steps: int, rank: int, wo
         mixed,
         batch_size=t["batch_size"],
         sampler=sampler,
-        num_workers=t["workers"],
+        num_workers=workers,
         drop_last=True,
         pin_memory=torch.device(device).type == "cuda",
-        persistent_workers=t["workers"] > 0,  # the sampler runs here, so workers survive epochs
+        persistent_workers=workers > 0,  # the sampler runs here, so workers survive epochs
     )
     return loader, sampler
 
