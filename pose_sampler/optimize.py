@@ -11,7 +11,7 @@ may stop from the second stage on, once the proxy depth is under `tolerance_m` a
 end the angles are projected onto the limits, so no kept pose depends on a soft constraint.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -60,10 +60,9 @@ class OptimSettings:
     stop_anatomy_rad: float = 0.005
     nearest_every: int = 4  # steps between nearest-vertex searches (the surfaces move < 1 mm per step)
     betas: tuple = (0.9, 0.999)
-    to_dict: dict = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("stages", "to_dict")}
+        d = {k: v for k, v in self.__dict__.items() if k != "stages"}
         d["stages"] = [s.__dict__ for s in self.stages]
         return d
 

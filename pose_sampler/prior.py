@@ -17,8 +17,9 @@ from handmodel.joints import HANDS
 from handmodel.skinning import matrix_to_axis_angle, rest_joints
 from pose_sampler.penetration import nearest_vertex
 
-# name: (relative rotation about the right palm normal, degrees (lo, hi), |angle| when symmetric),
-#       left palm normal as a multiple of the right's, approach direction in the right palm frame.
+# Per configuration: the left hand's rotation about the right palm normal, degrees (lo, hi) (a range with lo >= 0
+# is used with either sign), the left palm normal as a multiple of the right's, and the direction the left hand
+# comes from, in the right palm frame (distal, palmar, side).
 CONFIGURATIONS = {
     "palm_to_palm": {"angle": (-35, 35), "palmar": -1, "approach": (0.0, 1.0, 0.0)},
     "clasped": {"angle": (60, 110), "palmar": -1, "approach": (0.0, 1.0, 0.0)},

@@ -51,7 +51,7 @@ class SampleSettings:
             raise InputError(f"--device {self.device}: CUDA is not available here (use --device cpu)")
 
     def key(self) -> str:
-        """A hash of everything that changes the poses (not the filter thresholds' names' order)."""
+        """A hash of every setting that changes the file's content (resume refuses chunks made otherwise)."""
         d = dict(self.__dict__)
         d.pop("device")  # CPU and CUDA runs agree to float precision; resuming on either is fine
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
