@@ -1,6 +1,6 @@
 """Renderer speed and quality at 256x256 on this CPU: candidate recipes side by side against RenderIH's, in one run.
 
-    .venv/bin/python benchmarks/bench_render.py [--scenes 6] [--reference-scenes 3] [--memory-samples 100]
+    .venv/bin/python benchmarks/bench_render.py [--scenes 6] [--reference-scenes 3] [--rounds 2] [--memory-samples 500]
 
 Prints, per recipe: wall and CPU seconds per sample (all passes: RGB, mask, depth, from one render call), PSNR of
 the RGB against a 1024-sample render of the same scene, and the speed-up over RenderIH's recipe (a new Blender
@@ -9,8 +9,9 @@ in this process, warmed up on a scene outside the timed set; the timed scenes ch
 HDRI every sample as a real run does. Then the resident memory of one worker process (the default recipe) over
 --memory-samples renders of distinct samples (the issue asks for < 10% growth over 500), and the issue's four aims.
 
-Other jobs on the machine inflate the wall times: the CPU seconds (all threads) show the work itself, and the load
-average is printed before and after.
+Other jobs on the machine only ever add wall time: every recipe (RenderIH's too) is timed in --rounds rounds and
+its fastest round is kept; the CPU seconds (all threads) show the work itself, and the load average is printed
+before and after.
 """
 
 import argparse
@@ -176,6 +177,7 @@ def main() -> None:
     ap.add_argument("--reference-scenes", type=int, default=3, help="scenes with a 1024-sample reference (PSNR)")
     ap.add_argument("--memory-samples", type=int, default=100, help="renders of the memory run (0: skip it)")
     ap.add_argument("--only-default", action="store_true", help="time only the old and the default recipes")
+    ap.add_argument("--rounds", type=int, default=2, help="time every recipe this many times, keep the fastest")
     ap.add_argument("--renderih-image", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--memory-worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -191,28 +193,34 @@ def main() -> None:
     models, scenes = make_scenes(n + 1)  # the last one warms each recipe up, outside the timed set
     timed, warmup, nref = scenes[: a.scenes], scenes[n], min(a.reference_scenes, a.scenes)
 
-    rows = []  # (name, wall s, CPU s, PSNR or None)
     candidates = CANDIDATES[:3] if a.only_default else CANDIDATES
-    for name, quality, sub in candidates:
-        wall, cpu, images = time_recipe(models, timed, warmup, quality, sub)
-        rows.append([name, wall, cpu, images])
-        print(f"  timed {name}: {wall:.2f} s", file=sys.stderr, flush=True)
-    wall, cpu, _ = time_recipe(models, timed, warmup, DEFAULT_QUALITY, rgb=False)
-    rows.append(["labels only (mask + depth, rgb=False: 1 spp)", wall, cpu, None])
+    recipes = [(name, q, sub, True) for name, q, sub in candidates]
+    recipes.append(("labels only (mask + depth, rgb=False: 1 spp)", DEFAULT_QUALITY, SUBDIVISION, False))
+    best = {}  # name -> (wall s, CPU s, images) of its fastest round
+    for r in range(a.rounds):
+        for name, quality, sub, rgb in recipes:
+            wall, cpu, images = time_recipe(models, timed, warmup, quality, sub, rgb=rgb)
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, cpu, images if rgb else None)
+            print(f"  round {r + 1}: {name}: {wall:.2f} s", file=sys.stderr, flush=True)
+    rows = [[name, *best[name]] for name, *_ in recipes]  # (name, wall s, CPU s, images or None)
 
     ref_wall, _, refs = time_recipe(models, timed[:nref], warmup, REFERENCE_QUALITY)
     print(f"  reference: {ref_wall:.1f} s per scene", file=sys.stderr, flush=True)
 
-    rih_wall, rih_cpu, rih_imgs = [], [], []
+    rih_wall, rih_cpu, rih_imgs = [np.inf] * nref, [0.0] * nref, [None] * nref  # per image, fastest round
     with tempfile.TemporaryDirectory() as d:
-        for i in range(nref):
-            out = str(Path(d) / f"{i}.npy")
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            rih_wall.append(run_self(["--renderih-image", str(i), "--out", out, "--scenes", str(a.scenes),
-                                      "--reference-scenes", str(a.reference_scenes)]))  # fmt: skip
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            rih_cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-            rih_imgs.append(np.load(out))
+        for _ in range(a.rounds):
+            for i in range(nref):
+                out = str(Path(d) / f"{i}.npy")
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                wall = run_self(["--renderih-image", str(i), "--out", out, "--scenes", str(a.scenes),
+                                 "--reference-scenes", str(a.reference_scenes)])  # fmt: skip
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                if wall < rih_wall[i]:
+                    rih_wall[i] = wall
+                    rih_cpu[i] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                rih_imgs[i] = np.load(out)
     print(f"  RenderIH recipe: {np.mean(rih_wall):.1f} s per image", file=sys.stderr, flush=True)
     rows.append(["RenderIH: process per image, 256 spp, 334x512 + crop", float(np.mean(rih_wall)),
                  float(np.mean(rih_cpu)), rih_imgs])  # fmt: skip
@@ -227,7 +235,8 @@ def main() -> None:
     load1 = os.getloadavg()
 
     print(f"\nrenderer at {SIZE}x{SIZE}, {os.cpu_count()} CPUs, subdivision {SUBDIVISION}; {a.scenes} timed scenes, "
-          f"PSNR over {nref} against 1024 spp; load average {load0[0]:.1f} -> {load1[0]:.1f}")  # fmt: skip
+          f"fastest of {a.rounds} rounds; PSNR over {nref} against 1024 spp; "
+          f"load average {load0[0]:.1f} -> {load1[0]:.1f}")  # fmt: skip
     print(f"{'recipe':<56} {'wall s':>7} {'CPU s':>7} {'PSNR dB':>8} {'speed-up':>9}")
     summary = {}
     for name, wall, cpu, images in rows:
@@ -250,6 +259,12 @@ def main() -> None:
     checks = [
         (f"(a) <= {AIMS['seconds']:.1f} s per sample", f"{d['wall_s']:.2f} s wall ({d['cpu_s']:.2f} CPU s)",
          d["wall_s"] <= AIMS["seconds"]),
+    ]  # fmt: skip
+    if memory:
+        long_s = memory["seconds"]
+        checks.append((f"(a) over the {summary['memory']['samples']}-sample memory run", f"{long_s:.2f} s wall",
+                       long_s <= AIMS["seconds"]))  # fmt: skip
+    checks += [
         (f"(b) PSNR within {AIMS['psnr_gap_db']:.0f} dB of RenderIH", f"{d['psnr_db']:.2f} vs {rih['psnr_db']:.2f} dB",
          d["psnr_db"] >= rih["psnr_db"] - AIMS["psnr_gap_db"]),
         (f"(c) >= {AIMS['speedup']:.0f}x faster than RenderIH", f"{rih_s / d['wall_s']:.1f}x",
