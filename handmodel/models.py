@@ -100,7 +100,9 @@ def ensure_standin() -> Path:
     """Generate the stand-in model into the cache if it is not there yet; returns its folder."""
     from handmodel import standin
 
-    folder = cache_root() / f"standin-v{standin.GENERATOR_VERSION}"
+    # Keyed by the generator's source, so a changed generator never meets a stale cache.
+    sources = [Path(standin.__file__).read_bytes(), (Path(__file__).parent / "anatomy.py").read_bytes()]
+    folder = cache_root() / f"standin-{mano_files.content_hash(*sources)[:12]}"
     if (folder / "info.json").is_file():
         return folder
     built = standin.build_standin()

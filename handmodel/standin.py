@@ -17,7 +17,6 @@ from handmodel.anatomy import frames_from_template, sample_natural_hand_poses
 from handmodel.joints import MANO_FINGER_JOINTS, MANO_PARENTS
 
 NUM_VERTICES = 778
-GENERATOR_VERSION = 2
 
 WRIST = np.array([0.095, 0.0, 0.0])
 WRIST_SEMI_AXES = (0.027, 0.016)  # lateral (z), thickness (y)
@@ -123,11 +122,12 @@ def _wrist_ring() -> np.ndarray:
     return WRIST + np.concatenate([dorsal, palmar[::-1]])
 
 
-def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces):
+def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces, follow=None):
     """Grow a tube from `base_loop` (existing vertex ids) through rings at `centers` (M, 3), closed by a pole.
 
     Each ring vertex keeps the angle its base-loop vertex has about the axis, so the quads do not twist.
-    radii (M, 2) lateral and dorsal-palmar semi-axes. Returns the ring vertex ids (M, n) and the pole id.
+    radii (M, 2) lateral and dorsal-palmar semi-axes. follow (M,): how much each ring keeps the base loop's own
+    shape (carried along with the ring centre) instead of an ellipse. Returns the ring vertex ids and the pole id.
     """
     base = np.array([mb.verts[i] for i in base_loop])
     c0 = base.mean(0)
@@ -136,14 +136,22 @@ def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces):
     lat0 = _unit(np.cross(up, d0))
     nrm0 = np.cross(d0, lat0)
     off = base - c0
-    phi = np.arctan2(off @ nrm0, off @ lat0)
+    measured = np.arctan2(off @ nrm0, off @ lat0)
+    # Evenly spaced ring angles, turned to best match the base loop: a saddle-shaped loop (the thumb's patch)
+    # projects to non-monotonic angles, which would fold a column of quads inside out along the whole tube.
+    n = len(base_loop)
+    turn = np.angle(np.exp(1j * np.diff(np.append(measured, measured[0])))).sum()
+    even = np.sign(turn) * 2 * np.pi * np.arange(n) / n
+    phi = even + np.angle(np.exp(1j * (measured - even)).sum())
     rings = [list(base_loop)]
     lat = lat0
-    for center, d, (rw, rh), arc in zip(centers, dirs, radii, arcs):
+    follow = np.zeros(len(centers)) if follow is None else follow
+    for center, d, (rw, rh), arc, keep in zip(centers, dirs, radii, arcs, follow):
         lat = _unit(lat - d * (lat @ d))  # parallel transport keeps the ring from twisting
         nrm = np.cross(d, lat)
-        ids = [mb.add(center + np.cos(a) * rw * lat + np.sin(a) * rh * nrm, part, center, d, arc) for a in phi]
-        rings.append(ids)
+        ellipse = center + np.cos(phi)[:, None] * rw * lat + np.sin(phi)[:, None] * rh * nrm
+        points = (1 - keep) * ellipse + keep * (base + (center - c0))
+        rings.append([mb.add(p, part, center, d, arc) for p in points])
     new = []
     for r0, r1 in zip(rings[:-1], rings[1:]):
         n = len(r0)
@@ -262,13 +270,27 @@ def _build_right_mesh():
     seg_dirs = [_unit(t_mcp - patch_center), dirs[1], dirs[2]]
     seg_lengths = [first, THUMB_LENGTHS[1], THUMB_LENGTHS[2]]
     arcs, radii, total = _finger_rings(seg_lengths, THUMB_RADIUS[0], taper=1 - THUMB_RADIUS[1] / THUMB_RADIUS[0])
-    centers, cdirs = [], []
-    for a in arcs:
+    # The first segment leaves the palm along the patch normal and bends towards the MCP (a quadratic Bezier),
+    # and its rings start as wide as the patch: a straight, round start would cut into the palm.
+    patch_pts = np.array([mb.verts[i] for i in loop])
+    normal = np.linalg.svd(patch_pts - patch_center)[2][2]
+    normal *= np.sign(normal @ (patch_center - palm_axis_point))
+    control = patch_center + 0.45 * first * normal
+    patch_radius = np.linalg.norm(patch_pts - patch_center, axis=1).mean()
+    centers, cdirs, follow = [], [], np.zeros(len(arcs))
+    for i, a in enumerate(arcs):
         seg = 0 if a <= seg_lengths[0] else (1 if a <= seg_lengths[0] + seg_lengths[1] else 2)
         local = a - sum(seg_lengths[:seg])
-        centers.append(seg_starts[seg] + local * seg_dirs[seg])
-        cdirs.append(seg_dirs[seg])
-    _, pole = _tube(mb, loop, np.array(centers), cdirs, radii, "thumb", arcs, t_tip, faces)
+        if seg == 0:
+            u = local / first
+            centers.append((1 - u) ** 2 * patch_center + 2 * u * (1 - u) * control + u**2 * t_mcp)
+            cdirs.append(_unit(2 * (1 - u) * (control - patch_center) + 2 * u * (t_mcp - control)))
+            radii[i] *= 1 + (patch_radius / radii[i, 0] - 1) * (1 - u) ** 2
+            follow[i] = (1 - u) ** 2
+        else:
+            centers.append(seg_starts[seg] + local * seg_dirs[seg])
+            cdirs.append(seg_dirs[seg])
+    _, pole = _tube(mb, loop, np.array(centers), cdirs, radii, "thumb", arcs, t_tip, faces, follow)
     j1, j2, j3 = MANO_FINGER_JOINTS["thumb"]
     joints[j1], joints[j2], joints[j3] = cmc, t_mcp, t_ip
     tips[0], tip_ids[0] = t_tip, pole

@@ -70,6 +70,13 @@ def test_surface_is_closed_except_for_one_wrist_opening(models, hand):
     if not closed.is_winding_consistent:
         closed = trimesh.Trimesh(V, np.vstack([m.faces, np.array(cap)[:, ::-1]]), process=False)
     assert closed.is_watertight and closed.volume > 1.5e-4  # a hand is a few hundred cm^3
+    # No fold or self-intersection: just outside every face is outside the hand (libigl's winding number).
+    import igl
+
+    normals = closed.face_normals[: len(m.faces)]
+    probes = closed.triangles_center[: len(m.faces)] + 0.0005 * normals
+    inside = igl.winding_number(closed.vertices, closed.faces, probes) > 0.5
+    assert not inside.any(), f"{inside.sum()} faces point into the hand"
 
 
 def test_left_hand_mirrors_the_right(models):
