@@ -81,7 +81,7 @@ def query_table(models, geom, n_pairs: int, device) -> list[tuple]:
     )
     pts = torch.as_tensor(pairs[a], dtype=torch.float32, device=device)
     verts = torch.as_tensor(pairs[b], dtype=torch.float32, device=device)
-    t_exact, depth = _timed(lambda: penetration_depth(pts, verts, geom.topo[b], geom.max_depth), sync)
+    t_exact, depth = _timed(lambda: penetration_depth(pts, verts, geom.topo[b]), sync)
     err_exact = float(np.abs(depth.cpu().numpy() - ref).max()) * 1000
 
     def local():

@@ -29,7 +29,7 @@ def pose_metrics(geom, params: dict, contact_mm: float = 3.0, chunk: int = 256) 
         deepest, inside, contacts = 0.0, 0, 0
         for a, b in (("right", "left"), ("left", "right")):
             _, nn_dist = nearest_vertex(v[a], v[b])
-            depth = penetration_depth(v[a], v[b], geom.topo[b], geom.max_depth)
+            depth = penetration_depth(v[a], v[b], geom.topo[b])
             deepest = np.maximum(deepest, depth.amax(1).cpu().double().numpy())
             inside = inside + (depth > 0).sum(1).cpu().numpy()
             contacts = contacts + (nn_dist <= contact_mm / 1000).sum(1).cpu().numpy()

@@ -17,15 +17,16 @@ import numpy as np
 import torch
 
 from handmodel.joints import HANDS
-from pose_sampler import losses
+from pose_sampler import losses, skinning
 from pose_sampler.penetration import (
     MeshTopology,
     close_boundary,
     face_and_vertex_normals,
     inner_radius,
-    local_signed_distance,
+    local_closest_faces,
     nearest_vertex,
     oriented_outward,
+    signed_distance_to_faces,
 )
 
 # A posed hand can hold a point this much deeper than its rest pose does (bent knuckles thicken).
@@ -58,8 +59,10 @@ class OptimSettings:
     margin_m: float = 0.001
     tolerance_m: float = 0.0002
     stop_anatomy_rad: float = 0.005
-    nearest_every: int = 4  # steps between nearest-vertex searches (the surfaces move < 1 mm per step)
+    search_every: int = 4  # steps between face searches (the surfaces move < 1 mm per step)
+    search_slack_m: float = 0.002  # points this far beyond the margin are followed until the next search
     betas: tuple = (0.9, 0.999)
+    project_every_step: bool = True
 
     def as_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "stages"}
@@ -75,6 +78,7 @@ class TwoHandGeometry:
 
     def __init__(self, models, layer, frames: dict, device, dtype=torch.float32, anchors: int = 108):
         self.layer, self.device, self.dtype = layer, torch.device(device), dtype
+        self.mano = {h: skinning.ManoTensors.from_smplx(layer.mano[h]) for h in HANDS}
         self.topo, depth = {}, []
         for h in HANDS:
             m = models[h]
@@ -105,9 +109,15 @@ class TwoHandGeometry:
     def angles_from_pose(self, hand: str, aa45: torch.Tensor) -> torch.Tensor:
         return torch.einsum("jab,nja->njb", self.frames[hand], aa45.reshape(len(aa45), 15, 3))
 
-    def verts(self, hand: str, root, angles, shape, trans) -> torch.Tensor:
+    def shaped(self, hand: str, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shaped rest vertices (B, V, 3) and joints (B, 16, 3) for shape (B, 10): fixed while optimizing."""
+        return skinning.shaped(self.mano[hand], shape)
+
+    def verts(self, hand: str, root, angles, shape, trans, rest=None) -> torch.Tensor:
+        """Posed vertices (B, V, 3), metres; `rest` = `shaped(hand, shape)` when the caller has it already."""
         pose = torch.cat([root, self.pose_from_angles(hand, angles)], dim=1)
-        return self.layer(hand, pose, shape, trans)[0]
+        v_shaped, joints = self.shaped(hand, shape) if rest is None else rest
+        return skinning.posed_vertices(self.mano[hand], v_shaped, joints, pose, trans)
 
     def normals(self, hand: str, verts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Face normals (B, F, 3) and vertex pseudo-normals (B, V, 3) of posed verts (B, V, 3), no gradient."""
@@ -115,27 +125,24 @@ class TwoHandGeometry:
             return face_and_vertex_normals(verts, self.topo[hand].faces)
 
 
-def _loss_terms(geom, prior, x: dict, fixed: dict, stage: Stage, s: OptimSettings, near: dict, normals: dict):
+def _loss_terms(geom, prior, x: dict, fixed: dict, stage: Stage, s: OptimSettings, pen: dict):
     """Per-pose loss (B,) and proxy depth (B,) metres for the active poses.
 
-    near[hand] = (nearest vertex of the other hand (B, P) long, its distance (B, P)) for this hand's vertices and
-    normals[hand] = that hand's (face, vertex) normals, both refreshed by the caller every few steps (the normals
-    only pick the sign); only vertices within reach of the other hand get a signed distance (broad phase).
+    pen[hand] = (pose row (M,), vertex (M,), face of the other hand (M,), sign normal (M, 3)): this hand's vertices
+    near or inside the other hand and the face each is closest to, from the last search (`_search`); only they
+    get a signed distance (broad phase), one point-triangle test each.
     """
-    v = {h: geom.verts(h, fixed[h]["root"], x[h]["angles"], fixed[h]["shape"], x[h]["trans"]) for h in HANDS}
+    v = {h: geom.verts(h, fixed[h]["root"], x[h]["angles"], fixed[h]["shape"], x[h]["trans"], fixed[h]["rest"])
+         for h in HANDS}  # fmt: skip
     B = len(v["right"])
     total = 0.0
     depth = v["right"].new_zeros(B)
     for a, b in (("right", "left"), ("left", "right")):
-        idx, dist = near[a]
-        rb, rp = (dist < geom.reach[idx]).nonzero(as_tuple=True)
-        sd, trusted = local_signed_distance(v[a][rb, rp], rb, v[b], geom.topo[b], normals[b], idx[rb, rp])
-        # Where the skin folds the sign is not trusted, and nothing is deeper than a hand is thick: such points
-        # get no loss here (the exact metrics still see them).
-        plausible = ((sd > -geom.max_depth) & trusted).to(sd.dtype)
-        pen = losses.penetration_loss(sd[:, None], s.margin_m) * plausible
-        total = total + stage.penetration * v["right"].new_zeros(B).index_add(0, rb, pen)
-        depth = depth.scatter_reduce(0, rb, (-sd * plausible).detach(), reduce="amax")
+        rb, rp, face, normal = pen[a]
+        sd = signed_distance_to_faces(v[a][rb, rp], rb, v[b], geom.topo[b], face, normal)
+        pen_loss = losses.penetration_loss(sd[:, None], s.margin_m)
+        total = total + stage.penetration * v["right"].new_zeros(B).index_add(0, rb, pen_loss)
+        depth = depth.scatter_reduce(0, rb, (-sd).detach(), reduce="amax")
     total = total + stage.contact * losses.contact_loss(v["right"], v["left"], fixed["pairs"], fixed["weights"])
     for h in HANDS:
         ang = x[h]["angles"]
@@ -147,9 +154,25 @@ def _loss_terms(geom, prior, x: dict, fixed: dict, stage: Stage, s: OptimSetting
 
 
 @torch.no_grad()
-def _nearest(geom, v: dict) -> dict:
-    """For each hand's vertices: the other hand's nearest vertex and its distance."""
-    return {a: nearest_vertex(v[a].detach(), v[b].detach()) for a, b in (("right", "left"), ("left", "right"))}
+def _search(geom, v: dict, s: OptimSettings) -> dict:
+    """The loop's broad phase and face search for posed vertices v (per hand (B, V, 3)), no gradient.
+
+    Per hand: its vertices within reach of the other hand's nearest vertex, and of those the ones the loss can
+    act on before the next search (closer than the margin plus `search_slack_m` to the surface, or inside it, on
+    a face whose sign is trusted and not deeper than a hand is thick), with their closest face around that vertex
+    and the pseudo-normal that signs it: (pose row (M,), vertex (M,), face (M,), normal (M, 3)).
+    """
+    out = {}
+    for a, b in (("right", "left"), ("left", "right")):
+        idx, dist = nearest_vertex(v[a], v[b])
+        rb, rp = (dist < geom.reach[idx]).nonzero(as_tuple=True)
+        normals = face_and_vertex_normals(v[b], geom.topo[b].faces)
+        sd, face, normal = local_closest_faces(v[a][rb, rp], rb, v[b], geom.topo[b], normals, idx[rb, rp])
+        # Where the skin folds the sign is not trusted, and nothing is deeper than a hand is thick: such points
+        # get no loss here (the exact metrics still see them).
+        keep = (sd < s.margin_m + s.search_slack_m) & (sd > -geom.max_depth) & ~geom.topo[b].unsure[face]
+        out[a] = (rb[keep], rp[keep], face[keep], normal[keep])
+    return out
 
 
 def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings, progress=None) -> dict:
@@ -165,21 +188,16 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
             "trans0": start[h]["trans"]}
         for h in HANDS
     }  # fmt: skip
+    with torch.no_grad():  # the shape is fixed: shape blend and rest joints once per batch
+        for h in HANDS:
+            fixed_all[h]["v_shaped"], fixed_all[h]["joints"] = geom.shaped(h, start[h]["shape"])
     m1 = {h: {k: torch.zeros_like(t) for k, t in var[h].items()} for h in HANDS}
     m2 = {h: {k: torch.zeros_like(t) for k, t in var[h].items()} for h in HANDS}
     steps = torch.zeros(B, dtype=torch.long, device=dev)
     active = torch.ones(B, dtype=torch.bool, device=dev)
     b1, b2 = s.betas
     t = 0
-    P = geom.topo["right"].vertex_faces.shape[0]
-    F = len(geom.topo["right"].faces)
-    dt = geom.dtype
-    near_all = {
-        h: (torch.zeros(B, P, dtype=torch.long, device=dev), torch.zeros(B, P, dtype=dt, device=dev)) for h in HANDS
-    }
-    normals_all = {
-        h: (torch.zeros(B, F, 3, dtype=dt, device=dev), torch.zeros(B, P, 3, dtype=dt, device=dev)) for h in HANDS
-    }
+    found = None  # the last search, rows as global pose ids
     for stage in s.stages:
         n_iter = max(1, round(stage.fraction * s.iters))
         for _ in range(n_iter):
@@ -189,19 +207,23 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
             t += 1
             x = {h: {k: var[h][k][ids].clone().requires_grad_(True) for k in var[h]} for h in HANDS}
             fixed = {h: {k: fixed_all[h][k][ids] for k in fixed_all[h]} for h in HANDS}
+            for h in HANDS:
+                fixed[h]["rest"] = (fixed[h].pop("v_shaped"), fixed[h].pop("joints"))
             fixed["pairs"], fixed["weights"] = start["pairs"][ids], start["weights"][ids]
-            if t % s.nearest_every == 1 or s.nearest_every == 1:
+            fresh = t % s.search_every == 1 or s.search_every == 1
+            if fresh:
                 with torch.no_grad():
-                    v0 = {h: geom.verts(h, fixed[h]["root"], x[h]["angles"], fixed[h]["shape"], x[h]["trans"])
-                          for h in HANDS}  # fmt: skip
-                for h, (i_, d_) in _nearest(geom, v0).items():
-                    near_all[h][0][ids], near_all[h][1][ids] = i_, d_
-                for h in HANDS:
-                    fn, vn = geom.normals(h, v0[h])
-                    normals_all[h][0][ids], normals_all[h][1][ids] = fn, vn
-            near = {h: (near_all[h][0][ids], near_all[h][1][ids]) for h in HANDS}
-            normals = {h: (normals_all[h][0][ids], normals_all[h][1][ids]) for h in HANDS}
-            loss, depth, _ = _loss_terms(geom, prior, x, fixed, stage, s, near, normals)
+                    v0 = {h: geom.verts(h, fixed[h]["root"], x[h]["angles"], fixed[h]["shape"], x[h]["trans"],
+                                        fixed[h]["rest"]) for h in HANDS}  # fmt: skip
+                found = {h: (ids[rb], *rest) for h, (rb, *rest) in _search(geom, v0, s).items()}
+            # The search's rows of poses still active, renumbered to this step's rows.
+            row = torch.full((B,), -1, dtype=torch.long, device=dev)
+            row[ids] = torch.arange(len(ids), device=dev)
+            pen = {}
+            for h, (gb, rp, face, normal) in found.items():
+                keep = row[gb] >= 0
+                pen[h] = (row[gb[keep]], rp[keep], face[keep], normal[keep])
+            loss, depth, _ = _loss_terms(geom, prior, x, fixed, stage, s, pen)
             loss.sum().backward()
             with torch.no_grad():
                 for h in HANDS:
@@ -212,9 +234,12 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
                         lr = stage.lr * (s.trans_lr_scale if k == "trans" else 1.0)
                         mhat = m1[h][k][ids] / (1 - b1**t)
                         vhat = m2[h][k][ids] / (1 - b2**t)
-                        var[h][k][ids] = x[h][k].detach() - lr * mhat / (vhat.sqrt() + 1e-8)
+                        new = x[h][k].detach() - lr * mhat / (vhat.sqrt() + 1e-8)
+                        if k == "angles" and s.project_every_step:
+                            new = torch.maximum(torch.minimum(new, geom.hi), geom.lo)
+                        var[h][k][ids] = new
                 steps[ids] += 1
-                if stage.may_stop:
+                if stage.may_stop and fresh:  # the depth is trusted right after a search
                     ok = depth < s.tolerance_m
                     for h in HANDS:  # the final projection onto the limits takes care of the last fraction
                         a = x[h]["angles"].detach()

@@ -195,9 +195,10 @@ def closest_points(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.T
 def _closest_on_candidates(points, rows_b, verts, topo: MeshTopology, fn, vn, cand, grad: bool):
     """Closest of the candidate faces cand (M, K) for points (M, 3), each on mesh rows_b (M,) of verts (B, V, 3).
 
-    Returns (pseudo-normal signed distance (M,), distance (M,), closest face (M,)); fn (B, F, 3), vn (B, V, 3)
-    are the normals. With grad, the search runs without autograd and only the winning face is redone with it,
-    so the backward pass costs one point-triangle test per point instead of K.
+    Returns (pseudo-normal signed distance (M,), distance (M,), closest face (M,), the pseudo-normal of the closest
+    feature (M, 3), unnormalised, which gives the sign); fn (B, F, 3), vn (B, V, 3) are the normals. With grad,
+    the search runs without autograd and only the winning face is redone with it, so the backward pass costs one
+    point-triangle test per point instead of K.
     """
     tri_v = topo.faces[cand]  # (M, K, 3)
     bi = rows_b[:, None]
@@ -221,7 +222,7 @@ def _closest_on_candidates(points, rows_b, verts, topo: MeshTopology, fn, vn, ca
         normal = torch.where((feat == 0)[:, None], n_face, torch.where((feat <= 3)[:, None], n_vert, n_edge))
         sign = torch.where(((points - cpb) * normal).sum(-1) < 0, -1.0, 1.0).to(points.dtype)
     dist = (d2_best + (1e-14 if grad else 0.0)).sqrt()
-    return sign * dist, dist, face
+    return sign * dist, dist, face, normal
 
 
 @torch.no_grad()
@@ -249,8 +250,30 @@ def local_signed_distance(points, rows_b, verts, topo: MeshTopology, normals, ne
     Differentiable in points and verts; normals = `face_and_vertex_normals(verts, topo.faces)` (no gradient).
     """
     fn, vn = normals
-    sd, _, face = _closest_on_candidates(points, rows_b, verts, topo, fn, vn, topo.vertex_faces[nearest], True)
+    sd, _, face, _ = _closest_on_candidates(points, rows_b, verts, topo, fn, vn, topo.vertex_faces[nearest], True)
     return sd, ~topo.unsure[face]
+
+
+@torch.no_grad()
+def local_closest_faces(points, rows_b, verts, topo: MeshTopology, normals, nearest):
+    """`local_signed_distance`'s search alone, without autograd: (signed distance (M,), closest face (M,), the
+    closest feature's pseudo-normal (M, 3)), for `signed_distance_to_faces` to follow over the next few steps."""
+    fn, vn = normals
+    sd, _, face, normal = _closest_on_candidates(points, rows_b, verts, topo, fn, vn, topo.vertex_faces[nearest], False)
+    return sd, face, normal
+
+
+def signed_distance_to_faces(points, rows_b, verts, topo: MeshTopology, face, normal) -> torch.Tensor:
+    """Signed distance (M,), metres, of points (M, 3) to one given face each (M,) of the meshes verts (B, V, 3)
+    (rows_b (M,)), the sign taken against a given normal (M, 3) (no gradient): the loop's per-step query between
+    the searches of `local_closest_faces`. Differentiable in points and verts; one point-triangle test per point.
+    """
+    tri = topo.faces[face]
+    cp, _ = closest_points(points, *(verts[rows_b, tri[:, i]] for i in range(3)))
+    diff = points - cp
+    with torch.no_grad():
+        sign = torch.where((diff * normal).sum(-1) < 0, -1.0, 1.0).to(points.dtype)
+    return sign * ((diff**2).sum(-1) + 1e-14).sqrt()
 
 
 def winding_number(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor, chunk: int = 512) -> torch.Tensor:
@@ -269,6 +292,42 @@ def winding_number(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tenso
         den = la * lb * lc + (a * b).sum(-1) * lc + (a * c).sum(-1) * lb + (b * c).sum(-1) * la
         out.append(torch.atan2(det, den).sum(-1) / (2 * math.pi))
     return torch.cat(out) if out else points.new_zeros(0)
+
+
+def inside_mesh(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """Whether points (N, 3) lie inside one closed mesh verts (V, 3), faces (F, 3) -> (N,) bool.
+
+    The winding number of a closed mesh is the signed count of the surface crossings along any ray from the point
+    (+1 where the ray leaves through a face, -1 where it enters), so it is an integer and `winding_number(...) > 0.5`
+    is `crossings >= 1`. Counted along +x: each face is a 2D point-in-triangle test in the yz-plane (three edge
+    functions, the same sign for a hit) and a comparison of the hit's x, about a tenth of the solid-angle sum's
+    work and exact (a ray grazing an edge or vertex exactly, a set of measure zero, is the one blind spot).
+    """
+    tri = verts[faces]  # (F, 3, 3)
+    x, y, z = tri[..., 0], tri[..., 1], tri[..., 2]  # (F, 3)
+    # Outward normal's x component (twice the projected signed area): +1 leaving, -1 entering along +x.
+    nx = (y[:, 1] - y[:, 0]) * (z[:, 2] - z[:, 0]) - (z[:, 1] - z[:, 0]) * (y[:, 2] - y[:, 0])
+    step = torch.where(nx > 0, 1.0, -1.0).to(verts.dtype)
+    # Edge k (corner k to k + 1) has the edge function e_k(p) = dy (pz - z_k) - dz (py - y_k), linear in
+    # (pz, -py, 1): all of them, their sum w and the barycentric numerator of the hit's x (e_k weights the corner
+    # opposite edge k) come out of three small matmuls.
+    dy, dz = y.roll(-1, 1) - y, z.roll(-1, 1) - z
+    coef = torch.stack([dy, dz, dz * y - dy * z], 0)  # (3, F, 3)
+    edges = coef.reshape(3, -1)
+    total = coef.sum(-1)  # (3, F)
+    xnum = (coef * x.roll(-1, 1).roll(-1, 1)).sum(-1)  # e_0 x_2 + e_1 x_0 + e_2 x_1
+    xmax = x.amax(1)
+    out = []
+    for s in range(0, len(points), chunk):
+        p = points[s : s + chunk]
+        q = torch.stack([p[:, 2], -p[:, 1], torch.ones_like(p[:, 0])], 1)  # (n, 3)
+        e = (q @ edges).view(len(p), -1, 3)
+        px = p[:, 0, None]
+        hit = (e.amin(-1) > 0) | (e.amax(-1) < 0)
+        w = q @ total
+        hit &= (xmax > px) & ((q @ xnum - px * w) * w > 0)  # the crossing lies at x > px
+        out.append((hit.to(verts.dtype) @ step) > 0.5)
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool, device=points.device)
 
 
 @torch.no_grad()
@@ -294,7 +353,7 @@ def closest_distance(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopolo
         n_b, n_p = p.shape[:2]
         rows_b = torch.arange(n_b, device=p.device).repeat_interleave(n_p)
         cand = ranked.indices[..., :k].reshape(n_b * n_p, k)
-        found = _closest_on_candidates(p.reshape(-1, 3), rows_b, v, topo, fn, vn, cand, False)
+        found = _closest_on_candidates(p.reshape(-1, 3), rows_b, v, topo, fn, vn, cand, False)[:3]
         sd, dist, face = (t.reshape(n_b, n_p) for t in found)
         unsure = dist > ranked.values[..., k]
         if unsure.any():
@@ -305,7 +364,7 @@ def closest_distance(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopolo
                 one = torch.full((len(rows),), int(bb), device=p.device)
                 sd[bb, rows], dist[bb, rows], face[bb, rows] = _closest_on_candidates(
                     p[bb, rows], one, v, topo, fn, vn, all_faces, False
-                )
+                )[:3]
         out.append((sd, dist, face))
     return tuple(torch.cat(t) for t in zip(*out))
 
@@ -322,7 +381,7 @@ def signed_distance(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopolog
     sign = torch.ones_like(dist)
     for b in near.any(1).nonzero(as_tuple=True)[0]:
         rows = near[b].nonzero(as_tuple=True)[0]
-        inside = winding_number(points[b, rows], verts[b], topo.faces) > 0.5
+        inside = inside_mesh(points[b, rows], verts[b], topo.faces)
         sign[b, rows] = torch.where(inside, -1.0, 1.0).to(dist.dtype)
     return sign * dist
 
@@ -342,24 +401,19 @@ def inner_radius(verts: np.ndarray, joints: np.ndarray, parents: np.ndarray, top
 
 
 @torch.no_grad()
-def penetration_depth(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopology, max_depth: float) -> torch.Tensor:
+def penetration_depth(points: torch.Tensor, verts: torch.Tensor, topo: MeshTopology) -> torch.Tensor:
     """Exact depth (B, P) >= 0, metres, of points (B, P, 3) inside the closed meshes verts (B, V, 3).
 
-    Broad phase: points outside the mesh's bounding box are outside, and so are points farther than `max_depth`
-    (the mesh's inner radius with a margin for posing) from the surface, which a nearest-vertex distance bounds.
-    The rest get the winding number (the pseudo-normal sign is not used here: a posed hand's fingers can pass
-    through each other, and there it is wrong), and only the points inside pay for the closest-face search.
+    Broad phase: points outside the mesh's bounding box are outside. The rest get the exact inside test
+    (`inside_mesh`, libigl's winding-number sign; the pseudo-normal sign is not used here: a posed hand's fingers
+    can pass through each other, and there it is wrong), and only the points inside pay for the closest-face search.
     """
     lo, hi = verts.min(dim=1, keepdim=True).values, verts.max(dim=1, keepdim=True).values
     cand = ((points >= lo) & (points <= hi)).all(-1)
-    # A point is at least (nearest-vertex distance - largest face circumradius) from the surface.
-    tri = verts[:, topo.faces]
-    circum = (tri - tri.mean(2, keepdim=True)).norm(dim=-1).amax((1, 2))  # (B,)
-    cand &= nearest_vertex(points, verts)[1] < max_depth + circum[:, None]
     depth = points.new_zeros(points.shape[:2])
     for b in cand.any(1).nonzero(as_tuple=True)[0]:
         rows = cand[b].nonzero(as_tuple=True)[0]
-        inside = rows[winding_number(points[b, rows], verts[b], topo.faces) > 0.5]
+        inside = rows[inside_mesh(points[b, rows], verts[b], topo.faces)]
         if len(inside):
             depth[b, inside] = closest_distance(points[b : b + 1, inside], verts[b : b + 1], topo)[1][0]
     return depth

@@ -60,9 +60,8 @@ def test_penetration_depth_matches_libigl_and_trimesh_on_posed_hand_pairs(posed_
     for a, b in (("right", "left"), ("left", "right")):
         faces = sampler_geometry.topo[b].faces.numpy()
         depth = penetration_depth(
-            torch.tensor(posed_pairs[a]), torch.tensor(posed_pairs[b]), sampler_geometry.topo[b],
-            sampler_geometry.max_depth,
-        ).numpy()  # fmt: skip
+            torch.tensor(posed_pairs[a]), torch.tensor(posed_pairs[b]), sampler_geometry.topo[b]
+        ).numpy()
         for i in range(len(depth)):
             ref = np.clip(-_igl_signed(posed_pairs[a][i], posed_pairs[b][i], faces), 0, None)
             worst = max(worst, float(np.abs(depth[i] - ref).max()))
@@ -106,3 +105,33 @@ def test_local_signed_distance_gradient_pushes_an_inside_point_out(sampler_geome
     assert -0.0025 < float(sd.detach()) < -0.0015
     sd.sum().backward()
     assert float((point.grad[0] * vn[0, v]).sum()) > 0.9  # the distance grows along the outward normal
+
+
+def test_ray_crossing_inside_test_matches_the_winding_number_on_posed_hands(posed_pairs, sampler_geometry):
+    from pose_sampler.penetration import inside_mesh, winding_number
+
+    faces = sampler_geometry.topo["left"].faces
+    rng = np.random.default_rng(2)
+    inside = 0
+    for i in range(4):
+        verts = torch.tensor(posed_pairs["left"][i])
+        pts = torch.tensor(posed_pairs["right"][i] + rng.normal(0, 0.01, size=(778, 3)))
+        ours = inside_mesh(pts, verts, faces)
+        np.testing.assert_array_equal(ours.numpy(), (winding_number(pts, verts, faces) > 0.5).numpy())
+        inside += int(ours.sum())
+    assert inside > 20
+
+
+def test_face_following_query_matches_the_local_search_it_starts_from(posed_pairs, sampler_geometry):
+    from pose_sampler.penetration import local_closest_faces, signed_distance_to_faces
+
+    pts, verts = torch.tensor(posed_pairs["right"]), torch.tensor(posed_pairs["left"])
+    topo = sampler_geometry.topo["left"]
+    idx, dist = nearest_vertex(pts, verts)
+    rb, rp = (dist < 0.006).nonzero(as_tuple=True)
+    normals = face_and_vertex_normals(verts, topo.faces)
+    sd_search, face, normal = local_closest_faces(pts[rb, rp], rb, verts, topo, normals, idx[rb, rp])
+    sd_local, _ = local_signed_distance(pts[rb, rp], rb, verts, topo, normals, idx[rb, rp])
+    sd_follow = signed_distance_to_faces(pts[rb, rp], rb, verts, topo, face, normal)
+    np.testing.assert_allclose(sd_search.numpy(), sd_local.detach().numpy(), atol=1e-7)
+    np.testing.assert_allclose(sd_follow.numpy(), sd_local.detach().numpy(), atol=1e-6)
