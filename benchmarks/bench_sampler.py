@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/bench_sampler.py --device cuda --batches 1024 6144
     .venv/bin/python benchmarks/bench_sampler.py --batches 64 --pairs 16   # a quick look
 
-Everything is measured in one run; ratios are against libigl on the same pairs (query table) and against the
-first batch size (throughput table). End to end means `sample_poses` itself: seeds, augmentation, optimization,
-exact before/after metrics and the file, without the report figures.
+Everything is measured in one run; ratios are against libigl on the same pairs (query table), the old code path
+on the same inputs (component table: smplx's layer vs the lean LBS, the winding number vs ray crossings) and the
+first batch size (throughput table, followed by its seconds per stage). End to end means `sample_poses` itself:
+seeds, augmentation, optimization, exact before/after metrics and the file, without the report figures.
 """
 
 import argparse
@@ -108,7 +109,7 @@ def query_table(models, geom, n_pairs: int, device) -> list[tuple]:
     n_pts = n_pairs * pts.shape[1]
     rows += [
         ("libigl signed_distance (winding number), per pair", t_igl, n_pts, 1.0, 0.0),
-        ("exact: broad phase + k-nearest faces + winding number", t_exact, n_pts, t_igl / t_exact, err_exact),
+        ("exact: bounding box + ray-crossing inside test + closest face", t_exact, n_pts, t_igl / t_exact, err_exact),
         (
             "local (loop): 1-ring of nearest vertex, fwd+bwd",
             t_local,
@@ -117,6 +118,40 @@ def query_table(models, geom, n_pairs: int, device) -> list[tuple]:
             float(np.percentile(err_local.cpu().numpy(), 99)) * 1000 if len(err_local) else 0.0,
         ),
     ]
+    return rows
+
+
+def component_table(models, geom, n_pairs: int, device, batch: int = 1024) -> list[tuple]:
+    """The old path against the new one, same inputs, same run: (name, old s, new s, max difference, unit)."""
+    from pose_sampler import skinning
+    from pose_sampler.penetration import inside_mesh, winding_number
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    rng = np.random.default_rng(1)
+    pose = torch.tensor(rng.normal(0, 0.4, size=(batch, 48)), dtype=torch.float32, device=device)
+    shape = torch.tensor(rng.normal(0, 0.6, size=(batch, 10)), dtype=torch.float32, device=device)
+    trans = torch.zeros(batch, 3, device=device)
+    model = geom.mano["right"]
+    rest = skinning.shaped(model, shape)  # once per batch in the optimizer
+
+    def step(fn):
+        p = pose.clone().requires_grad_(True)
+        v = fn(p)
+        (v**2).sum().backward()
+        return v.detach()
+
+    t_old, v_old = _timed(lambda: step(lambda p: geom.layer("right", p, shape, trans)[0]), sync)
+    t_new, v_new = _timed(lambda: step(lambda p: skinning.posed_vertices(model, *rest, p, trans)), sync)
+    rows = [(f"skinning fwd+bwd, one hand, batch {batch}: smplx layer -> lean LBS", t_old, t_new,
+             float((v_old - v_new).abs().max()) * 1000, "mm")]  # fmt: skip
+    pairs = _pairs(models, geom, n_pairs, device)
+    faces = geom.topo["left"].faces
+    pts = torch.as_tensor(pairs["right"], dtype=torch.float32, device=device)
+    verts = torch.as_tensor(pairs["left"], dtype=torch.float32, device=device)
+    t_old, w = _timed(lambda: [winding_number(pts[i], verts[i], faces) > 0.5 for i in range(n_pairs)], sync)
+    t_new, r = _timed(lambda: [inside_mesh(pts[i], verts[i], faces) for i in range(n_pairs)], sync)
+    differ = sum(int((a != b).sum()) for a, b in zip(w, r))
+    rows.append((f"inside test, {n_pairs} x 778 points: winding number -> ray crossings", t_old, t_new, differ, "pts"))
     return rows
 
 
@@ -129,7 +164,7 @@ def throughput_table(batches, iters: int, device: str) -> list[tuple]:
             s = sample_poses(Path(tmp) / "p.npz", settings, report=False, progress=False)
             seconds = time.perf_counter() - t
         rows.append((b, seconds, b / seconds, s["share_all_pen_le_2mm"], s["penetration_mm_before_median"],
-                     s["penetration_mm_after_median"], s["kept"] / b))  # fmt: skip
+                     s["penetration_mm_after_median"], s["kept"] / b, s["seconds_by_stage"]))  # fmt: skip
     return rows
 
 
@@ -140,6 +175,7 @@ def main():
     ap.add_argument("--iters", type=int, default=90)
     ap.add_argument("--pairs", type=int, default=32, help="hand pairs for the query table")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--component-batch", type=int, default=1024, help="batch of the skinning comparison")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -153,13 +189,22 @@ def main():
         print(f"{name:58s} {sec:8.3f} {n / sec:10.0f} {ratio:8.2f} {err:8.3f}")
     print("  (err: exact = max |depth - libigl depth|; local = 99th percentile over the points inside either")
     print("   query that the loop uses, i.e. on trusted faces)")
+    print(f"\nold path -> new path, same inputs (batch {args.component_batch} for skinning)")
+    print(f"{'component':72s} {'old s':>7s} {'new s':>7s} {'x':>6s} {'max diff':>10s}")
+    for name, old, new, diff, unit in component_table(models, geom, args.pairs, device, args.component_batch):
+        print(f"{name:72s} {old:7.3f} {new:7.3f} {old / new:6.1f} {diff:7.2g} {unit}")
     print(f"\nend to end (sample_poses, {args.iters} iterations, report off)")
     print(f"{'batch':>6s} {'seconds':>8s} {'poses/s':>8s} {'x first':>8s} {'<=2mm':>7s} {'pen before':>10s} "
           f"{'pen after':>9s} {'kept':>6s}")  # fmt: skip
     rows = throughput_table(args.batches, args.iters, args.device)
-    for b, sec, rate, share, before, after, kept in rows:
+    for b, sec, rate, share, before, after, kept, _ in rows:
         print(f"{b:6d} {sec:8.1f} {rate:8.2f} {rate / rows[0][2]:8.2f} {share:7.1%} {before:8.2f}mm {after:7.2f}mm "
               f"{kept:6.1%}")  # fmt: skip
+    print("\nseconds per stage (share of the run)")
+    names = list(rows[0][7])
+    print(f"{'stage':24s}" + "".join(f" {'batch ' + str(r[0]):>16s}" for r in rows))
+    for name in names:
+        print(f"{name:24s}" + "".join(f" {r[7].get(name, 0.0):8.1f} ({r[7].get(name, 0.0) / r[1]:5.1%})" for r in rows))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import torch
 
 from handmodel.anatomy import limit_violation_deg
 from handmodel.joints import HANDS
-from pose_sampler.penetration import nearest_vertex, penetration_depth
+from pose_sampler.penetration import nearest_vertex_both, penetration_depth
 
 
 @torch.no_grad()
@@ -27,8 +27,9 @@ def pose_metrics(geom, params: dict, contact_mm: float = 3.0, chunk: int = 256) 
         sl = slice(s, s + chunk)
         v = {h: geom.verts(h, *(params[h][k][sl] for k in ("root", "angles", "shape", "trans"))) for h in HANDS}
         deepest, inside, contacts = 0.0, 0, 0
+        nearest = dict(zip(HANDS, nearest_vertex_both(v["right"], v["left"])))
         for a, b in (("right", "left"), ("left", "right")):
-            _, nn_dist = nearest_vertex(v[a], v[b])
+            nn_dist = nearest[a][1]
             depth = penetration_depth(v[a], v[b], geom.topo[b])
             deepest = np.maximum(deepest, depth.amax(1).cpu().double().numpy())
             inside = inside + (depth > 0).sum(1).cpu().numpy()

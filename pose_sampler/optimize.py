@@ -24,7 +24,7 @@ from pose_sampler.penetration import (
     face_and_vertex_normals,
     inner_radius,
     local_closest_faces,
-    nearest_vertex,
+    nearest_vertex_both,
     oriented_outward,
     signed_distance_to_faces,
 )
@@ -163,8 +163,9 @@ def _search(geom, v: dict, s: OptimSettings) -> dict:
     and the pseudo-normal that signs it: (pose row (M,), vertex (M,), face (M,), normal (M, 3)).
     """
     out = {}
+    nearest = dict(zip(HANDS, nearest_vertex_both(v["right"], v["left"])))
     for a, b in (("right", "left"), ("left", "right")):
-        idx, dist = nearest_vertex(v[a], v[b])
+        idx, dist = nearest[a]
         rb, rp = (dist < geom.reach[idx]).nonzero(as_tuple=True)
         normals = face_and_vertex_normals(v[b], geom.topo[b].faces)
         sd, face, normal = local_closest_faces(v[a][rb, rp], rb, v[b], geom.topo[b], normals, idx[rb, rp])

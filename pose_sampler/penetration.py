@@ -227,19 +227,28 @@ def _closest_on_candidates(points, rows_b, verts, topo: MeshTopology, fn, vn, ca
 
 @torch.no_grad()
 def nearest_vertex(points: torch.Tensor, verts: torch.Tensor, chunk: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nearest vertex of each point: points (B, P, 3), verts (B, V, 3) -> (index (B, P) long, distance (B, P) m).
+    """Nearest vertex of each point: points (B, P, 3), verts (B, V, 3) -> (index (B, P) long, distance (B, P) m)."""
+    return nearest_vertex_both(points, verts, chunk)[0]
 
-    Squared distances as |x|^2 - 2 x.v + |v|^2 (one batched matmul), chunked over the batch; the square root is
-    taken of the minima only.
+
+@torch.no_grad()
+def nearest_vertex_both(a: torch.Tensor, b: torch.Tensor, chunk: int = 64) -> tuple[tuple, tuple]:
+    """Nearest vertex both ways between point sets a (B, P, 3) and b (B, V, 3): ((index into b (B, P) long,
+    distance (B, P) m), (index into a (B, V) long, distance (B, V) m)).
+
+    Squared distances as |x|^2 - 2 x.v + |v|^2 (one batched matmul, shared by both directions), chunked over the
+    batch; the square root is taken of the minima only.
     """
-    idx, dist = [], []
-    for s in range(0, len(points), chunk):
-        p, v = points[s : s + chunk], verts[s : s + chunk]
+    out = ([], [], [], [])
+    for s in range(0, len(a), chunk):
+        p, v = a[s : s + chunk], b[s : s + chunk]
         d2 = torch.baddbmm((v * v).sum(-1)[:, None, :], p, v.transpose(1, 2), alpha=-2.0)
-        m = d2.min(dim=-1)
-        idx.append(m.indices)
-        dist.append((m.values + (p * p).sum(-1)).clamp_min(0).sqrt())
-    return torch.cat(idx), torch.cat(dist)
+        d2 += (p * p).sum(-1)[:, :, None]
+        for k, m in enumerate((d2.min(dim=2), d2.min(dim=1))):
+            out[2 * k].append(m.indices)
+            out[2 * k + 1].append(m.values.clamp_min(0).sqrt())
+    i_ab, d_ab, i_ba, d_ba = (torch.cat(t) for t in out)
+    return (i_ab, d_ab), (i_ba, d_ba)
 
 
 def local_signed_distance(points, rows_b, verts, topo: MeshTopology, normals, nearest):

@@ -142,10 +142,13 @@ def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, rep
 
         bar = tqdm(total=sum(len(ids) for _, ids in todo), unit="pose", desc="sample-poses", dynamic_ncols=True)
     t_opt = time.perf_counter()
+    stages = {"setup": t_opt - t0}
     for c, ids in todo:
-        poses = _run_chunk(ids, settings, source, geom, prior, optim, bar)
+        poses = _run_chunk(ids, settings, source, geom, prior, optim, bar, stages)
         poses.meta = meta
+        t = time.perf_counter()
         save_poses(chunk_path(layout["chunks"], c), poses)
+        stages["write"] = stages.get("write", 0.0) + time.perf_counter() - t
         if bar is not None:
             bar.update(len(ids))
     if bar is not None:
@@ -158,6 +161,7 @@ def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, rep
         "seconds_sampling": seconds,
         "poses_run": int(sum(len(ids) for _, ids in todo)),
         "seconds_total": time.perf_counter() - t0,
+        "seconds_by_stage": stages,
     }
 
     if layout["single"]:
@@ -247,18 +251,29 @@ def _start_parameters(ids: np.ndarray, settings: SampleSettings, source, geom):
     return start
 
 
-def _run_chunk(ids, settings: SampleSettings, source, geom, prior, optim, bar) -> Poses:
+def _run_chunk(ids, settings: SampleSettings, source, geom, prior, optim, bar, stages: dict) -> Poses:
+    """One chunk of sample ids (n,) end to end; adds each stage's seconds to `stages`."""
     from pose_sampler.metrics import pose_metrics
     from pose_sampler.optimize import optimize
 
+    clock = [time.perf_counter()]
+
+    def lap(name):
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     start = _start_parameters(ids, settings, source, geom)
+    lap("seeds + augmentation")
     before = pose_metrics(geom, start)
+    lap("metrics before")
 
     def progress(_, info):
         if bar is not None:
             bar.set_postfix(loss=f"{info['loss']:.3g}", pen_mm=f"{info['pen_mm']:.2f}", active=info["active"])
 
     result = optimize(geom, prior, start, optim, progress=progress)
+    lap("optimization")
     final = {h: {**start[h], **result[h]} for h in HANDS}
     # Metrics from the parameters exactly as stored (float32 axis-angle), so the file alone reproduces them.
     params, stored = {}, {}
@@ -271,6 +286,7 @@ def _run_chunk(ids, settings: SampleSettings, source, geom, prior, optim, bar) -
                      "shape": torch.as_tensor(params[h]["shape"], device=geom.device),
                      "trans": torch.as_tensor(params[h]["trans"], device=geom.device)}  # fmt: skip
     after = pose_metrics(geom, stored)
+    lap("metrics after")
     nat = sum(prior.nll(stored[h]["angles"]).detach().cpu().numpy() for h in HANDS) / 2
     kept = (after["penetration_mm"] <= settings.max_penetration_mm) & (
         after["anatomy_violation_deg"] <= settings.max_anatomy_deg
