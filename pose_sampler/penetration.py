@@ -11,11 +11,13 @@ Two queries:
   nearest vertex, which holds near the surface, where the loss acts. Pseudo-normal signs are wrong where the skin
   folds through itself (the stand-in's thumb, bent knuckles); faces that fold at rest are flagged `unsure` and
   their points get no loss.
+* The loop's cheaper variant: `local_closest_faces` (that search alone, no autograd, every few steps) and
+  `signed_distance_to_faces` (one point-triangle test per point on the face found, each step).
 * `penetration_depth` (the reported metrics) and `signed_distance` (tests, benchmark): exact, with libigl's
-  winding-number sign. Broad phase: bounding box, then a nearest-vertex bound against the hand's inner radius;
-  the survivors get the winding number over every face (the costly part on a CPU), and only points inside pay
-  for the certified closest-face search (faces ranked by centroid distance minus circumradius; the best of the
-  first k is exact when it beats the (k+1)-th bound, else every face is tried).
+  winding-number sign, computed as a signed count of ray crossings (`inside_mesh`, the same integer for a closed
+  mesh, several times cheaper than the solid-angle sum `winding_number`). Broad phase: bounding box; only points
+  inside pay for the certified closest-face search (faces ranked by centroid distance minus circumradius; the
+  best of the first k is exact when it beats the (k+1)-th bound, else every face is tried).
 
 The alternatives for the loop were a per-bone capsule proxy or a skinned SDF grid in the rest frame: cheaper per
 query, but the palm is a slab rather than a capsule, a grid is built for one shape, and both leave millimetres of
