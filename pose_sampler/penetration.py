@@ -1,6 +1,6 @@
 """Signed distance from points to a hand's wrist-closed surface, batched torch on CPU or CUDA.
 
-Two queries:
+Queries:
 
 * `local_signed_distance` (the optimization loop, differentiable in the points and the mesh): each point's nearest
   vertex of the other hand (a no-grad batched-matmul argmin, refreshed every few steps), then the closest of the
