@@ -198,7 +198,8 @@ def render_cmd(poses, out, num, shard, resolution, samples, denoise, seed, camer
     The same code path as `blender -b -P blender_scripts/render.py -- --poses P --out D ...`.
     Resumable (finished samples are skipped) and sharded (--shard K/N for a job array).
     """
-    from blender_scripts.render import RenderSettings, parse_shard, run
+    from blender_scripts.render import RenderSettings, run
+    from handmodel.sharding import parse_shard
 
     def go():
         s = RenderSettings(
@@ -493,7 +494,8 @@ def interhand_prepare(data_path, save_path, split, workers, limit, shard, mano_d
 
     Black images and null or invalid hands are skipped and counted. A rerun resumes where it stopped.
     """
-    from interhand.prepare import parse_shard, prepare_interhand
+    from handmodel.sharding import parse_shard
+    from interhand.prepare import prepare_interhand
 
     shard = _interhand_call(parse_shard, shard)
     models = _interhand_models(mano_dir)

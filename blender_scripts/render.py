@@ -26,6 +26,7 @@ import numpy as np
 
 from blender_scripts.quality import DENOISERS
 from handmodel.errors import InputError
+from handmodel.sharding import parse_shard
 
 DONE_PREFIX = "@@done "
 # Fingerprint keys added after datasets were made without them: the value those datasets were rendered with.
@@ -52,16 +53,6 @@ class RenderSettings:
     restart_every: int = 200
     threads: int = 0
     mano_dir: str | None = None
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise InputError(f"--shard {text}: expected K/N with integers, e.g. 0/4") from None
-    if n < 1 or not 0 <= k < n:
-        raise InputError(f"--shard {text}: need 0 <= K < N")
-    return k, n
 
 
 def build_parser() -> argparse.ArgumentParser:

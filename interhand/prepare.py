@@ -176,17 +176,6 @@ def _check_resume(out: Path, meta: dict) -> None:
             )
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """'K/N' -> (K, N) with 0 <= K < N (the renderer's convention: this shard takes the ids with id % N == K)."""
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise InputError(f"--shard {text}: expected K/N with integers, e.g. 0/4") from None
-    if not 0 <= k < n:
-        raise InputError(f"--shard {text}: need 0 <= K < N")
-    return k, n
-
-
 def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, split: str = "train",
                       workers: int = 1, limit: int | None = None, shard: tuple[int, int] = (0, 1),
                       progress: bool = True) -> dict:  # fmt: skip

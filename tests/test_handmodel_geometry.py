@@ -159,3 +159,13 @@ def test_matrix_to_axis_angle_matches_scipy_including_near_zero_and_pi():
     ours = matrix_to_axis_angle(R)
     assert np.allclose(Rotation.from_rotvec(ours).as_matrix(), R, atol=1e-9)
     assert np.allclose(ours[:200], aa[:200], atol=1e-8)
+
+
+def test_shard_option_is_parsed_once_for_every_stage():
+    from handmodel.errors import InputError
+    from handmodel.sharding import parse_shard
+
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(InputError, match=f"--shard {bad}"):
+            parse_shard(bad)
