@@ -199,7 +199,7 @@ def test_prepare_shards_fill_one_folder_with_the_serial_samples(prepared, tmp_pa
     runner = CliRunner()
     base = ["interhand", "prepare", "--data_path", str(root), "--save_path", str(tmp_path / "sh"), "--limit", "6"]
     res = runner.invoke(cli.main, base + ["--shard", "2/2"])
-    assert res.exit_code == 1 and "--shard 2/2: need 0 <= K < N" in res.output
+    assert res.exit_code == 1 and "--shard 2/2: need N >= 1 and 0 <= K < N" in res.output
     for k in (0, 1):
         res = runner.invoke(cli.main, base + ["--shard", f"{k}/2"])
         assert res.exit_code == 0, res.output
