@@ -315,28 +315,33 @@ def inside_mesh(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor, 
     work and exact (a ray grazing an edge or vertex exactly, a set of measure zero, is the one blind spot).
     """
     tri = verts[faces]  # (F, 3, 3)
-    x, y, z = tri[..., 0], tri[..., 1], tri[..., 2]  # (F, 3)
+    x = tri[..., 0]
     # Outward normal's x component (twice the projected signed area): +1 leaving, -1 entering along +x.
+    y, z = tri[..., 1], tri[..., 2]
     nx = (y[:, 1] - y[:, 0]) * (z[:, 2] - z[:, 0]) - (z[:, 1] - z[:, 0]) * (y[:, 2] - y[:, 0])
     step = torch.where(nx > 0, 1.0, -1.0).to(verts.dtype)
-    # Edge k (corner k to k + 1) has the edge function e_k(p) = dy (pz - z_k) - dz (py - y_k), linear in
-    # (pz, -py, 1): all of them, their sum w and the barycentric numerator of the hit's x (e_k weights the corner
-    # opposite edge k) come out of three small matmuls.
-    dy, dz = y.roll(-1, 1) - y, z.roll(-1, 1) - z
-    coef = torch.stack([dy, dz, dz * y - dy * z], 0)  # (3, F, 3)
-    edges = coef.reshape(3, -1)
-    total = coef.sum(-1)  # (3, F)
-    xnum = (coef * x.roll(-1, 1).roll(-1, 1)).sum(-1)  # e_0 x_2 + e_1 x_0 + e_2 x_1
+    # Edge k runs from corner k to corner k + 1. Its edge function e_k(p) = dy (pz - z0) - dz (py - y0) is computed
+    # from the edge's lower vertex id to its higher one and then signed, so the two faces sharing an edge get
+    # exactly opposite values, and a zero counts as positive: a ray through an edge or vertex crosses exactly one
+    # of the faces there (watertight, as a rasteriser's tie rule), in float32 too.
+    a_id, b_id = faces, faces.roll(-1, 1)
+    flip = a_id > b_id
+    lo_id, hi_id = torch.where(flip, b_id, a_id), torch.where(flip, a_id, b_id)
+    y0, z0 = verts[lo_id, 1], verts[lo_id, 2]
+    dy, dz = verts[hi_id, 1] - y0, verts[hi_id, 2] - z0  # (F, 3)
+    sgn = torch.where(flip, -1.0, 1.0).to(verts.dtype)
+    x_opp = x.roll(-2, 1)  # the corner opposite edge k, which e_k weights in the barycentric x of the hit
     xmax = x.amax(1)
     out = []
     for s in range(0, len(points), chunk):
         p = points[s : s + chunk]
-        q = torch.stack([p[:, 2], -p[:, 1], torch.ones_like(p[:, 0])], 1)  # (n, 3)
-        e = (q @ edges).view(len(p), -1, 3)
-        px = p[:, 0, None]
-        hit = (e.amin(-1) > 0) | (e.amax(-1) < 0)
-        w = q @ total
-        hit &= (xmax > px) & ((q @ xnum - px * w) * w > 0)  # the crossing lies at x > px
+        py, pz, px = p[:, 1, None, None], p[:, 2, None, None], p[:, 0, None]
+        e = dy * (pz - z0) - dz * (py - y0)  # (n, F, 3), canonical orientation
+        side = torch.where(e >= 0, sgn, -sgn)
+        hit = (side.sum(-1).abs() > 2.5) & (xmax > px)
+        e = e * sgn
+        w = e.sum(-1)
+        hit &= ((e * x_opp).sum(-1) - px * w) * w > 0  # the crossing lies at x > px
         out.append((hit.to(verts.dtype) @ step) > 0.5)
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool, device=points.device)
 
