@@ -77,16 +77,6 @@ def assets_import_mano(mano_dir):
 
 
 # ---- sample-poses (pose_sampler/) ------------------------------------------------------------------------
-def _sample_shard(text: str) -> tuple[int, int]:
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise click.BadParameter(f"'{text}' is not K/N (for example 0/4)") from None
-    if n < 1 or not 0 <= k < n:
-        raise click.BadParameter(f"'{text}': need N >= 1 and 0 <= K < N")
-    return k, n
-
-
 @main.command("sample-poses")
 @click.option("--out", required=True, type=click.Path(),
               help="poses.npz (one file), or a folder of chunk files (needed for --shard).")  # fmt: skip
@@ -122,9 +112,10 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
     Reruns resume finished chunks. Writes OUT, the learned naturalness prior beside it, and a report folder.
     """
     from handmodel.errors import InputError
+    from handmodel.sharding import parse_shard
 
-    k_n = _sample_shard(shard)
     try:
+        k_n = parse_shard(shard)
         import torch
 
         from pose_sampler.run import SampleSettings, remove_partial, sample_poses
