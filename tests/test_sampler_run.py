@@ -131,7 +131,7 @@ def test_cli_help_and_bad_options_exit_cleanly(tmp_path):
     helped = run("--help")
     assert helped.returncode == 0 and "--max-penetration-mm" in helped.stdout
     bad = run("--out", str(tmp_path / "p.npz"), "--shard", "3/2")
-    assert bad.returncode == 2 and "0 <= K < N" in bad.stderr
+    assert bad.returncode == 1 and "--shard 3/2: need N >= 1 and 0 <= K < N" in bad.stderr
     sharded_file = run("--out", str(tmp_path / "p.npz"), "--shard", "0/2", "--num", "2")
     assert sharded_file.returncode == 1 and "folder" in sharded_file.stderr
     assert "Traceback" not in sharded_file.stderr and not (tmp_path / "p.npz").exists()
