@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import bpy
 
+from blender_scripts.images import ImageCache
+
 
 @dataclass(frozen=True)
 class WorldParams:
@@ -36,29 +38,11 @@ class World:
         for node in (self.env, self.sky):
             links.new(self.mapping.outputs["Vector"], node.inputs["Vector"])
         self.links = links
-        self.cache_size = cache_size
-        self._images: dict[str, bpy.types.Image] = {}
-
-    def _image(self, path: str):
-        img = self._images.pop(path, None)
-        if img is None:
-            try:
-                img = bpy.data.images.load(path, check_existing=False)
-                _ = img.pixels[0]
-            except (RuntimeError, IndexError) as e:
-                raise OSError(f"{path}: cannot read the HDRI ({e})") from None
-            if img.size[0] == 0:
-                bpy.data.images.remove(img)
-                raise OSError(f"{path}: cannot read the HDRI (empty or not an image)")
-        img.use_fake_user = True  # kept across the orphan purge while cached
-        self._images[path] = img
-        while len(self._images) > self.cache_size:
-            bpy.data.images.remove(self._images.pop(next(iter(self._images))))
-        return img
+        self.images = ImageCache(cache_size, "HDRI")
 
     def apply(self, p: WorldParams) -> None:
         if p.hdri is not None:
-            self.env.image = self._image(str(p.hdri))
+            self.env.image = self.images.get(str(p.hdri))
             src = self.env.outputs["Color"]
         else:
             self.sky.sun_direction = (math.cos(p.sun_elevation), 0.0, math.sin(p.sun_elevation))

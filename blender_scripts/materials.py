@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import bpy
 
+from blender_scripts.images import ImageCache
+
 # RenderIH's subsurface colour, used as the radius colour (red light travels furthest in skin).
 SUBSURFACE_RADIUS = (1.0, 0.43, 0.41)
 DEFAULT_ALBEDO = (0.60, 0.40, 0.32, 1.0)
@@ -47,32 +49,12 @@ class SkinMaterial:
         self.flat.outputs[0].default_value = DEFAULT_ALBEDO
         links.new(self.hsv.outputs["Color"], bsdf.inputs["Base Color"])
         self.links = links
-        self.cache_size = cache_size
-        self._images: dict[str, bpy.types.Image] = {}
-
-    def _image(self, path: str):
-        img = self._images.pop(path, None)
-        if img is None:
-            try:
-                img = bpy.data.images.load(path, check_existing=False)
-                img.colorspace_settings.name = "sRGB"
-                _ = img.size[0] * img.pixels[0]  # force the load so a bad file fails here, not in the render
-            except (RuntimeError, IndexError) as e:
-                raise OSError(f"{path}: cannot read the texture image ({e})") from None
-            if img.size[0] == 0:
-                bpy.data.images.remove(img)
-                raise OSError(f"{path}: cannot read the texture image (empty or not an image)")
-        img.use_fake_user = True  # kept across the orphan purge while cached
-        self._images[path] = img  # most recently used last
-        while len(self._images) > self.cache_size:
-            old = self._images.pop(next(iter(self._images)))
-            bpy.data.images.remove(old)
-        return img
+        self.images = ImageCache(cache_size, "texture image", colorspace="sRGB")
 
     def apply(self, p: SkinParams) -> None:
         src = self.flat.outputs[0]
         if p.texture is not None:
-            self.tex.image = self._image(str(p.texture))
+            self.tex.image = self.images.get(str(p.texture))
             src = self.tex.outputs["Color"]
         if not self.hsv.inputs["Color"].links or self.hsv.inputs["Color"].links[0].from_socket != src:
             self.links.new(src, self.hsv.inputs["Color"])
