@@ -8,30 +8,19 @@ import pytest
 import torch
 import train_fixtures
 
-from handmodel import load_hand_models
 from handmodel.dataset_io import read_annotation
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward
 from training.dataset import HandDataset, MixSampler
-from training.mesh_graph import hand_graphs
 from training.targets import BONE_LENGTH, gaussian_heatmaps, gaussian_heatmaps_torch
 
-drawn_dataset = train_fixtures.drawn_dataset  # the shared fixture
+drawn_dataset = train_fixtures.drawn_dataset  # the shared fixtures
+models, graphs = train_fixtures.models, train_fixtures.graphs
 SIZE = 64
 NO_AUG = None
 FLIP_ONLY = {"enabled": True, "rotation_deg": 0.0, "scale": [1.0, 1.0], "flip": 1.0, "color_gain": 0.0}
 FULL_AUG = {"enabled": True, "rotation_deg": 90.0, "scale": [0.9, 1.1], "flip": 0.5, "color_gain": 0.3}
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
-
-
-@pytest.fixture(scope="module")
-def graphs(models):
-    return hand_graphs(models)
 
 
 def test_3d_targets_are_joint9_rooted_scaled_to_0095_and_give_back_the_annotation(drawn_dataset, models, graphs):

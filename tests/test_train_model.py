@@ -3,25 +3,16 @@
 import pytest
 import torch
 import torchvision
+import train_fixtures
 from train_fixtures import tiny_config
 
-from handmodel import load_hand_models
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from training.checkpoint import load_model, read_checkpoint, save_checkpoint
 from training.config import PRESETS, build_config, resolve_config
-from training.mesh_graph import hand_graphs
 from training.model import TwoHandNet, build_backbone
 
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
-
-
-@pytest.fixture(scope="module")
-def graphs(models):
-    return hand_graphs(models)
+models, graphs = train_fixtures.models, train_fixtures.graphs  # the shared fixtures
 
 
 @pytest.fixture(scope="module")

@@ -95,6 +95,18 @@ def make_drawn_dataset(root, n: int = 4, size: int = 128, seed: int = 0, models=
     return root
 
 
+@pytest.fixture(scope="module")
+def models():
+    return load_hand_models(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def graphs(models):
+    from training.mesh_graph import hand_graphs
+
+    return hand_graphs(models)
+
+
 @pytest.fixture(scope="session")
 def drawn_dataset(tmp_path_factory):
     return make_drawn_dataset(tmp_path_factory.mktemp("drawn") / "data", n=4, size=96)
