@@ -146,7 +146,7 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
 
 # ---- end sample-poses ----
 
-# ---- render, textures, hdri, preview (blender_scripts/, textures/, hdri/) -------------------------------
+# ---- render, textures, hdri, preview (blender_scripts/, textures/, hdri/, dataset_tools/) ------------------
 
 
 def _render_call(fn, *args, **kwargs):
@@ -251,7 +251,7 @@ def hdri_list(hdri_dir):
 @click.option("--scale", type=int, default=2, show_default=True, help="Enlarge each sample this many times.")
 def preview_cmd(dataset, out, count, columns, scale):
     """Contact sheet of a dataset: images with mask outlines and 2D joints (right orange, left blue)."""
-    from blender_scripts.preview import contact_sheet
+    from dataset_tools.preview import contact_sheet
 
     n = _render_call(contact_sheet, dataset, out, count, columns, scale)
     click.echo(f"{n} samples drawn into {out}")
@@ -263,7 +263,7 @@ def preview_cmd(dataset, out, count, columns, scale):
 @MANO_DIR_OPTION
 def assets_preview(out, size, mano_dir):
     """Render the active hand model's two rest-pose hands with Blender into OUT.png (shows which model is active)."""
-    from blender_scripts.preview import model_preview
+    from dataset_tools.model_preview import model_preview
 
     info = _render_call(model_preview, out, mano_dir, size)
     click.echo(f"{info['model']} ({info['hash']}) rendered into {out}")

@@ -1,8 +1,8 @@
 """Writing one sample of the dataset folder (handmodel/dataset_io.py's format) from Blender's Python.
 
-JPEG goes through Blender's own image writer (no cv2 or PIL inside Blender), PNGs through `png.py`. Every file is
-written under a temporary name and renamed; the annotation is written last, so a sample exists exactly when its
-annotation does.
+JPEG goes through Blender's own image writer (no cv2 or PIL inside Blender), PNGs through `handmodel/png.py`.
+Every file is written under a temporary name and renamed; the annotation is written last, so a sample exists
+exactly when its annotation does.
 """
 
 import os
@@ -11,9 +11,9 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from blender_scripts.png import encode_png
-from handmodel.atomic import atomic_temp_path, atomic_write_bytes
+from handmodel.atomic import atomic_temp_path
 from handmodel.dataset_io import sample_paths, write_annotation
+from handmodel.png import write_png
 
 JPEG_QUALITY = 95
 
@@ -48,9 +48,9 @@ class SampleWriter:
         for p in paths.values():
             p.parent.mkdir(parents=True, exist_ok=True)
         self.write_jpeg(paths["image"], out["rgb"])
-        atomic_write_bytes(paths["mask"], encode_png(out["mask"]))
+        write_png(paths["mask"], out["mask"])
         depth_mm = np.clip(np.rint(out["depth"] * 1000.0), 0, 65535).astype(np.uint16)
-        atomic_write_bytes(paths["depth"], encode_png(depth_mm))
+        write_png(paths["depth"], depth_mm)
         write_annotation(self.root, name, annotation)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.joints import HANDS
+from handmodel.png import write_png
 from interhand.sequence import MASK_VALUES, check_hand_model, frame_file, image_file, load_npz, read_annots
 
 
@@ -21,7 +22,6 @@ def mask_to_seed_values(mask: np.ndarray) -> np.ndarray:
 
 def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> dict:
     """Render every (frame, camera) image of the sequence. Returns {'written', 'existing'} counts."""
-    import cv2
     from tqdm import tqdm
 
     from blender_scripts.scene import HandScene
@@ -60,10 +60,7 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
             tmp = atomic_temp_path(depth_path)
             np.save(tmp, passes["depth"].astype(np.float32))
             os.replace(tmp, depth_path)
-            tmp = atomic_temp_path(mask_path)
-            if not cv2.imwrite(str(tmp), mask_to_seed_values(passes["mask"])):
-                raise OSError(f"{mask_path}: could not write")
-            os.replace(tmp, mask_path)
+            write_png(mask_path, mask_to_seed_values(passes["mask"]))
     finally:
         if scene is not None:
             scene.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmodel.atomic import atomic_temp_path, atomic_write_bytes
+from handmodel.atomic import atomic_write_bytes
 from handmodel.camera import crop_intrinsics, mano_world_to_camera, project, square_crop
 from handmodel.dataset_io import (
     annotation_to_json,
@@ -28,6 +28,7 @@ from handmodel.dataset_io import (
 )
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.png import write_png
 from handmodel.skinning import mano_forward
 from interhand.release import (
     absolute_params,
@@ -85,19 +86,6 @@ def camera_space_hands(models, params: dict, camera) -> dict[str, dict[str, np.n
     return out
 
 
-def _write_png(path: Path, image: np.ndarray) -> None:
-    import cv2
-
-    tmp = atomic_temp_path(path)
-    try:
-        if not cv2.imwrite(str(tmp), image):
-            raise OSError(f"{path}: could not write")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, models, scene) -> str:
     """Write one sample; returns 'written', 'black' or 'missing_image'."""
     import cv2
@@ -123,8 +111,8 @@ def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, mode
         paths[kind].parent.mkdir(parents=True, exist_ok=True)
     _, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
     atomic_write_bytes(paths["image"], jpg.tobytes())
-    _write_png(paths["mask"], passes["mask"])
-    _write_png(paths["depth"], np.clip(np.rint(passes["depth"] * 1000.0), 0, 65535).astype(np.uint16))
+    write_png(paths["mask"], passes["mask"])
+    write_png(paths["depth"], np.clip(np.rint(passes["depth"] * 1000.0), 0, 65535).astype(np.uint16))
     for h in HANDS:
         hands[h]["joints_2d"] = project(hands[h]["joints_3d"], K)
     source = {"dataset": SOURCE, "split": split, "capture": rec.capture, "seq": rec.seq, "camera": rec.camera,

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from blender_scripts.png import encode_png
 from blender_scripts.render import Job, RenderSettings, run
 from handmodel import load_hand_models
 from handmodel.camera import project
 from handmodel.dataset_io import list_samples, read_annotation, sample_paths
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.png import encode_png
 from handmodel.skinning import mano_forward
 from tests.render_fixtures import make_poses_file
 

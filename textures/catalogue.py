@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from blender_scripts.png import encode_png
-from handmodel.atomic import atomic_write_bytes
 from handmodel.errors import InputError
+from handmodel.png import write_png
 from textures import uv_layout
 from textures.skin import SKIN_TONES, skin_texture
 
@@ -37,14 +36,14 @@ def make_textures(models, out_dir=None, size: int = 512, variants: int = 2, seed
     layouts = uv_layout.load_or_build(models)
     out = Path(out_dir) if out_dir else uv_layout.cache_dir(models)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "uv_layout.png", encode_png(layout_picture(layouts["right"], size)))
+    write_png(out / "uv_layout.png", layout_picture(layouts["right"], size))
     jobs = [(k, name, tone, v) for k, (name, tone) in enumerate(SKIN_TONES.items()) for v in range(variants)]
     paths = []
     for k, name, tone, v in jobs if progress is None else progress(jobs):
         rng = np.random.default_rng([seed, k, v])
         image = skin_texture(models["right"], layouts["right"], tone, rng, size)
         path = out / f"skin_{k:02d}_{name}_{v}.png"
-        atomic_write_bytes(path, encode_png(image))
+        write_png(path, image)
         paths.append(path)
     return paths
 

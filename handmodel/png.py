@@ -1,10 +1,15 @@
-"""A minimal PNG encoder (numpy + zlib): masks (uint8 gray), depth (uint16 gray) and textures (uint8 RGB) can be
-written from Blender's Python, which has no cv2 or PIL."""
+"""PNG files from numpy (zlib only): masks (uint8 gray), depth (uint16 gray), textures and pictures (uint8 RGB).
 
+One encoder for every stage: Blender's Python has no cv2 or PIL, and the command-line side writes the same bytes.
+"""
+
+import os
 import struct
 import zlib
 
 import numpy as np
+
+from handmodel.atomic import atomic_write_bytes
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -30,3 +35,8 @@ def encode_png(image: np.ndarray, level: int = 6) -> bytes:
         + _chunk(b"IDAT", zlib.compress(raw, level))
         + _chunk(b"IEND", b"")
     )
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write `image` (see `encode_png`; colour images in RGB order) to `path` under a temporary name, then rename."""
+    atomic_write_bytes(path, encode_png(image))

@@ -1,0 +1,2 @@
+"""Tools that look at what the stages made, on the command-line side (OpenCV is fine here; Blender never imports
+this package): the dataset contact sheet (`preview.py`) and the hand-model picture (`model_preview.py`)."""
