@@ -268,10 +268,10 @@ def run(s: RenderSettings, progress: bool = True) -> int:
     """Render every unfinished sample of the shard; returns how many were rendered now."""
     from tqdm import tqdm
 
-    from blender_scripts.writer import remove_stale_temporaries
+    from handmodel.atomic import remove_temporaries
 
     job = Job(s)
-    remove_stale_temporaries(s.out)
+    remove_temporaries(s.out)
     pending = job.pending()
     bar = tqdm(total=len(job.rows), initial=len(job.rows) - len(pending), unit="sample", disable=not progress,
                desc=f"render {s.shard[0]}/{s.shard[1]}", smoothing=0.1)  # fmt: skip

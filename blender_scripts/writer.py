@@ -5,13 +5,12 @@ Every file is written under a temporary name and renamed; the annotation is writ
 exactly when its annotation does.
 """
 
-import os
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from handmodel.atomic import atomic_temp_path
+from handmodel.atomic import atomic_path
 from handmodel.dataset_io import sample_paths, write_annotation
 from handmodel.png import write_png
 
@@ -31,16 +30,13 @@ class SampleWriter:
         rgba[..., :3] = rgb[::-1] / 255.0  # Blender images start at the bottom row
         # A saved image drops its pixel buffer, so each JPEG gets a fresh image, removed right after.
         image = bpy.data.images.new("jpeg_out", w, h, alpha=False)
-        tmp = atomic_temp_path(path)
         try:
-            image.pixels.foreach_set(rgba.ravel())
-            image.file_format = "JPEG"
-            image.save(filepath=str(tmp), quality=JPEG_QUALITY)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                image.pixels.foreach_set(rgba.ravel())
+                image.file_format = "JPEG"
+                image.save(filepath=str(tmp), quality=JPEG_QUALITY)
         finally:
             bpy.data.images.remove(image)
-            if tmp.exists():
-                tmp.unlink()
 
     def write(self, name: str, out: dict, annotation: dict) -> None:
         """out: HandScene.render's dict; depth is stored as uint16 millimetres (0 = background)."""
@@ -52,15 +48,3 @@ class SampleWriter:
         depth_mm = np.clip(np.rint(out["depth"] * 1000.0), 0, 65535).astype(np.uint16)
         write_png(paths["depth"], depth_mm)
         write_annotation(self.root, name, annotation)
-
-
-def remove_stale_temporaries(root) -> int:
-    """Delete temporary files a killed run left behind (hidden '.NAME.*.tmp*' files); returns how many."""
-    n = 0
-    for sub in ("images", "masks", "depth", "annotations"):
-        d = Path(root) / sub
-        if d.is_dir():
-            for p in d.glob(".*.tmp*"):
-                p.unlink(missing_ok=True)
-                n += 1
-    return n

@@ -1,34 +1,88 @@
-"""Writes that never leave a half file: write to a temporary name in the same folder, then rename."""
+"""Writes that never leave a half file: write to a temporary sibling name, then rename over the real one.
 
+Every temporary name carries the run's tag (`.NAME.TAG.PID.tmpSUFFIX`): the output-folder lock
+(`handmodel/outdir.py`) sets the tag for its run, so the next run of the same folder and shard, holding the
+same lock, knows that any temporary file with its tag was left by a killed run and removes it
+(`remove_temporaries`). Files get the usual permissions (0666 less the umask), as a plain `open` would.
+Only the standard library: Blender's Python imports this.
+"""
+
+import itertools
 import json
 import os
-import tempfile
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+RUN_TAG_ENV = "HANDKIT_RUN_TAG"  # inherited by worker processes, so their temporaries carry the run's tag
+_counter = itertools.count()
 
 
-def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = None) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=indent).encode())
+def run_tag() -> str:
+    """The tag of this run's temporary files: the lock's tag, or 'run' for writers outside a locked folder."""
+    return os.environ.get(RUN_TAG_ENV) or "run"
 
 
-def atomic_temp_path(path: str | os.PathLike) -> Path:
-    """A temporary sibling name for writers that need a file path (cv2.imwrite, np.savez); rename it after.
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
-    The name keeps the real suffix so format-by-extension writers still work.
+
+def _file_mode() -> int:
+    return 0o666 & ~current_umask()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling path for `path`; when the block ends without an exception it is renamed onto
+    `path` (permissions from the umask), otherwise removed. The temporary keeps `path`'s suffix, so writers that
+    pick the format by extension (cv2.imwrite, np.savez, savefig) work; a writer that creates nothing there is an
+    OSError naming `path`.
+
+        with atomic_path(out / "mask.png") as tmp:
+            cv2.imwrite(str(tmp), mask)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{run_tag()}.{os.getpid()}-{next(_counter)}.tmp{path.suffix}")
+    try:
+        yield tmp
+        if not tmp.is_file():
+            raise OSError(f"{path}: could not write it (the writer produced no file)")
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = None) -> None:
+    """JSON without NaN or infinity (not standard JSON): a non-finite number is a ValueError."""
+    atomic_write_bytes(path, json.dumps(obj, indent=indent, allow_nan=False).encode())
+
+
+def is_temporary(name: str, tag: str | None = None) -> bool:
+    """Whether a file name is one of atomic_path's temporaries (of run `tag`, or of any run)."""
+    t = re.escape(tag) if tag is not None else r"[^.]+"
+    return re.fullmatch(rf"\..+\.{t}\.\d+-\d+\.tmp(\.[^.]*)?", name) is not None
+
+
+def remove_temporaries(folder: str | os.PathLike, tag: str | None = None) -> int:
+    """Remove the temporaries of run `tag` (default: this run's) anywhere under `folder`; returns how many.
+
+    Call it only while holding the folder's lock for that tag: then no live writer owns them."""
+    tag = run_tag() if tag is None else tag
+    n = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.startswith(".") and is_temporary(name, tag):
+                Path(dirpath, name).unlink(missing_ok=True)
+                n += 1
+    return n

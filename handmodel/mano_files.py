@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handmodel.atomic import current_umask
 from handmodel.errors import InputError
 
 NUM_VERTICES = 778
@@ -202,6 +203,7 @@ def write_model_dir(folder: Path, models: dict[str, dict], info: dict) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700: the cache should read like any folder
         for hand, fname in FILE_NAMES.items():
             with open(tmp / fname, "wb") as f:
                 pickle.dump(models[hand], f, protocol=4)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmodel.atomic import atomic_temp_path
+from handmodel.atomic import atomic_path
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 
@@ -50,14 +50,8 @@ def save_poses(path: str | os.PathLike, poses: Poses) -> None:
     arrays.update({k: np.asarray(v) for k, v in poses.metrics.items()})
     meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **poses.meta}
     arrays["meta"] = np.array(json.dumps(meta))
-    path = Path(path)
-    tmp = atomic_temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def load_poses(path: str | os.PathLike) -> Poses:

@@ -23,7 +23,7 @@ def write_gifs(root: str | os.PathLike, out: str | os.PathLike, split: str, capt
     from PIL import Image
     from tqdm import tqdm
 
-    from handmodel.atomic import atomic_temp_path
+    from handmodel.atomic import atomic_path
 
     if fps <= 0 or not 0 < scale <= 1:
         raise InputError(f"--fps {fps} / --scale {scale}: need fps > 0 and 0 < scale <= 1")
@@ -53,13 +53,8 @@ def write_gifs(root: str | os.PathLike, out: str | os.PathLike, split: str, capt
         if not frames:
             continue
         path = gif_path(out, split, capture, seq, camera)
-        tmp = atomic_temp_path(path)
-        try:
+        with atomic_path(path) as tmp:
             frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
                            duration=round(1000 / fps), loop=0)  # fmt: skip
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         written.append(path)
     return written

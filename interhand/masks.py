@@ -25,7 +25,7 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
     from tqdm import tqdm
 
     from blender_scripts.scene import HandScene
-    from handmodel.atomic import atomic_temp_path
+    from handmodel.atomic import atomic_path
 
     seq_dir = Path(seq_dir)
     annots = read_annots(seq_dir)
@@ -57,9 +57,8 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
             mask_path, depth_path = image_file(seq_dir, "masks", cam, frame), image_file(seq_dir, "depth", cam, frame)
             for path in (mask_path, depth_path):
                 path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = atomic_temp_path(depth_path)
-            np.save(tmp, passes["depth"].astype(np.float32))
-            os.replace(tmp, depth_path)
+            with atomic_path(depth_path) as tmp:
+                np.save(tmp, passes["depth"].astype(np.float32))
             write_png(mask_path, mask_to_seed_values(passes["mask"]))
     finally:
         if scene is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmodel.atomic import atomic_temp_path, atomic_write_json
+from handmodel.atomic import atomic_path, atomic_write_json
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.pose import relative_to_absolute
@@ -60,13 +60,8 @@ def image_file(seq_dir: Path, kind: str, camera: str, frame: int) -> Path:
 
 def save_npz(path: Path, **arrays) -> None:
     """np.savez under a temporary name, then rename (no half files)."""
-    tmp = atomic_temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:

@@ -110,17 +110,14 @@ def overlay_joints(image: np.ndarray, joints42: np.ndarray, valid42: np.ndarray,
 def _save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from handmodel.atomic import atomic_temp_path
+    from handmodel.atomic import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_temp_path(path)
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_vis(root: str | os.PathLike, out: str | os.PathLike, split: str, capture: int, seq: str,

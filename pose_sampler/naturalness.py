@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handmodel.atomic import atomic_temp_path
+from handmodel.atomic import atomic_path
 from handmodel.errors import InputError
 
 
@@ -49,13 +49,8 @@ def fit_prior(angles: np.ndarray, shrink: float = 0.2, floor_deg: float = 2.0) -
 
 def save_prior(path: str | os.PathLike, prior: GaussianPrior) -> None:
     path = Path(path)
-    tmp = atomic_temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, kind="gaussian-joint-angles", mean=prior.mean, precision=prior.precision, n_seeds=prior.n_seeds)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def load_prior(path: str | os.PathLike) -> GaussianPrior:

@@ -3,13 +3,12 @@
 Written to a folder beside the output: `penetration.png`, `angles.png`, `poses.png`, `summary.txt`.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from handmodel.anatomy import LIMITS_DEG, angles_from_pose
-from handmodel.atomic import atomic_temp_path, atomic_write_bytes
+from handmodel.atomic import atomic_path, atomic_write_bytes
 from handmodel.joints import HANDS, MANO_JOINT_NAMES
 from handmodel.skinning import mano_forward
 
@@ -17,13 +16,8 @@ HAND_COLOURS = {"right": (0.85, 0.45, 0.35), "left": (0.35, 0.55, 0.85)}
 
 
 def _save(fig, path: Path) -> None:
-    tmp = atomic_temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def summary_text(summary: dict, poses) -> str:

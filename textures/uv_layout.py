@@ -7,12 +7,11 @@ projected onto the hand's two longest principal axes. Texture content is compute
 (the two MANO meshes share vertex ids), so one texture skins both hands.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from handmodel.atomic import atomic_temp_path
+from handmodel.atomic import atomic_path
 from handmodel.joints import HANDS
 
 LAYOUT_VERSION = 1
@@ -96,11 +95,6 @@ def load_or_build(models) -> dict:
         data = np.load(path)
         return {h: {"uv": data[f"{h}_uv"], "dorsal": data[f"{h}_dorsal"]} for h in HANDS}
     layouts = build_layouts(models)
-    tmp = atomic_temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, **{f"{h}_{k}": v for h in HANDS for k, v in layouts[h].items()})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return layouts

@@ -4,7 +4,6 @@ As IntagHand's demo: there is no hand detector, so the hands should be roughly c
 frame. Single images are padded to a square; video and webcam frames are centre-cropped to one.
 """
 
-import os
 from pathlib import Path
 
 import cv2
@@ -13,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from handmodel import load_hand_models
+from handmodel.atomic import atomic_path
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from training.checkpoint import load_model
@@ -125,9 +125,8 @@ def demo(checkpoint, save_path, img_path=None, video=None, live: bool = False, d
             h, w = image.shape[:2]
             overlay = draw_meshes(image, rec(image, letterbox_affine(w, h, rec.size)), rec.faces)
             out = save / f"{path.stem}_overlay.jpg"
-            tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.jpg")
-            cv2.imwrite(str(tmp), overlay)
-            os.replace(tmp, out)
+            with atomic_path(out) as tmp:
+                cv2.imwrite(str(tmp), overlay)
             written.append(str(out))
         return written
     cap = cv2.VideoCapture(str(video) if video else camera)
@@ -161,8 +160,8 @@ def demo(checkpoint, save_path, img_path=None, video=None, live: bool = False, d
                 except cv2.error:
                     gui = False  # headless OpenCV: fall back to a file that is rewritten every frame
             out = save / "live_overlay.jpg"
-            cv2.imwrite(str(out.with_name(".live_overlay.tmp.jpg")), overlay)
-            os.replace(out.with_name(".live_overlay.tmp.jpg"), out)
+            with atomic_path(out) as tmp:
+                cv2.imwrite(str(tmp), overlay)
         bar.close()
     except KeyboardInterrupt:
         pass

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from handmodel.atomic import atomic_temp_path
+from handmodel.atomic import atomic_path
 from handmodel.joints import HANDS, MANO16_TIPS_TO_21
 
 LEVEL_SIZES = (63, 126, 252)
@@ -171,9 +171,8 @@ def _save(path: Path, graphs: dict[str, HandGraph]) -> None:
             arrays[f"{hand}_children{lvl}"] = g.children[lvl]
         for key in _FIELDS:
             arrays[f"{hand}_{key}"] = getattr(g, key)
-    tmp = atomic_temp_path(path)
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
 
 
 def _load(path: Path) -> dict[str, HandGraph]:
