@@ -13,7 +13,76 @@ class ToolkitError(click.ClickException):
     """An error the user can act on: printed as one line, exit status 1."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ToolkitGroup(click.Group):
+    """The one error boundary: bad input (InputError) and the machine's state (OSError: disk full, permissions,
+    read-only) become one line naming the file and what to do, exit status 1; never a traceback."""
+
+    def invoke(self, ctx):
+        from handmodel.errors import InputError, os_error_message
+
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            raise ToolkitError(str(e)) from None
+        except OSError as e:
+            raise ToolkitError(os_error_message(e)) from None
+
+
+class FiniteFloat(click.ParamType):
+    """A finite float (click's FloatRange lets NaN through), optionally above a bound."""
+
+    name = "number"
+
+    def __init__(self, min: float | None = None, min_open: bool = False):
+        self.min, self.min_open = min, min_open
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.min is not None and (v <= self.min if self.min_open else v < self.min):
+            self.fail(f"{v:g} must be {'>' if self.min_open else '>='} {self.min:g}", param, ctx)
+        return v
+
+
+POSITIVE = click.IntRange(1)
+NON_NEGATIVE = click.IntRange(0)
+
+
+def _check_device(ctx, param, value):
+    """cpu, cuda, cuda:N, mps or auto; a CUDA device must exist here (else a one-line error, not a traceback)."""
+    import re
+
+    if value is None or value in ("auto", "cpu"):
+        return value
+    if not re.fullmatch(r"cuda(:\d+)?|mps", value):
+        raise click.BadParameter(f"{value!r}: expected cpu, cuda, cuda:N, mps or auto", ctx, param)
+    import torch
+
+    if value.startswith("cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(value.split(":")[1]) if ":" in value else 0
+        if index >= n:
+            where = f"only {n} CUDA device(s)" if n else "no CUDA GPU on this machine"
+            raise click.BadParameter(f"{value}: {where}; use --device cpu (or auto)", ctx, param)
+    elif not torch.backends.mps.is_available():
+        raise click.BadParameter(f"{value}: no MPS device on this machine; use --device cpu (or auto)", ctx, param)
+    return value
+
+
+def _check_image_out(ctx, param, value):
+    if value is not None and not value.lower().endswith((".png", ".jpg", ".jpeg")):
+        raise click.BadParameter(f"{value}: the picture is written as PNG or JPEG; end the name in .png or .jpg", ctx,
+                                 param)  # fmt: skip
+    return value
+
+
+@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Synthetic two-hand data and IntagHand-style training in one toolkit.
 
@@ -41,12 +110,8 @@ MANO_DIR_OPTION = click.option(
 def assets_info(mano_dir, as_json):
     """Show which hand model is active and the folder smplx loads it from."""
     from handmodel import load_hand_models
-    from handmodel.errors import InputError
 
-    try:
-        models = load_hand_models(mano_dir, quiet=as_json)
-    except InputError as e:
-        raise ToolkitError(str(e)) from None
+    models = load_hand_models(mano_dir, quiet=as_json)
     if as_json:
         click.echo(json.dumps(models.info))
     else:
@@ -62,13 +127,9 @@ def assets_import_mano(mano_dir):
 
     The files are read without chumpy and without running anything a pickle asks for.
     """
-    from handmodel.errors import InputError
     from handmodel.models import import_mano, load_model_dir
 
-    try:
-        info = load_model_dir(import_mano(mano_dir)).info
-    except InputError as e:
-        raise ToolkitError(str(e)) from None
+    info = load_model_dir(import_mano(mano_dir)).info
     click.echo(f"MANO converted: {info['dir']} (hash {info['hash']})")
     click.echo("Point the toolkit at it with --mano-dir, $MANO_DIR, or by copying the two files to assets/mano/.")
 
@@ -80,7 +141,7 @@ def assets_import_mano(mano_dir):
 @main.command("sample-poses")
 @click.option("--out", required=True, type=click.Path(),
               help="poses.npz (one file), or a folder of chunk files (needed for --shard).")  # fmt: skip
-@click.option("--num", type=int, default=64, show_default=True, help="Number of poses (sample ids 0..NUM-1).")
+@click.option("--num", type=POSITIVE, default=64, show_default=True, help="Number of poses (sample ids 0..NUM-1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Global seed; the same seed gives the same file.")
 @click.option(
     "--interhand",
@@ -89,19 +150,21 @@ def assets_import_mano(mano_dir):
     help="InterHand2.6M release root: seed from its interacting frames (default: the built-in prior).",
 )
 @click.option("--split", default="train", show_default=True, help="InterHand2.6M split for --interhand.")
-@click.option("--copies", type=int, default=8, show_default=True, help="Augmented copies per seed pose.")
-@click.option("--iters", type=int, default=90, show_default=True, help="Optimization steps (all stages).")
-@click.option("--batch-size", type=int, default=256, show_default=True,
+@click.option("--copies", type=POSITIVE, default=8, show_default=True, help="Augmented copies per seed pose.")
+@click.option("--iters", type=POSITIVE, default=90, show_default=True, help="Optimization steps (all stages).")
+@click.option("--batch-size", type=POSITIVE, default=256, show_default=True,
               help="Poses optimized together; also the chunk of ids that sharding and resume work in.")  # fmt: skip
-@click.option("--max-penetration-mm", type=float, default=2.0, show_default=True,
+@click.option("--max-penetration-mm", type=FiniteFloat(0), default=2.0, show_default=True,
               help="Keep poses whose deepest vertex inside the other hand is at most this deep.")  # fmt: skip
-@click.option("--max-anatomy-deg", type=float, default=0.1, show_default=True,
+@click.option("--max-anatomy-deg", type=FiniteFloat(0), default=0.1, show_default=True,
               help="Keep poses with no joint angle beyond its limit by more than this.")  # fmt: skip
-@click.option("--device", default="cpu", show_default=True, help="torch device: cpu, cuda, cuda:1, ...")
+@click.option("--device", default="cpu", show_default=True, callback=_check_device,
+              help="torch device: cpu, cuda, cuda:1, ...")  # fmt: skip
 @click.option("--shard", default="0/1", show_default=True, help="K/N: run the chunks c with c % N == K.")
 @click.option("--restart", is_flag=True, help="Discard finished chunks of an earlier run instead of resuming.")
 @click.option("--no-report", is_flag=True, help="Skip the report (PNG figures and summary.txt).")
-@click.option("--threads", type=int, default=0, show_default=True, help="CPU threads for torch (0: torch's default).")
+@click.option("--threads", type=NON_NEGATIVE, default=0, show_default=True,
+              help="CPU threads for torch (0: torch's default).")  # fmt: skip
 @MANO_DIR_OPTION
 def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size, max_penetration_mm, max_anatomy_deg,
                      device, shard, restart, no_report, threads, mano_dir):  # fmt: skip
@@ -111,27 +174,23 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
     (penetration, anatomy, contact, naturalness); every pose gets exact quality metrics and a `kept` flag.
     Reruns resume finished chunks. Writes OUT, the learned naturalness prior beside it, and a report folder.
     """
-    from handmodel.errors import InputError
     from handmodel.sharding import parse_shard
 
-    try:
-        k_n = parse_shard(shard)
-        import torch
+    k_n = parse_shard(shard)
+    import torch
 
-        from pose_sampler.run import SampleSettings, remove_partial, sample_poses
+    from pose_sampler.run import SampleSettings, remove_partial, sample_poses
 
-        if threads > 0:
-            torch.set_num_threads(threads)
-        settings = SampleSettings(
-            num=num, seed=seed, copies=copies, batch_size=batch_size, iters=iters,
-            max_penetration_mm=max_penetration_mm, max_anatomy_deg=max_anatomy_deg, interhand=interhand, split=split,
-            device=device,
-        )  # fmt: skip
-        if restart:
-            remove_partial(out)
-        summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report)
-    except InputError as e:
-        raise ToolkitError(str(e)) from None
+    if threads > 0:
+        torch.set_num_threads(threads)
+    settings = SampleSettings(
+        num=num, seed=seed, copies=copies, batch_size=batch_size, iters=iters,
+        max_penetration_mm=max_penetration_mm, max_anatomy_deg=max_anatomy_deg, interhand=interhand, split=split,
+        device=device,
+    )  # fmt: skip
+    if restart:
+        remove_partial(out)
+    summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report)
     if summary["skipped"]:
         click.echo(f"{out}: already complete ({summary['kept']} of {summary['num']} kept); --restart to redo it")
         return
@@ -147,15 +206,6 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
 # ---- end sample-poses ----
 
 # ---- render, textures, hdri, preview (blender_scripts/, textures/, hdri/, dataset_tools/) ------------------
-
-
-def _render_call(fn, *args, **kwargs):
-    from handmodel.errors import InputError
-
-    try:
-        return fn(*args, **kwargs)
-    except InputError as e:
-        raise ToolkitError(str(e)) from None
 
 
 @main.command("render")
@@ -201,7 +251,7 @@ def render_cmd(poses, out, num, shard, resolution, samples, denoise, seed, camer
         )  # fmt: skip
         return run(s)
 
-    n = _render_call(go)
+    n = go()
     click.echo(f"rendered {n} new samples into {out}")
 
 
@@ -213,8 +263,8 @@ def textures():
 @textures.command("make")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the textures (default: the hand model's cache, where `render` looks).")  # fmt: skip
-@click.option("--size", type=int, default=512, show_default=True, help="Texture side in pixels.")
-@click.option("--variants", type=int, default=2, show_default=True, help="Textures per skin tone (8 tones).")
+@click.option("--size", type=click.IntRange(16), default=512, show_default=True, help="Texture side in pixels.")
+@click.option("--variants", type=POSITIVE, default=2, show_default=True, help="Textures per skin tone (8 tones).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pigment patterns.")
 @MANO_DIR_OPTION
 def textures_make(out, size, variants, seed, mano_dir):
@@ -224,8 +274,8 @@ def textures_make(out, size, variants, seed, mano_dir):
     from handmodel import load_hand_models
     from textures.catalogue import make_textures
 
-    models = _render_call(load_hand_models, mano_dir)
-    paths = _render_call(make_textures, models, out, size, variants, seed, progress=lambda j: tqdm(j, unit="texture"))
+    models = load_hand_models(mano_dir)
+    paths = make_textures(models, out, size, variants, seed, progress=lambda j: tqdm(j, unit="texture"))
     click.echo(f"{len(paths)} textures in {paths[0].parent}")
 
 
@@ -240,47 +290,39 @@ def hdri_list(hdri_dir):
     """Show the catalogue: the CC0 HDRIs bundled with Blender, your folders, and the procedural sky."""
     from hdri.catalogue import describe, list_hdris
 
-    click.echo(describe(_render_call(list_hdris, list(hdri_dir))))
+    click.echo(describe(list_hdris(list(hdri_dir))))
 
 
 @main.command("preview")
 @click.argument("dataset", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Contact sheet .png to write.")
-@click.option("--count", type=int, default=16, show_default=True, help="How many samples to draw.")
-@click.option("--columns", type=int, default=4, show_default=True, help="Samples per row.")
-@click.option("--scale", type=int, default=2, show_default=True, help="Enlarge each sample this many times.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=_check_image_out,
+              help="Contact sheet .png to write.")  # fmt: skip
+@click.option("--count", type=POSITIVE, default=16, show_default=True, help="How many samples to draw.")
+@click.option("--columns", type=POSITIVE, default=4, show_default=True, help="Samples per row.")
+@click.option("--scale", type=POSITIVE, default=2, show_default=True, help="Enlarge each sample this many times.")
 def preview_cmd(dataset, out, count, columns, scale):
     """Contact sheet of a dataset: images with mask outlines and 2D joints (right orange, left blue)."""
     from dataset_tools.preview import contact_sheet
 
-    n = _render_call(contact_sheet, dataset, out, count, columns, scale)
+    n = contact_sheet(dataset, out, count, columns, scale)
     click.echo(f"{n} samples drawn into {out}")
 
 
 @assets.command("preview")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--size", type=int, default=384, show_default=True, help="Image side in pixels.")
+@click.option("--size", type=click.IntRange(16), default=384, show_default=True, help="Image side in pixels.")
 @MANO_DIR_OPTION
 def assets_preview(out, size, mano_dir):
     """Render the active hand model's two rest-pose hands with Blender into OUT.png (shows which model is active)."""
     from dataset_tools.model_preview import model_preview
 
-    info = _render_call(model_preview, out, mano_dir, size)
+    info = model_preview(out, mano_dir, size)
     click.echo(f"{info['model']} ({info['hash']}) rendered into {out}")
 
 
 # ---- end render ----
 
 # ---- train, eval, demo (training/) ---------------------------------------------------------------------
-
-
-def _train_call(fn, *args, **kwargs):
-    from handmodel.errors import InputError
-
-    try:
-        return fn(*args, **kwargs)
-    except InputError as e:
-        raise ToolkitError(str(e)) from None
 
 
 def _default_device(device):
@@ -291,7 +333,7 @@ def _default_device(device):
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-DEVICE_OPTION = click.option("--device", default="auto", show_default=True,
+DEVICE_OPTION = click.option("--device", default="auto", show_default=True, callback=_check_device,
                              help="cpu, cuda, cuda:N, or auto (CUDA when available).")  # fmt: skip
 
 
@@ -331,15 +373,16 @@ DEVICE_OPTION = click.option("--device", default="auto", show_default=True,
     metavar="0,1,...",
     help="Train on these GPUs, one DDP process each (or launch with torchrun).",
 )
-@click.option("--epochs", type=int, default=None, help="Epochs in all (default 200).")
-@click.option("--batch-size", type=int, default=None, help="Images per step per process (default 64).")
-@click.option("--lr", type=float, default=None, help="Peak AdamW learning rate (default 3e-4).")
-@click.option("--steps-per-epoch", type=int, default=None, help="Steps per epoch (default: one pass over the data).")
-@click.option("--max-steps", type=int, default=None, help="Stop after this many steps in all (quick runs).")
+@click.option("--epochs", type=POSITIVE, default=None, help="Epochs in all (default 200).")
+@click.option("--batch-size", type=POSITIVE, default=None, help="Images per step per process (default 64).")
+@click.option("--lr", type=FiniteFloat(0, min_open=True), default=None, help="Peak AdamW learning rate (default 3e-4).")
+@click.option("--steps-per-epoch", type=POSITIVE, default=None,
+              help="Steps per epoch (default: one pass over the data).")  # fmt: skip
+@click.option("--max-steps", type=POSITIVE, default=None, help="Stop after this many steps in all (quick runs).")
 @click.option(
-    "--workers", type=int, default=None, help="Data-loader processes (default: spare cores on CUDA, 2 on CPU)."
+    "--workers", type=NON_NEGATIVE, default=None, help="Data-loader processes (default: spare cores on CUDA, 2 on CPU)."
 )
-@click.option("--input-size", type=int, default=None, help="Network input side in pixels (default 256).")
+@click.option("--input-size", type=click.IntRange(32), default=None, help="Network input side in pixels (default 256).")
 @click.option(
     "--backbone",
     type=click.Choice(["resnet18", "resnet34", "resnet50"]),
@@ -378,8 +421,8 @@ def train_cmd(config_file, data, mix, preset, out, resume, device, gpu, epochs, 
         "model.backbone_weights": backbone_weights,
         "augment.enabled": False if no_augment else None,
     }
-    cfg = _train_call(build_config, config_file, data, mix, preset, overrides)
-    result = _train_call(train, cfg, out, _default_device(device), gpu, resume, mano_dir)
+    cfg = build_config(config_file, data, mix, preset, overrides)
+    result = train(cfg, out, _default_device(device), gpu, resume, mano_dir)
     if result.get("rank", 0) == 0:  # under torchrun every rank returns here
         click.echo(f"checkpoint: {result['checkpoint']}")
 
@@ -388,15 +431,15 @@ def train_cmd(config_file, data, mix, preset, out, resume, device, gpu, epochs, 
 @click.option("--checkpoint", required=True, type=click.Path(), help="Checkpoint .pt (or run folder) from `train`.")
 @click.option("--data", required=True, type=click.Path(file_okay=False), help="Dataset folder to evaluate on.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the metrics here.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Images per forward pass.")
-@click.option("--workers", type=int, default=0, show_default=True, help="Data-loader worker processes.")
+@click.option("--batch-size", type=POSITIVE, default=16, show_default=True, help="Images per forward pass.")
+@click.option("--workers", type=NON_NEGATIVE, default=0, show_default=True, help="Data-loader worker processes.")
 @DEVICE_OPTION
 @MANO_DIR_OPTION
 def eval_cmd(checkpoint, data, json_out, batch_size, workers, device, mano_dir):
     """Joint and vertex mean error (IntagHand: joint-9 root and bone-length scale aligned), PA-MPJPE, MRRPE, in mm."""
     from training.evaluate import evaluate, format_report
 
-    metrics = _train_call(evaluate, checkpoint, data, json_out, _default_device(device), batch_size, workers, mano_dir)
+    metrics = evaluate(checkpoint, data, json_out, _default_device(device), batch_size, workers, mano_dir)
     click.echo(format_report(metrics))
 
 
@@ -414,7 +457,7 @@ def eval_cmd(checkpoint, data, json_out, batch_size, workers, device, mano_dir):
 @click.option(
     "--live", is_flag=True, help="Webcam: a window if OpenCV has GUI support, else SAVE_PATH/live_overlay.jpg."
 )
-@click.option("--camera", type=int, default=0, show_default=True, help="Webcam index for --live.")
+@click.option("--camera", type=NON_NEGATIVE, default=0, show_default=True, help="Webcam index for --live.")
 @click.option(
     "--save_path",
     "--save-path",
@@ -429,7 +472,7 @@ def demo_cmd(checkpoint, img_path, video, live, camera, save_path, device, mano_
     """Draw both predicted hand meshes over images, a video, or a webcam stream."""
     from training.demo import demo
 
-    written = _train_call(demo, checkpoint, save_path, img_path, video, live, _default_device(device), mano_dir, camera)
+    written = demo(checkpoint, save_path, img_path, video, live, _default_device(device), mano_dir, camera)
     click.echo(f"wrote {len(written)} overlay(s) to {save_path}")
 
 
@@ -455,19 +498,10 @@ def interhand():
     """
 
 
-def _interhand_call(fn, *args, **kwargs):
-    from handmodel.errors import InputError
-
-    try:
-        return fn(*args, **kwargs)
-    except InputError as e:
-        raise ToolkitError(str(e)) from None
-
-
 def _interhand_models(mano_dir):
     from handmodel import load_hand_models
 
-    return _interhand_call(load_hand_models, mano_dir)
+    return load_hand_models(mano_dir)
 
 
 @interhand.command("prepare")
@@ -488,9 +522,9 @@ def interhand_prepare(data_path, save_path, split, workers, limit, shard, mano_d
     from handmodel.sharding import parse_shard
     from interhand.prepare import prepare_interhand
 
-    shard = _interhand_call(parse_shard, shard)
+    shard = parse_shard(shard)
     models = _interhand_models(mano_dir)
-    r = _interhand_call(prepare_interhand, data_path, save_path, models, split=split, workers=workers, limit=limit,
+    r = prepare_interhand(data_path, save_path, models, split=split, workers=workers, limit=limit,
                         shard=shard)  # fmt: skip
     click.echo(f"prepare {split}: {r['written']} samples written, {r['existing']} already there "
                f"({r['candidates']} candidate images) -> {save_path}")  # fmt: skip
@@ -512,7 +546,7 @@ def interhand_annots(data_path, split, capture, seq, out, mano_dir):
     from interhand.sequence import sequence_dir, write_annots
 
     models = _interhand_models(mano_dir)
-    r = _interhand_call(write_annots, data_path, out, split, capture, seq, models)
+    r = write_annots(data_path, out, split, capture, seq, models)
     click.echo(f"annots: {r['frames']} frames, {r['images']} images -> {sequence_dir(out, split, capture, seq)}")
     click.echo(f"skipped: {r.get('black_images', 0)} black images, {r.get('black_frames', 0)} black frames, "
                f"{r.get('no_valid_hand', 0)} frames without a valid hand")  # fmt: skip
@@ -532,7 +566,7 @@ def interhand_blend_weights(split, capture, seq, out, mano_dir):
     from interhand.sequence import sequence_dir
 
     models = _interhand_models(mano_dir)
-    r = _interhand_call(write_blend_weights, sequence_dir(out, split, capture, seq), models)
+    r = write_blend_weights(sequence_dir(out, split, capture, seq), models)
     shapes = ", ".join(f"{h} {'x'.join(map(str, s))}" for h, s in r["grid_shape"].items())
     click.echo(f"blend weights: {r['frames']} frames; canonical grids {shapes}")
 
@@ -550,7 +584,7 @@ def interhand_masks(split, capture, seq, out, mano_dir):
     from interhand.sequence import sequence_dir
 
     models = _interhand_models(mano_dir)
-    r = _interhand_call(write_masks, sequence_dir(out, split, capture, seq), models)
+    r = write_masks(sequence_dir(out, split, capture, seq), models)
     click.echo(f"masks: {r['written']} rendered, {r['existing']} already there")
 
 
@@ -564,7 +598,7 @@ def interhand_merge(split, capture, seqs, new_name, out):
     """Merge processed sequences of one capture into a new one by symbolic links (no extra space)."""
     from interhand.merge import merge_sequences
 
-    r = _interhand_call(merge_sequences, out, split, capture, list(seqs), new_name)
+    r = merge_sequences(out, split, capture, list(seqs), new_name)
     click.echo(f"merge: {new_name} with {r['frames']} frames ({r['links']} links)")
 
 
@@ -574,13 +608,13 @@ def interhand_merge(split, capture, seqs, new_name, out):
 @IH_CAPTURE
 @click.option("--seq", "seqs", multiple=True, help="Only this sequence (repeat; default: every one).")
 @IH_OUT
-@click.option("--fps", default=30.0, show_default=True, type=float, help="Frames per second.")
-@click.option("--scale", default=0.5, show_default=True, type=float, help="Image size factor.")
+@click.option("--fps", default=30.0, show_default=True, type=FiniteFloat(0, min_open=True), help="Frames per second.")
+@click.option("--scale", default=0.5, show_default=True, type=FiniteFloat(0, min_open=True), help="Image size factor.")
 def interhand_gif(data_path, split, capture, seqs, out, fps, scale):
     """A GIF per camera of each sequence of a capture, from the release's images (black ones left out)."""
     from interhand.gif import write_gifs
 
-    paths = _interhand_call(write_gifs, data_path, out, split, capture, list(seqs) or None, fps=fps, scale=scale)
+    paths = write_gifs(data_path, out, split, capture, list(seqs) or None, fps=fps, scale=scale)
     click.echo(f"gif: {len(paths)} GIFs -> {out}/{split}/Capture{capture}/")
 
 
@@ -596,7 +630,7 @@ def interhand_vis(data_path, split, capture, seq, frame, out):
     projected onto each camera image of that frame."""
     from interhand.vis import write_vis
 
-    for path in _interhand_call(write_vis, data_path, out, split, capture, seq, frame=frame):
+    for path in write_vis(data_path, out, split, capture, seq, frame=frame):
         click.echo(str(path))
 
 
@@ -612,7 +646,7 @@ def interhand_mini_release(out, no_images, seed, samples, mano_dir):
     from interhand.mini_release import make_mini_release
 
     models = _interhand_models(mano_dir)
-    summary = _interhand_call(make_mini_release, out, models, with_images=not no_images, seed=seed, samples=samples)
+    summary = make_mini_release(out, models, with_images=not no_images, seed=seed, samples=samples)
     for split, info in summary.items():
         click.echo(f"{split}: {len(info['images'])} images, {len(info['interacting_frames'])} valid interacting "
                    f"frames, {len(info['black_images'])} black images")  # fmt: skip

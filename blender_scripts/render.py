@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script (blender -P, python render.py):
 import numpy as np
 
 from blender_scripts.quality import DENOISERS
-from handmodel.errors import InputError
+from handmodel.errors import InputError, os_error_message
 from handmodel.sharding import parse_shard
 
 DONE_PREFIX = "@@done "
@@ -310,6 +310,9 @@ def main(argv: list[str]) -> int:
             print(f"rendered {n} samples into {s.out} in {time.time() - t0:.1f} s")
     except InputError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as e:
+        print(f"error: {os_error_message(e)}", file=sys.stderr, flush=True)
         return 1
     return 0
 

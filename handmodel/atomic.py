@@ -53,6 +53,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise OSError(f"{path}: could not write it (the writer produced no file)")
         os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno is not None and e.filename in (None, str(tmp)):  # disk full in write(): name the real file
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
