@@ -8,6 +8,10 @@ import json
 
 import click
 
+from blender_scripts.settings import RenderSettings
+from interhand.release import SPLITS
+from training.config import BACKBONES, PRESETS
+
 
 class ToolkitError(click.ClickException):
     """An error the user can act on: printed as one line, exit status 1."""
@@ -149,7 +153,8 @@ def assets_import_mano(mano_dir):
     default=None,
     help="InterHand2.6M release root: seed from its interacting frames (default: the built-in prior).",
 )
-@click.option("--split", default="train", show_default=True, help="InterHand2.6M split for --interhand.")
+@click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True,
+              help="InterHand2.6M split for --interhand.")  # fmt: skip
 @click.option("--copies", type=POSITIVE, default=8, show_default=True, help="Augmented copies per seed pose.")
 @click.option("--iters", type=POSITIVE, default=90, show_default=True, help="Optimization steps (all stages).")
 @click.option("--batch-size", type=POSITIVE, default=256, show_default=True,
@@ -208,51 +213,48 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
 # ---- render, textures, hdri, preview (blender_scripts/, textures/, hdri/, dataset_tools/) ------------------
 
 
+def _settings_options(cls):
+    """The click options of a settings dataclass, derived from its fields (blender_scripts/settings.py): the same
+    flags, defaults, help and choices as the argparse parser inside Blender; values keep the field names."""
+    from blender_scripts.settings import option_specs
+
+    paths = {"file": click.Path(dir_okay=False), "dir": click.Path(file_okay=False), None: None}
+
+    def decorate(fn):
+        for spec in reversed(option_specs(cls)):
+            kind = paths[spec.path] or spec.type
+            if spec.min is not None:
+                kind = click.IntRange(spec.min) if spec.type is int else FiniteFloat(spec.min)
+            elif spec.type is float:
+                kind = FiniteFloat()
+            if spec.choices:
+                kind = click.Choice(spec.choices)
+            if spec.kind == "switch":
+                opt = click.option(spec.flag, spec.name, is_flag=True, help=spec.help)
+            elif spec.kind == "repeat":
+                opt = click.option(spec.flag, spec.name, multiple=True, type=kind, help=spec.help)
+            else:
+                opt = click.option(spec.flag, spec.name, type=kind, default=spec.default, required=spec.required,
+                                   show_default=spec.default is not None, help=spec.help)  # fmt: skip
+            fn = opt(fn)
+        return fn
+
+    return decorate
+
+
 @main.command("render")
-@click.option("--poses", required=True, type=click.Path(dir_okay=False), help="Poses .npz made by sample-poses.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (a rerun resumes).")
-@click.option("--num", type=int, default=None, help="Render only the first NUM poses.")
-@click.option("--shard", default="0/1", show_default=True, help="K/N: render the sample ids with id % N == K.")
-@click.option("--resolution", type=int, default=256, show_default=True, help="Square image side in pixels.")
-@click.option("--samples", type=int, default=12, show_default=True,
-              help="Cycles samples per pixel (denoised, so 12 is enough at 256 px).")  # fmt: skip
-@click.option("--denoise", type=click.Choice(["off", "fast", "balanced", "high"]), default="fast", show_default=True,
-              help="OpenImageDenoise quality (off: raw Cycles samples).")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True, help="Global seed (per sample: seed, sample id).")
-@click.option("--cameras", type=click.Path(dir_okay=False), default=None,
-              help="InterHand2.6M camera.json: render from its rigs instead of orbit cameras.")  # fmt: skip
-@click.option("--hdri-dir", multiple=True, type=click.Path(file_okay=False), help="Add a folder of HDRIs.")
-@click.option("--no-bundled-hdris", is_flag=True, help="Leave out the 8 HDRIs that ship with Blender.")
-@click.option("--no-sky", is_flag=True, help="Leave out the procedural sky.")
-@click.option("--texture-dir", multiple=True, type=click.Path(file_okay=False),
-              help="Add a folder of skin textures painted in the hand UV layout.")  # fmt: skip
-@click.option("--no-generated-textures", is_flag=True, help="Use only the --texture-dir textures.")
-@click.option("--subdivision", type=int, default=1, show_default=True, help="Catmull-Clark levels at render time.")
-@click.option("--restart-every", type=int, default=200, show_default=True,
-              help="Restart the Blender worker every N samples so memory stays flat (0: one process).")  # fmt: skip
-@click.option("--threads", type=int, default=0, show_default=True, help="Render threads (0: all cores).")
-@MANO_DIR_OPTION
-def render_cmd(poses, out, num, shard, resolution, samples, denoise, seed, cameras, hdri_dir, no_bundled_hdris, no_sky,
-               texture_dir, no_generated_textures, subdivision, restart_every, threads, mano_dir):  # fmt: skip
+@_settings_options(RenderSettings)
+def render_cmd(**values):
     """Render photo-real two-hand samples with Blender Cycles: image, mask, depth and annotation per pose.
 
     The same code path as `blender -b -P blender_scripts/render.py -- --poses P --out D ...`.
     Resumable (finished samples are skipped) and sharded (--shard K/N for a job array).
     """
-    from blender_scripts.render import RenderSettings, run
-    from handmodel.sharding import parse_shard
+    from blender_scripts.render import run
+    from blender_scripts.settings import settings_from_values
 
-    def go():
-        s = RenderSettings(
-            poses=poses, out=out, num=num, shard=parse_shard(shard), resolution=resolution, samples=samples,
-            denoise=denoise, seed=seed, cameras=cameras, hdri_dirs=list(hdri_dir), bundled_hdris=not no_bundled_hdris,
-            sky=not no_sky, texture_dirs=list(texture_dir), generated_textures=not no_generated_textures,
-            subdivision=subdivision, restart_every=restart_every, threads=threads, mano_dir=mano_dir,
-        )  # fmt: skip
-        return run(s)
-
-    n = go()
-    click.echo(f"rendered {n} new samples into {out}")
+    n = run(settings_from_values(RenderSettings, values))
+    click.echo(f"rendered {n} new samples into {values['out']}")
 
 
 @main.group()
@@ -355,7 +357,7 @@ DEVICE_OPTION = click.option("--device", default="auto", show_default=True, call
 @click.option(
     "--preset",
     default=None,
-    type=click.Choice(["real", "real+synthetic", "synthetic", "real-subset+synthetic", "pretrain-finetune"]),
+    type=click.Choice(list(PRESETS)),
     help="A named mix over datasets called 'interhand' (real) and 'renderih' (synthetic).",
 )
 @click.option(
@@ -385,7 +387,7 @@ DEVICE_OPTION = click.option("--device", default="auto", show_default=True, call
 @click.option("--input-size", type=click.IntRange(32), default=None, help="Network input side in pixels (default 256).")
 @click.option(
     "--backbone",
-    type=click.Choice(["resnet18", "resnet34", "resnet50"]),
+    type=click.Choice(BACKBONES),
     default=None,
     help="ResNet encoder (default resnet50).",
 )
@@ -481,7 +483,7 @@ def demo_cmd(checkpoint, img_path, video, live, camera, save_path, device, mano_
 # ---- interhand (interhand/) ----------------------------------------------------------------------------
 IH_DATA = click.option("--data_path", required=True, type=click.Path(file_okay=False),
                        help="Root of the InterHand2.6M release (holds images/ and annotations/).")  # fmt: skip
-IH_SPLIT = click.option("--split", type=click.Choice(["train", "val", "test"]), default="train", show_default=True,
+IH_SPLIT = click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True,
                         help="Which split of the release.")  # fmt: skip
 IH_CAPTURE = click.option("--capture", required=True, type=int, help="Capture number (the C of CaptureC).")
 IH_SEQ = click.option("--seq", required=True, help="Sequence name, e.g. 0051_dinosaur.")

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (blender -P, python render.py): make the repo importable
@@ -25,90 +24,23 @@ if __package__ in (None, ""):  # run as a script (blender -P, python render.py):
 import numpy as np
 
 from blender_scripts.quality import DENOISERS
+from blender_scripts.settings import RenderSettings, add_arguments, settings_from_values, settings_to_argv
 from handmodel.errors import InputError, os_error_message
-from handmodel.sharding import parse_shard
 
 DONE_PREFIX = "@@done "
 # Fingerprint keys added after datasets were made without them: the value those datasets were rendered with.
 LEGACY_META = {"denoise": "off"}
 
 
-@dataclass
-class RenderSettings:
-    poses: str
-    out: str
-    num: int | None = None
-    shard: tuple[int, int] = (0, 1)
-    resolution: int = 256
-    samples: int = 12
-    denoise: str = "fast"
-    seed: int = 0
-    cameras: str | None = None
-    hdri_dirs: list = field(default_factory=list)
-    bundled_hdris: bool = True
-    sky: bool = True
-    texture_dirs: list = field(default_factory=list)
-    generated_textures: bool = True
-    subdivision: int = 1
-    restart_every: int = 200
-    threads: int = 0
-    mano_dir: str | None = None
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="render.py", description=__doc__.split("\n")[0])
-    p.add_argument("--poses", required=True, help="poses .npz made by sample-poses")
-    p.add_argument("--out", required=True, help="dataset folder (created; a rerun resumes it)")
-    p.add_argument("--num", type=int, default=None, help="render only the first NUM poses")
-    p.add_argument("--shard", default="0/1", help="K/N: render the sample ids with id %% N == K (0 <= K < N)")
-    p.add_argument("--resolution", type=int, default=256, help="square image side in pixels")
-    p.add_argument("--samples", type=int, default=12, help="Cycles samples per pixel")
-    p.add_argument("--denoise", default="fast", choices=DENOISERS, help="OpenImageDenoise quality (off: none)")
-    p.add_argument("--seed", type=int, default=0, help="global seed; each sample draws from (seed, sample id)")
-    p.add_argument("--cameras", default=None, help="InterHand2.6M camera.json: use its rigs instead of orbits")
-    p.add_argument("--hdri-dir", action="append", default=[], help="folder of HDRIs to add (repeatable)")
-    p.add_argument("--no-bundled-hdris", action="store_true", help="leave out the HDRIs that ship with Blender")
-    p.add_argument("--no-sky", action="store_true", help="leave out the procedural sky")
-    p.add_argument("--texture-dir", action="append", default=[], help="folder of skin textures (repeatable)")
-    p.add_argument("--no-generated-textures", action="store_true", help="only the --texture-dir textures")
-    p.add_argument("--subdivision", type=int, default=1, help="Catmull-Clark levels at render time")
-    p.add_argument("--restart-every", type=int, default=200, help="restart the worker every N samples (0: never)")
-    p.add_argument("--threads", type=int, default=0, help="render threads (0: all cores)")
-    p.add_argument("--mano-dir", default=None, help="folder with MANO_RIGHT.pkl / MANO_LEFT.pkl")
+    add_arguments(p, RenderSettings)
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
 
-def settings_from_args(a) -> RenderSettings:
-    return RenderSettings(
-        poses=a.poses, out=a.out, num=a.num, shard=parse_shard(a.shard), resolution=a.resolution,
-        samples=a.samples, denoise=a.denoise, seed=a.seed, cameras=a.cameras, hdri_dirs=list(a.hdri_dir),
-        bundled_hdris=not a.no_bundled_hdris, sky=not a.no_sky, texture_dirs=list(a.texture_dir),
-        generated_textures=not a.no_generated_textures, subdivision=a.subdivision,
-        restart_every=a.restart_every, threads=a.threads, mano_dir=a.mano_dir,
-    )  # fmt: skip
-
-
-def settings_to_argv(s: RenderSettings) -> list[str]:
-    argv = ["--poses", s.poses, "--out", s.out, "--shard", f"{s.shard[0]}/{s.shard[1]}"]
-    argv += ["--resolution", str(s.resolution), "--samples", str(s.samples), "--denoise", s.denoise]
-    argv += ["--seed", str(s.seed)]
-    argv += ["--subdivision", str(s.subdivision), "--restart-every", str(s.restart_every)]
-    argv += ["--threads", str(s.threads)]
-    if s.num is not None:
-        argv += ["--num", str(s.num)]
-    for flag, value in (("--cameras", s.cameras), ("--mano-dir", s.mano_dir)):
-        if value is not None:
-            argv += [flag, value]
-    for d in s.hdri_dirs:
-        argv += ["--hdri-dir", d]
-    for d in s.texture_dirs:
-        argv += ["--texture-dir", d]
-    for flag, on in (("--no-bundled-hdris", not s.bundled_hdris), ("--no-sky", not s.sky),
-                     ("--no-generated-textures", not s.generated_textures)):  # fmt: skip
-        if on:
-            argv.append(flag)
-    return argv
+def settings_from_args(a: argparse.Namespace) -> RenderSettings:
+    return settings_from_values(RenderSettings, vars(a))
 
 
 def _sha256(path) -> str:

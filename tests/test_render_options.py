@@ -1,0 +1,109 @@
+"""The render options are defined once (RenderSettings' fields): the click command and the argparse parser inside
+Blender offer every one of them, with the same defaults and the same meaning, and `render --help` lists them."""
+
+import dataclasses
+import re
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from blender_scripts.render import build_parser, settings_from_args
+from blender_scripts.settings import RenderSettings, option_specs, settings_from_values, settings_to_argv
+
+SPECS = option_specs(RenderSettings)
+REQUIRED = {"poses": "p.npz", "out": "ds"}
+# Fields whose command-line text goes through a parse function: a non-default value of each.
+PARSED = {"shard": (1, 3)}
+
+
+def parse_argparse(argv: list[str]) -> RenderSettings:
+    return settings_from_args(build_parser().parse_args(argv))
+
+
+def parse_click(argv: list[str]) -> RenderSettings:
+    ctx = cli.render_cmd.make_context("render", list(argv))
+    return settings_from_values(RenderSettings, ctx.params)
+
+
+def changed_value(f: dataclasses.Field, spec):
+    """A value of field `f` different from its default, of the field's type."""
+    if f.name in PARSED:
+        return PARSED[f.name]
+    assert f.metadata["option"]["parse"] is None, f"add a non-default value of {f.name} to PARSED"
+    default = None if f.default is dataclasses.MISSING else f.default
+    if spec.kind == "switch":
+        return not default
+    if spec.kind == "repeat":
+        return [f"{f.name}_a", f"{f.name} b"]
+    if spec.choices:
+        return next(c for c in reversed(spec.choices) if c != default)
+    if spec.type is int:
+        return (default or 0) + 7
+    if spec.type is float:
+        return (default or 0.0) + 0.25
+    return f"{f.name}_value.x"
+
+
+def test_every_field_is_an_option_of_both_parsers_under_one_flag():
+    names = [f.name for f in dataclasses.fields(RenderSettings)]
+    assert [s.name for s in SPECS] == names
+    click_flags = {p.name: p.opts for p in cli.render_cmd.params}
+    argparse_flags = {a.dest: a.option_strings for a in build_parser()._actions}
+    for spec in SPECS:
+        assert click_flags[spec.name] == [spec.flag], spec.name
+        assert argparse_flags[spec.name] == [spec.flag], spec.name
+    assert len({s.flag for s in SPECS}) == len(SPECS)
+
+
+def test_both_parsers_give_the_dataclass_defaults():
+    argv = ["--poses", REQUIRED["poses"], "--out", REQUIRED["out"]]
+    expected = RenderSettings(**REQUIRED)
+    assert parse_argparse(argv) == expected
+    assert parse_click(argv) == expected
+    assert expected.shard == (0, 1) and expected.denoise == "fast" and expected.bundled_hdris is True
+
+
+def test_every_option_changed_survives_the_worker_argv_in_both_parsers():
+    fields = dataclasses.fields(RenderSettings)
+    values = {f.name: changed_value(f, spec) for f, spec in zip(fields, SPECS, strict=True)}
+    s = RenderSettings(**values)
+    defaults = RenderSettings(**REQUIRED)
+    for f in fields:
+        if f.name not in REQUIRED:
+            assert getattr(s, f.name) != getattr(defaults, f.name), f.name
+    argv = settings_to_argv(s)
+    assert parse_argparse(argv) == s
+    assert parse_click(argv) == s
+
+
+@pytest.mark.parametrize(
+    "bad, click_says",
+    [(["--denoise", "medium"], "'medium' is not one of"), (["--samples", "0"], "0 is not in the range x>=1"),
+     (["--resolution", "8"], "8 is not in the range x>=16"), (["--threads", "-1"], "-1 is not in the range x>=0")],
+)  # fmt: skip
+def test_both_parsers_refuse_values_outside_the_choices_and_ranges(bad, click_says, capsys):
+    argv = ["--poses", "p", "--out", "o", *bad]
+    with pytest.raises(SystemExit) as e:
+        parse_argparse(argv)
+    assert e.value.code == 2 and bad[0] in capsys.readouterr().err
+    r = CliRunner().invoke(cli.main, ["render", *argv])
+    assert r.exit_code == 2 and click_says in r.output
+
+
+def test_render_help_lists_every_option_with_its_default():
+    out = CliRunner().invoke(cli.main, ["render", "--help"]).output
+    entries, flag = {}, None  # flag -> its help entry, wrapped lines joined
+    for line in out.split("Options:\n")[1].splitlines():
+        m = re.match(r"  (-[-\w]+)", line)
+        if m:
+            flag = m.group(1)
+        entries[flag] = entries.get(flag, "") + " " + line.strip()
+    for spec in SPECS:
+        assert spec.flag in entries, f"{spec.flag} missing from render --help"
+        assert " ".join(spec.help.split()[:3]) in entries[spec.flag]
+        if spec.kind == "value" and spec.default is not None:
+            assert re.search(rf"\[default: {re.escape(str(spec.default))}[;\]]", entries[spec.flag]), entries[spec.flag]
+    inside_blender = build_parser().format_help()
+    for spec in SPECS:
+        assert spec.flag in inside_blender
