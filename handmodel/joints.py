@@ -42,6 +42,17 @@ PARENTS_21 = np.array([-1] + [p for i in range(5) for p in (0, 4 * i + 1, 4 * i 
 INTERHAND_BLOCK_TO_21 = np.array([20] + [4 * i + (3 - k) for i in range(5) for k in range(4)], dtype=np.int64)
 INTERHAND_HAND_OFFSET = {"right": 0, "left": 21}
 
+# The root of a hand for training targets, metrics and the decoder's template: joint 9 (middle finger base), and
+# the wrist -> joint 9 length that normalised hands have.
+ROOT_JOINT = 9
+REFERENCE_BONE_M = 0.095
+
+
+def root_bone_length(joints: np.ndarray) -> np.ndarray:
+    """Wrist -> joint 9 length of 21-joint hands (..., 21, 3) -> (...), in the joints' unit."""
+    joints = np.asarray(joints)
+    return np.linalg.norm(joints[..., 0, :] - joints[..., ROOT_JOINT, :], axis=-1)
+
 
 def mano_to_21(joints16: np.ndarray, vertices: np.ndarray, tip_ids: np.ndarray) -> np.ndarray:
     """Joints (..., 16, 3) and vertices (..., V, 3) -> 21 joints (..., 21, 3) in the toolkit's order."""

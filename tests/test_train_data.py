@@ -11,9 +11,10 @@ import train_fixtures
 from handmodel.dataset_io import read_annotation
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.joints import REFERENCE_BONE_M as BONE_LENGTH
 from handmodel.skinning import mano_forward
 from training.dataset import HandDataset, MixSampler
-from training.targets import BONE_LENGTH, gaussian_heatmaps, gaussian_heatmaps_torch
+from training.targets import gaussian_heatmaps, gaussian_heatmaps_torch
 
 drawn_dataset = train_fixtures.drawn_dataset  # the shared fixtures
 models, graphs = train_fixtures.models, train_fixtures.graphs

@@ -33,8 +33,10 @@ def test_real_plus_synthetic_preset_trains_on_both_and_evaluates_on_real(
         overrides={"train.max_steps": 2},
     )
     assert cfg["stages"][0]["mix"] == {"interhand": 0.5, "renderih": 0.5}
-    train(cfg, tmp_path / "run", progress=False)
+    result = train(cfg, tmp_path / "run", progress=False)
     assert read_checkpoint(tmp_path / "run")["step"] == 2
+    # Both datasets were drawn from: 2 steps of 4 samples, each dataset at least once.
+    assert sum(result["drawn"].values()) == 8 and min(result["drawn"].values()) > 0, result["drawn"]
     m = evaluate(tmp_path / "run", prepared_interhand, progress=False)
     assert m["samples"] == len(list_samples(prepared_interhand)) > 0
     assert all(m[k]["all"] > 0 for k in ("joint", "vertex", "pa_mpjpe"))

@@ -101,3 +101,13 @@ def test_config_presets_mixes_and_mistakes(tmp_path):
     bad.write_text("model: [1, 2")
     with pytest.raises(InputError, match=r"c\.yaml: not valid YAML"):
         build_config(str(bad))
+
+
+def test_every_stage_of_a_schedule_gets_at_least_one_epoch():
+    data = ["renderih=a", "interhand=b"]
+    cfg = build_config(data=data, preset="pretrain-finetune", overrides={"train.epochs": 2})
+    assert [s["epochs"] for s in cfg["stages"]] == [1, 1] and cfg["train"]["epochs"] == 2
+    with pytest.raises(InputError, match="stage 1 of 2 gets 0 epochs"):
+        build_config(data=data, preset="pretrain-finetune", overrides={"train.epochs": 1})
+    with pytest.raises(InputError, match="stage 1 of 1 gets 0 epochs"):
+        resolve_config({"data": {"renderih": "a"}, "stages": [{"mix": {"renderih": 1.0}, "epochs": 0}]})

@@ -50,3 +50,19 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(drawn_data
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
     with pytest.raises(InputError, match="other model settings"):
         train(cfg(6, gcn_dims=[16, 16, 16]), tmp_path / "split", resume=tmp_path / "split", progress=False)
+
+
+@pytest.mark.slow
+def test_resume_after_a_max_steps_stop_in_mid_epoch_trains_the_rest_of_that_epoch(drawn_dataset, tmp_path):
+    def cfg(steps):
+        return train_fixtures.tiny_config(
+            {"drawn": drawn_dataset},
+            train={"max_steps": steps, "batch_size": 1, "steps_per_epoch": 4, "checkpoint_every": 1},
+        )
+
+    straight = train(cfg(5), tmp_path / "straight", progress=False)
+    first = train(cfg(2), tmp_path / "split", progress=False)
+    resumed = train(cfg(5), tmp_path / "split", resume=tmp_path / "split", progress=False)
+    # Steps 3 and 4 finish epoch 0 on the samples the straight run drew there; step 5 starts epoch 1.
+    assert resumed["history"] == pytest.approx(straight["history"][2:], rel=1e-4)
+    assert first["drawn"] == {"drawn": 2} and resumed["drawn"] == {"drawn": 3} and resumed["epoch"] == 1

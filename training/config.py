@@ -148,13 +148,21 @@ def resolve_config(user: dict | None = None, where: str = "config") -> dict:
         cfg["stages"] = [{"mix": {name: 1.0 for name in cfg["data"]}}]
     stages = []
     left = epochs
+    n_stages = len(cfg["stages"])
     for i, stage in enumerate(cfg["stages"]):
         stage = dict(stage)
         if "epochs" not in stage:
-            frac = stage.pop("epoch_fraction", 1.0 / len(cfg["stages"]))
-            stage["epochs"] = left if i == len(cfg["stages"]) - 1 else max(1, round(epochs * frac))
+            frac = stage.pop("epoch_fraction", 1.0 / n_stages)
+            # Leave at least one epoch for every later stage; the last one takes what is left.
+            later = n_stages - 1 - i
+            stage["epochs"] = left if not later else min(max(1, round(epochs * frac)), left - later)
         stage.pop("epoch_fraction", None)
         stage.setdefault("lr_scale", 1.0)
+        if int(stage["epochs"]) < 1:
+            raise InputError(
+                f"{where}: stage {i + 1} of {n_stages} gets {stage['epochs']} epochs (train.epochs {epochs} is too "
+                f"few for this schedule: give at least one epoch per stage)"
+            )
         left -= stage["epochs"]
         for name, ratio in stage["mix"].items():
             if name not in cfg["data"]:

@@ -166,7 +166,8 @@ def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 
 class MixedDataset(torch.utils.data.Dataset):
-    """Several HandDatasets by name; items are keyed (dataset index, sample index, epoch) by MixSampler."""
+    """Several HandDatasets by name; items are keyed (dataset index, sample index, epoch) by MixSampler, and
+    carry `dataset` (the dataset index) so a run can count what it drew from each."""
 
     def __init__(self, datasets: dict[str, HandDataset]):
         self.names = list(datasets)
@@ -177,7 +178,7 @@ class MixedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, key):
         d, i, epoch = key
-        return self.datasets[d][(i, epoch)]
+        return dict(self.datasets[d][(i, epoch)], dataset=torch.tensor(d))
 
 
 class MixSampler(torch.utils.data.Sampler):
@@ -195,9 +196,11 @@ class MixSampler(torch.utils.data.Sampler):
         self.epoch_size = epoch_size - epoch_size % world
         self.seed, self.rank, self.world = seed, rank, world
         self.epoch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Draw epoch `epoch`'s samples, leaving out this rank's first `start` (a run resumed in mid-epoch)."""
+        self.epoch, self.start = epoch, start
 
     def draws(self) -> list[tuple[int, int, int]]:
         rng = np.random.default_rng([self.seed, self.epoch, 7919])
@@ -214,7 +217,7 @@ class MixSampler(torch.utils.data.Sampler):
         return keys
 
     def __iter__(self):
-        return iter(self.draws()[self.rank :: self.world])
+        return iter(self.draws()[self.rank :: self.world][self.start :])
 
     def __len__(self) -> int:
-        return self.epoch_size // self.world
+        return max(0, self.epoch_size // self.world - self.start)

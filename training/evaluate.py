@@ -9,12 +9,11 @@ from tqdm import tqdm
 
 from handmodel import load_hand_models
 from handmodel.atomic import atomic_write_json
-from handmodel.joints import HANDS
+from handmodel.joints import HANDS, REFERENCE_BONE_M
 from training.checkpoint import load_model
 from training.dataset import HandDataset
 from training.mesh_graph import hand_graphs
 from training.metrics import evaluate_arrays, format_report
-from training.targets import BONE_LENGTH
 
 
 @torch.no_grad()
@@ -31,7 +30,7 @@ def predict_dataset(net, dataset, device="cpu", batch_size: int = 16, workers: i
             for k in pred[h]:
                 pred[h][k].append(out[h][k].double().cpu().numpy())
             # Targets are normalised to a 0.095 m wrist-joint9; back to metres with the true length.
-            k = (batch[f"{h}_bone"].double() / BONE_LENGTH).numpy()[:, None, None]
+            k = (batch[f"{h}_bone"].double() / REFERENCE_BONE_M).numpy()[:, None, None]
             gt[h]["joints"].append(batch[f"{h}_joints"].double().numpy() * k)
             gt[h]["verts"].append(batch[f"{h}_verts"].double().numpy() * k)
             gt[h]["joints_cam"].append(batch[f"{h}_joints_cam"].double().numpy())

@@ -4,7 +4,7 @@ Per hand: 252 vertices picked by geodesic farthest-point sampling, a graph over 
 linked when their geodesic Voronoi regions touch), two halvings by greedy matching (252 -> 126 -> 63 nodes), the
 fixed 252 -> 778 upsampling (inverse geodesic-distance weights over the 3 nearest picked vertices), the 63-node
 positional code, the 21-joint regressor, and per-vertex colours for the dense maps.
-Cached in assets/cache/ as one .npz per hand-model hash.
+Cached beside the hand model's cache (assets/cache/ or $HANDKIT_CACHE) as one .npz per hand-model hash.
 """
 
 import os
@@ -16,11 +16,11 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from handmodel.atomic import atomic_path
-from handmodel.joints import HANDS, MANO16_TIPS_TO_21
+from handmodel.joints import HANDS, MANO16_TIPS_TO_21, REFERENCE_BONE_M, ROOT_JOINT, root_bone_length
+from handmodel.models import cache_root
 
 LEVEL_SIZES = (63, 126, 252)
 GRAPH_VERSION = 2
-DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "assets" / "cache"
 
 
 @dataclass
@@ -139,9 +139,9 @@ def build_hand_graph(model) -> HandGraph:
     tips[np.arange(5), np.asarray(model.tip_ids)] = 1.0
     regressor21 = np.concatenate([np.asarray(model.J_regressor, dtype=np.float64), tips])[MANO16_TIPS_TO_21]
     joints = regressor21 @ verts
-    bone = np.linalg.norm(joints[0] - joints[9])
-    positional = (pool63 @ verts - joints[9]) / bone
-    template = (verts - joints[9]) * (0.095 / bone)
+    bone = root_bone_length(joints)
+    positional = (pool63 @ verts - joints[ROOT_JOINT]) / bone
+    template = (verts - joints[ROOT_JOINT]) * (REFERENCE_BONE_M / bone)
     lo, hi = verts.min(0), verts.max(0)
     colors = (verts - lo) / (hi - lo)
     return HandGraph(
@@ -189,7 +189,7 @@ def _load(path: Path) -> dict[str, HandGraph]:
 
 
 def cache_path(model_hash: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    return Path(cache_dir or DEFAULT_CACHE) / f"training_graph_v{GRAPH_VERSION}_{model_hash}.npz"
+    return Path(cache_dir or cache_root()) / f"training_graph_v{GRAPH_VERSION}_{model_hash}.npz"
 
 
 def hand_graphs(models, cache_dir: str | os.PathLike | None = None) -> dict[str, HandGraph]:

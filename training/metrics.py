@@ -7,8 +7,7 @@ joints' alignment) and average; "all" is the mean of left and right.
 
 import numpy as np
 
-from handmodel.joints import HANDS
-from training.targets import ROOT_JOINT
+from handmodel.joints import HANDS, REFERENCE_BONE_M, ROOT_JOINT, root_bone_length
 
 MIN_SCALE = 0.1  # weak-perspective scale floor for MRRPE (trained networks predict 2-6)
 
@@ -19,8 +18,7 @@ def intaghand_align(pred_j, pred_v, gt_j):
     pred_j (N,21,3), pred_v (N,V,3), gt_j (N,21,3), any consistent unit -> aligned (pred_j, pred_v).
     """
     root_p, root_g = pred_j[:, ROOT_JOINT : ROOT_JOINT + 1], gt_j[:, ROOT_JOINT : ROOT_JOINT + 1]
-    len_p = np.linalg.norm(pred_j[:, 0] - pred_j[:, ROOT_JOINT], axis=-1)
-    len_g = np.linalg.norm(gt_j[:, 0] - gt_j[:, ROOT_JOINT], axis=-1)
+    len_p, len_g = root_bone_length(pred_j), root_bone_length(gt_j)
     k = (len_g / np.maximum(len_p, 1e-12))[:, None, None]
     return (pred_j - root_p) * k + root_g, (pred_v - root_p) * k + root_g
 
@@ -39,7 +37,7 @@ def similarity_align(pred, gt):
     return scale[:, None, None] * np.einsum("nij,npj->npi", R, p) + mg
 
 
-def root_from_camera(cam, K, size: int, bone: float = 0.095):
+def root_from_camera(cam, K, size: int, bone: float = REFERENCE_BONE_M):
     """Camera-space position (N,3) of a hand's joint 9 from its weak-perspective camera.
 
     cam (N,3) = (s, tx, ty), K (N,3,3) intrinsics of the network input, size: input side in pixels. The hand's

@@ -7,8 +7,8 @@ length is 0.095 m. Auxiliary maps are at a quarter of the network input (64x64 f
 import cv2
 import numpy as np
 
-ROOT_JOINT = 9
-BONE_LENGTH = 0.095  # metres, wrist -> joint 9 after normalisation
+from handmodel.joints import REFERENCE_BONE_M, ROOT_JOINT, root_bone_length
+
 HEATMAP_SIGMA = 2.0  # pixels of the heatmap
 
 
@@ -16,8 +16,8 @@ def normalise_hand(joints: np.ndarray, verts: np.ndarray):
     """Camera-space joints (21,3) and vertices (V,3), metres -> (joints_n, verts_n, bone) where
     x_n = (x - joint9) * 0.095 / bone and bone is the wrist-joint9 length in metres."""
     root = joints[ROOT_JOINT]
-    bone = float(np.linalg.norm(joints[0] - root))
-    k = BONE_LENGTH / max(bone, 1e-9)
+    bone = float(root_bone_length(joints))
+    k = REFERENCE_BONE_M / max(bone, 1e-9)
     return (joints - root) * k, (verts - root) * k, bone
 
 

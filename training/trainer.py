@@ -100,7 +100,8 @@ def _to(batch: dict, device) -> dict:
 def run(cfg: dict, out_dir, device="cpu", resume=None, mano_dir=None, rank=0, world=1, progress=True) -> dict:
     """Train in this process (rank `rank` of `world`, process group already set up when world > 1).
 
-    Returns {"checkpoint": path, "rank", "step", "epoch", "loss": last loss, "history": [loss per step]}.
+    Returns {"checkpoint": path, "rank", "step", "epoch", "loss": last loss, "history": [loss per step],
+    "drawn": {dataset name: samples this rank trained on}}.
     """
     threads = cfg["train"].get("threads")
     if not threads:
@@ -114,112 +115,158 @@ def run(cfg: dict, out_dir, device="cpu", resume=None, mano_dir=None, rank=0, wo
         torch.set_num_threads(before)
 
 
-def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
-    out_dir = Path(out_dir)
-    device = torch.device(device)
-    t = cfg["train"]
-    torch.manual_seed(t["seed"] + rank)
-    models = load_hand_models(mano_dir, quiet=rank != 0)
-    graphs = hand_graphs(models)
-    S = cfg["model"]["input_size"]
-    datasets = {
-        name: HandDataset(path, models, graphs, S, cfg["augment"], seed=t["seed"], name=name)
-        for name, path in cfg["data"].items()
-    }
-    if not datasets:
-        raise InputError("no training data: give --data NAME=PATH (or `data:` in the config file)")
-    mixed = MixedDataset(datasets)
-    steps_per_epoch = _steps_per_epoch(cfg, datasets, world)
+class _Data:
+    """The run's hand models, decoder graphs and mixed datasets, and the steps in one epoch."""
 
+    def __init__(self, cfg: dict, mano_dir, rank: int, world: int):
+        t = cfg["train"]
+        self.models = load_hand_models(mano_dir, quiet=rank != 0)
+        self.graphs = hand_graphs(self.models)
+        size = cfg["model"]["input_size"]
+        datasets = {
+            name: HandDataset(path, self.models, self.graphs, size, cfg["augment"], seed=t["seed"], name=name)
+            for name, path in cfg["data"].items()
+        }
+        if not datasets:
+            raise InputError("no training data: give --data NAME=PATH (or `data:` in the config file)")
+        self.mixed = MixedDataset(datasets)
+        self.steps_per_epoch = _steps_per_epoch(cfg, datasets, world)
+
+
+def _build(cfg: dict, graphs, device):
+    """(network, AdamW, grad scaler, AMP dtype or None) on `device`."""
+    t = cfg["train"]
     net = TwoHandNet(graphs, cfg["model"]).to(device)
     if device.type == "cuda":
         # Convolutions run fastest in NHWC with cuDNN's autotuner (fixed input size).
         net = net.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     optimizer = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t["weight_decay"], foreach=True)
-    use_amp = bool(t["amp"]) and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    step, start_epoch = 0, 0
-    if resume:
-        ckpt = read_checkpoint(resume)
-        check_hand_model(ckpt, models)
-        if ckpt["config"]["model"] != cfg["model"]:
-            raise InputError(f"{ckpt['path']}: trained with other model settings than this config's `model:` section")
-        net.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
-        step, start_epoch = ckpt["step"], ckpt["epoch"] + 1
+    amp_dtype = None
+    if t["amp"] and device.type == "cuda":
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    return net, optimizer, scaler, amp_dtype
+
+
+def _restore(resume, cfg: dict, models, net, optimizer, scaler) -> int:
+    """Load a checkpoint into the network, optimizer and scaler; the number of steps it had done (0 without)."""
+    if not resume:
+        return 0
+    ckpt = read_checkpoint(resume)
+    check_hand_model(ckpt, models)
+    if ckpt["config"]["model"] != cfg["model"]:
+        raise InputError(f"{ckpt['path']}: trained with other model settings than this config's `model:` section")
+    net.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scaler.load_state_dict(ckpt["scaler"])
+    return int(ckpt["step"])
+
+
+def _open_log(out_dir: Path, cfg: dict, rank: int):
+    """Rank 0: the run folder with its config.yaml, and a TensorBoard writer; other ranks: None."""
+    if rank != 0:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_yaml(out_dir / "config.yaml", cfg)
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(out_dir / "logs"))
+
+
+def _log_step(writer, bar, step: int, value: float, lr: float, terms: dict) -> None:
+    bar.update(1)
+    bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
+    if step % 10 == 0 or step == 1:
+        writer.add_scalar("loss/total", value, step)
+        writer.add_scalar("lr", lr, step)
+        for k, v in terms.items():
+            writer.add_scalar(f"loss/{k}", float(v.detach()), step)
+
+
+def train_step(model, net, batch: dict, optimizer, scaler, geometry: dict, cfg: dict, epoch: int, amp_dtype):
+    """One optimisation step on a batch already on the device: (loss value, {term: tensor})."""
+    device = batch["image"].device
+    if device.type == "cuda":
+        batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        pred = model(batch["image"])
+    loss, terms = total_loss(pred, batch, geometry, cfg["loss"], epoch)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg["train"]["grad_clip"])
+    scaler.step(optimizer)
+    scaler.update()
+    return float(loss.detach()), terms
+
+
+def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
+    out_dir = Path(out_dir)
+    device = torch.device(device)
+    t = cfg["train"]
+    torch.manual_seed(t["seed"] + rank)
+    data = _Data(cfg, mano_dir, rank, world)
+    spe = data.steps_per_epoch
+    net, optimizer, scaler, amp_dtype = _build(cfg, data.graphs, device)
+    step = _restore(resume, cfg, data.models, net, optimizer, scaler)
     model = net
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
-    geometry = loss_geometry(graphs, device)
+    geometry = loss_geometry(data.graphs, device)
+    writer = _open_log(out_dir, cfg, rank)
 
-    writer = None
-    if rank == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_yaml(out_dir / "config.yaml", cfg)
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(out_dir / "logs"))
     ckpt_path = out_dir / "checkpoints" / "last.pt"
     history = []
+    drawn = torch.zeros(len(data.mixed.names), dtype=torch.long)
     max_steps = t.get("max_steps")
-    total_steps = t["epochs"] * steps_per_epoch if not max_steps else min(max_steps, t["epochs"] * steps_per_epoch)
+    total_steps = min(max_steps or math.inf, t["epochs"] * spe)
     bar = tqdm(total=total_steps, initial=step, disable=rank != 0 or not progress, desc="train", unit="step")
-    loader_stage = None
-    epoch = start_epoch
-    done = False
+    # A run stopped by max_steps in mid-epoch resumes at the next batch of the same epoch.
+    start_epoch, skip = divmod(step, spe)
+    loader_stage, epoch, done = None, start_epoch, bool(max_steps and step >= max_steps)
     model.train()
-    for epoch in range(start_epoch, t["epochs"]):
+    for epoch in range(start_epoch, t["epochs"] if not done else start_epoch):
         stage_index, stage = stage_of(cfg, epoch)
         if stage_index != loader_stage:
-            loader, sampler = make_loader(cfg, mixed, stage, steps_per_epoch, rank, world, device)
+            loader, sampler = make_loader(cfg, data.mixed, stage, spe, rank, world, device)
             loader_stage = stage_index
-        sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch, start=(skip if epoch == start_epoch else 0) * t["batch_size"])
         for batch in loader:
-            lr = learning_rate(cfg, step, steps_per_epoch)
+            lr = learning_rate(cfg, step, spe)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = _to(batch, device)
-            if device.type == "cuda":
-                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                pred = model(batch["image"])
-            loss, terms = total_loss(pred, batch, geometry, cfg["loss"], epoch)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(net.parameters(), t["grad_clip"])
-            scaler.step(optimizer)
-            scaler.update()
+            drawn += torch.bincount(batch["dataset"], minlength=len(drawn))
+            value, terms = train_step(
+                model, net, _to(batch, device), optimizer, scaler, geometry, cfg, epoch, amp_dtype
+            )
             step += 1
-            value = float(loss.detach())
             if not math.isfinite(value):
                 raise FloatingPointError(f"loss became {value} at step {step} (lower --lr or check the data)")
             history.append(value)
             if rank == 0:
-                bar.update(1)
-                bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
-                if step % 10 == 0 or step == 1:
-                    writer.add_scalar("loss/total", value, step)
-                    writer.add_scalar("lr", lr, step)
-                    for k, v in terms.items():
-                        writer.add_scalar(f"loss/{k}", float(v.detach()), step)
+                _log_step(writer, bar, step, value, lr, terms)
             if max_steps and step >= max_steps:
                 done = True
                 break
         if rank == 0 and (done or (epoch + 1) % t["checkpoint_every"] == 0 or epoch + 1 == t["epochs"]):
-            save_checkpoint(ckpt_path, net, cfg, models.info, optimizer=optimizer.state_dict(),
+            save_checkpoint(ckpt_path, net, cfg, data.models.info, optimizer=optimizer.state_dict(),
                             scaler=scaler.state_dict(), epoch=epoch, step=step, world=world)  # fmt: skip
         if done:
             break
     bar.close()
     if writer:
         writer.close()
-    last = history[-1] if history else None
-    return {"checkpoint": str(ckpt_path), "rank": rank, "step": step, "epoch": epoch, "loss": last, "history": history}
+    return {
+        "checkpoint": str(ckpt_path),
+        "rank": rank,
+        "step": step,
+        "epoch": epoch,
+        "loss": history[-1] if history else None,
+        "history": history,
+        "drawn": dict(zip(data.mixed.names, drawn.tolist())),  # this rank's samples per dataset
+    }
 
 
 def _free_port() -> int:
