@@ -89,7 +89,7 @@ def query_table(models, geom, n_pairs: int, device) -> list[tuple]:
         v = verts.clone().requires_grad_(True)
         p = pts.clone().requires_grad_(True)
         idx, dist = nearest_vertex(p.detach(), v.detach())
-        rb, rp = (dist < geom.reach[idx]).nonzero(as_tuple=True)
+        rb, rp = (dist < geom.face_reach[idx] + 0.004).nonzero(as_tuple=True)
         sd, trusted = local_signed_distance(
             p[rb, rp], rb, v, geom.topo[b], face_and_vertex_normals(v.detach(), geom.topo[b].faces), idx[rb, rp]
         )

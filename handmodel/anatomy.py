@@ -6,39 +6,51 @@ expressed in its frame gives (twist, splay, bend) angles: bend > 0 flexes toward
 the pinky side. The left hand's frames mirror the right's (x -> -x) with a sign chosen so that the same angles mean
 the same motion on both hands.
 
-Limits follow RenderIH (REFERENCE.md, "Anatomy").
+Limits and the ring/pinky coupling follow RenderIH's anatomy terms and live here once (`JOINT_TABLE_DEG`,
+`COUPLING`): the sampler's losses, its filter and the reports all read them from this module.
 """
 
 import numpy as np
 
 from handmodel.joints import MANO_FINGER_JOINTS
 
-# MANO joints 1..15 in order: index1-3, middle1-3, pinky1-3, ring1-3, thumb1-3.
-_BEND = {"index": [(-25, 70), (-4, 110), (-8, 90)], "middle": [(-25, 80), (-7, 100), (-8, 90)],
-         "ring": [(-25, 70), (-10, 100), (-8, 90)], "pinky": [(-22, 70), (-8, 90), (-8, 90)],
-         "thumb": [(-20, 40), (-35, 50), (-10, 100)]}  # fmt: skip
-_SPLAY_BASE = {
-    "index": (-25, 15),
-    "middle": (-15, 15),
-    "ring": (-25, 15),
-    "pinky": (-20, 30),
-    "thumb": (-30, 30),
-}
-_THUMB_MCP_TWIST_DEG = float(np.degrees(0.5))
+# The anatomy table: per finger and level (base, middle, distal), the (lo, hi) degree ranges of (twist, splay,
+# bend). No joint twists except the thumb's first (MANO joint 13, up to 0.5 rad); only base joints splay.
+_TWIST_THUMB_DEG = float(np.degrees(0.5))
+_NONE = (0.0, 0.0)
+JOINT_TABLE_DEG = {
+    "index": [(_NONE, (-25, 15), (-25, 70)), (_NONE, _NONE, (-4, 110)), (_NONE, _NONE, (-8, 90))],
+    "middle": [(_NONE, (-15, 15), (-25, 80)), (_NONE, _NONE, (-7, 100)), (_NONE, _NONE, (-8, 90))],
+    "ring": [(_NONE, (-25, 15), (-25, 70)), (_NONE, _NONE, (-10, 100)), (_NONE, _NONE, (-8, 90))],
+    "pinky": [(_NONE, (-20, 30), (-22, 70)), (_NONE, _NONE, (-8, 90)), (_NONE, _NONE, (-8, 90))],
+    "thumb": [((-_TWIST_THUMB_DEG, _TWIST_THUMB_DEG), (-30, 30), (-20, 40)), (_NONE, _NONE, (-35, 50)),
+              (_NONE, _NONE, (-10, 100))],
+}  # fmt: skip
+AXES = ("twist", "splay", "bend")
+# Ring and pinky share tendons: the ring PIP bends at least `ratio` times the pinky PIP (MANO joint ids).
+COUPLING = {"joint": MANO_FINGER_JOINTS["ring"][1], "follows": MANO_FINGER_JOINTS["pinky"][1], "ratio": 0.75}
 
 
 def _limits() -> dict[str, np.ndarray]:
-    out = {k: np.zeros((15, 2)) for k in ("twist", "splay", "bend")}
+    """{'twist' | 'splay' | 'bend': (15, 2) degrees} in MANO joint order 1..15, from JOINT_TABLE_DEG."""
+    out = {k: np.zeros((15, 2)) for k in AXES}
     for finger, joints in MANO_FINGER_JOINTS.items():
         for level, j in enumerate(joints):
-            out["bend"][j - 1] = _BEND[finger][level]
-            if level == 0:
-                out["splay"][j - 1] = _SPLAY_BASE[finger]
-    out["twist"][MANO_FINGER_JOINTS["thumb"][1] - 1] = (-_THUMB_MCP_TWIST_DEG, _THUMB_MCP_TWIST_DEG)
+            for axis, rng in zip(AXES, JOINT_TABLE_DEG[finger][level]):
+                out[axis][j - 1] = rng
     return out
 
 
 LIMITS_DEG = _limits()
+LIMITS_LO_DEG = np.stack([LIMITS_DEG[k][:, 0] for k in AXES], axis=-1)  # (15, 3) twist, splay, bend
+LIMITS_HI_DEG = np.stack([LIMITS_DEG[k][:, 1] for k in AXES], axis=-1)
+
+
+def limits_rad() -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) each (15, 3) radians (twist, splay, bend) of MANO joints 1..15."""
+    return np.radians(LIMITS_LO_DEG), np.radians(LIMITS_HI_DEG)
+
+
 # The thumb flexes across the palm: its bend axis is turned this far from the fingers' about the bone.
 THUMB_FRAME_ROLL_DEG = 45.0
 _MIRROR = np.diag([-1.0, 1.0, 1.0])
@@ -92,9 +104,19 @@ def pose_from_angles(angles: np.ndarray, frames: np.ndarray) -> np.ndarray:
 def limit_violation_deg(angles: np.ndarray) -> np.ndarray:
     """How far each angle lies outside its limit, degrees (..., 15, 3) (0 inside)."""
     deg = np.degrees(angles)
-    lo = np.stack([LIMITS_DEG[k][:, 0] for k in ("twist", "splay", "bend")], axis=-1)
-    hi = np.stack([LIMITS_DEG[k][:, 1] for k in ("twist", "splay", "bend")], axis=-1)
-    return np.maximum(lo - deg, 0) + np.maximum(deg - hi, 0)
+    return np.maximum(LIMITS_LO_DEG - deg, 0) + np.maximum(deg - LIMITS_HI_DEG, 0)
+
+
+def coupling_violation_deg(angles: np.ndarray) -> np.ndarray:
+    """How far the ring PIP bend falls short of COUPLING's share of the pinky PIP bend, degrees (...,) (0 if met)."""
+    bend = np.degrees(np.asarray(angles)[..., 2])
+    c = COUPLING
+    return np.maximum(c["ratio"] * bend[..., c["follows"] - 1] - bend[..., c["joint"] - 1], 0)
+
+
+def anatomy_violation_deg(angles: np.ndarray) -> np.ndarray:
+    """The worst anatomy violation of each hand pose, limits and coupling together, degrees: (..., 15, 3) -> (...)."""
+    return np.maximum(limit_violation_deg(angles).max((-2, -1)), coupling_violation_deg(angles))
 
 
 def sample_natural_hand_poses(rng: np.random.Generator, n: int, frames: np.ndarray) -> np.ndarray:
@@ -118,17 +140,14 @@ def sample_natural_hand_poses(rng: np.random.Generator, n: int, frames: np.ndarr
         angles[:, dip - 1, 2] = 0.7 * angles[:, pip - 1, 2] + rng.normal(0.0, 4.0, size=n)
         splay = 10.0 * splay_pattern[finger] * spread * (1.0 - 0.7 * curl) + rng.normal(0.0, 3.0, size=n)
         angles[:, mcp - 1, 1] = splay
-    # Ring and pinky share tendons: the ring PIP bends at least 0.75 of the pinky PIP.
-    ring_pip, pinky_pip = MANO_FINGER_JOINTS["ring"][1] - 1, MANO_FINGER_JOINTS["pinky"][1] - 1
-    angles[:, ring_pip, 2] = np.maximum(angles[:, ring_pip, 2], 0.75 * angles[:, pinky_pip, 2])
+    ring_pip, pinky_pip = COUPLING["joint"] - 1, COUPLING["follows"] - 1
+    angles[:, ring_pip, 2] = np.maximum(angles[:, ring_pip, 2], COUPLING["ratio"] * angles[:, pinky_pip, 2])
     t1, t2, t3 = (j - 1 for j in MANO_FINGER_JOINTS["thumb"])
     opposition = rng.uniform(0.0, 1.0, size=n)
     angles[:, t1, 2] = -15.0 + 50.0 * opposition + rng.normal(0.0, 4.0, size=n)
     angles[:, t1, 1] = rng.normal(0.0, 10.0, size=n)
     angles[:, t2, 2] = -20.0 + 60.0 * rng.uniform(0.0, 1.0, size=n) ** 1.3
-    angles[:, t2, 0] = rng.normal(0.0, 6.0, size=n)
+    angles[:, t1, 0] = rng.normal(0.0, 6.0, size=n)
     angles[:, t3, 2] = -5.0 + 80.0 * np.clip(opposition + rng.normal(0.0, 0.25, size=n), 0.0, 1.0)
-    lo = np.stack([LIMITS_DEG[k][:, 0] for k in ("twist", "splay", "bend")], axis=-1)
-    hi = np.stack([LIMITS_DEG[k][:, 1] for k in ("twist", "splay", "bend")], axis=-1)
-    angles = np.radians(np.clip(angles, lo, hi))
+    angles = np.radians(np.clip(angles, LIMITS_LO_DEG, LIMITS_HI_DEG))
     return pose_from_angles(angles, frames)

@@ -9,27 +9,32 @@ import math
 import numpy as np
 import torch
 
-from handmodel.anatomy import LIMITS_DEG
-from handmodel.joints import MANO_FINGER_JOINTS
-
-_AXES = ("twist", "splay", "bend")
-RING_PIP = MANO_FINGER_JOINTS["ring"][1] - 1
-PINKY_PIP = MANO_FINGER_JOINTS["pinky"][1] - 1
+from handmodel.anatomy import COUPLING
 
 
-def limits_rad() -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) each (15, 3) radians, from handmodel.anatomy.LIMITS_DEG."""
-    lo = np.stack([LIMITS_DEG[k][:, 0] for k in _AXES], axis=-1)
-    hi = np.stack([LIMITS_DEG[k][:, 1] for k in _AXES], axis=-1)
-    return np.radians(lo), np.radians(hi)
+def coupling_deficit(angles: torch.Tensor) -> torch.Tensor:
+    """How far (rad) the ring PIP bend falls short of handmodel.anatomy.COUPLING's share of the pinky PIP bend:
+    angles (B, 15, 3) -> (B,), 0 where the rule holds."""
+    c = COUPLING
+    return torch.relu(c["ratio"] * angles[:, c["follows"] - 1, 2] - angles[:, c["joint"] - 1, 2])
 
 
 def anatomy_loss(angles: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-    """Squared hinge outside [lo, hi] (15, 3), rad^2, plus RenderIH's tendon coupling (ring PIP bend >= 0.75 x
-    pinky PIP bend): angles (B, 15, 3) -> (B,)."""
+    """Squared hinge outside [lo, hi] (15, 3) (handmodel.anatomy.limits_rad), rad^2, plus the squared deficit of
+    the ring/pinky coupling rule: angles (B, 15, 3) -> (B,)."""
     over = torch.relu(angles - hi) + torch.relu(lo - angles)
-    coupling = torch.relu(0.75 * angles[:, PINKY_PIP, 2] - angles[:, RING_PIP, 2])
-    return (over**2).sum((1, 2)) + coupling**2
+    return (over**2).sum((1, 2)) + coupling_deficit(angles) ** 2
+
+
+def project_anatomy(angles: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """The nearest angles (B, 15, 3) inside the limits [lo, hi] (15, 3) that also meet the coupling rule: clamped,
+    then the ring PIP raised to its share of the pinky PIP (inside its own limit, as the table allows)."""
+    out = torch.maximum(torch.minimum(angles, hi), lo)
+    c = COUPLING
+    ring, pinky = c["joint"] - 1, c["follows"] - 1
+    raised = torch.maximum(out[:, ring, 2], c["ratio"] * out[:, pinky, 2]).clamp_max(hi[ring, 2])
+    return torch.cat([out[:, :ring], torch.stack([out[:, ring, 0], out[:, ring, 1], raised], -1)[:, None],
+                      out[:, ring + 1 :]], 1)  # fmt: skip
 
 
 def penetration_loss(sd: torch.Tensor, margin: float) -> torch.Tensor:

@@ -3,14 +3,15 @@
 All returned arrays are (N,) numpy. Keys:
   penetration_mm         deepest vertex of either hand inside the other hand's wrist-closed surface, mm
   penetration_vertices   vertices (both hands) inside the other hand
-  anatomy_violation_deg  worst excess over the joint limits of handmodel.anatomy, degrees, both hands
+  anatomy_violation_deg  worst excess over the joint limits or the ring/pinky coupling of handmodel.anatomy,
+                         degrees, both hands
   contact_pairs          vertices of either hand within `contact_mm` of the other hand's nearest vertex
 """
 
 import numpy as np
 import torch
 
-from handmodel.anatomy import limit_violation_deg
+from handmodel.anatomy import anatomy_violation_deg
 from handmodel.joints import HANDS
 from pose_sampler.penetration import nearest_vertex_both, penetration_depth
 
@@ -37,7 +38,7 @@ def pose_metrics(geom, params: dict, contact_mm: float = 3.0, chunk: int = 256) 
         viol = 0.0
         for h in HANDS:
             ang = params[h]["angles"][sl].cpu().double().numpy()
-            viol = np.maximum(viol, limit_violation_deg(ang).reshape(len(ang), -1).max(1))
+            viol = np.maximum(viol, anatomy_violation_deg(ang))
         out["penetration_mm"].append(1000.0 * deepest)
         out["penetration_vertices"].append(inside.astype(np.int64))
         out["anatomy_violation_deg"].append(viol)

@@ -32,10 +32,6 @@ class GaussianPrior:
         P = torch.as_tensor(self.precision, dtype=angles.dtype, device=angles.device)
         return 0.5 * ((x @ P) * x).sum(-1) / 45.0
 
-    def nll_numpy(self, angles: np.ndarray) -> np.ndarray:
-        x = angles.reshape(len(angles), 45) - self.mean
-        return 0.5 * np.einsum("bi,ij,bj->b", x, self.precision, x) / 45.0
-
 
 def fit_prior(angles: np.ndarray, shrink: float = 0.2, floor_deg: float = 2.0) -> GaussianPrior:
     """Fit to hand poses' angles (n, 15, 3) radians (both hands pooled)."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from handmodel.anatomy import limits_rad
 from handmodel.joints import HANDS
 from pose_sampler import losses, skinning
 from pose_sampler.penetration import (
@@ -91,17 +92,16 @@ class TwoHandGeometry:
             self.topo[h] = MeshTopology.build(closed, len(m.v_template), m.v_template, device=device)
             depth.append(inner_radius(m.v_template, m.J_regressor @ m.v_template, m.parents, self.topo[h]))
         self.max_depth = DEPTH_MARGIN * max(depth)
-        # Only points this close to their nearest vertex of the other hand can be within the loss margin of its
-        # surface (or shallowly inside it): the largest circumradius of the faces around that vertex, plus the
-        # margin and room to move between nearest-vertex searches. Per vertex of the rest mesh, (V,) metres.
+        # The largest circumradius of the faces around each vertex of the rest mesh, (V,) metres: a point farther
+        # than this plus d from its nearest vertex of the other hand is farther than d from that hand's surface.
         f, v = models["right"].faces, models["right"].v_template  # the open mesh: the wrist cap is not skin
         circum = np.linalg.norm(v[f] - v[f].mean(1, keepdims=True), axis=-1).max(1)
         around = np.zeros(len(v))
         for k in range(3):
             np.maximum.at(around, f[:, k], circum)
-        self.reach = torch.as_tensor(around + OptimSettings.margin_m + 0.002, dtype=dtype, device=device)
+        self.face_reach = torch.as_tensor(around, dtype=dtype, device=device)
         self.frames = {h: torch.as_tensor(frames[h], dtype=dtype, device=device) for h in HANDS}
-        lo, hi = losses.limits_rad()
+        lo, hi = limits_rad()
         self.lo = torch.as_tensor(lo, dtype=dtype, device=device)
         self.hi = torch.as_tensor(hi, dtype=dtype, device=device)
         v = models["right"].v_template
@@ -169,9 +169,12 @@ def _search(geom, v: dict, s: OptimSettings) -> dict:
     """
     out = {}
     nearest = dict(zip(HANDS, nearest_vertex_both(v["right"], v["left"])))
+    # Only points this close to their nearest vertex of the other hand can be within the run's loss margin of its
+    # surface (or shallowly inside it) before the next search.
+    reach = geom.face_reach + s.margin_m + s.search_slack_m
     for a, b in (("right", "left"), ("left", "right")):
         idx, dist = nearest[a]
-        rb, rp = (dist < geom.reach[idx]).nonzero(as_tuple=True)
+        rb, rp = (dist < reach[idx]).nonzero(as_tuple=True)
         normals = face_and_vertex_normals(v[b], geom.topo[b].faces)
         sd, face, normal = local_closest_faces(v[a][rb, rp], rb, v[b], geom.topo[b], normals, idx[rb, rp])
         # Where the skin folds the sign is not trusted, and nothing is deeper than a hand is thick: such points
@@ -242,7 +245,7 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
                         vhat = m2[h][k][ids] / (1 - b2**t)
                         new = x[h][k].detach() - lr * mhat / (vhat.sqrt() + 1e-8)
                         if k == "angles" and s.project_every_step:
-                            new = torch.maximum(torch.minimum(new, geom.hi), geom.lo)
+                            new = losses.project_anatomy(new, geom.lo, geom.hi)
                         var[h][k][ids] = new
                 steps[ids] += 1
                 if stage.may_stop and fresh:  # the depth is trusted right after a search
@@ -258,7 +261,7 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
                     1, {"loss": float(loss.detach().mean()), "pen_mm": 1000 * float(depth.max()), "active": len(ids)}
                 )
     with torch.no_grad():
-        out = {h: {"angles": torch.maximum(torch.minimum(var[h]["angles"], geom.hi), geom.lo),
+        out = {h: {"angles": losses.project_anatomy(var[h]["angles"], geom.lo, geom.hi),
                    "trans": var[h]["trans"]} for h in HANDS}  # fmt: skip
     out["iterations"] = steps
     return out

@@ -4,12 +4,23 @@ import numpy as np
 import pytest
 import torch
 
-from handmodel.anatomy import angles_from_pose, joint_frames, limit_violation_deg, sample_natural_hand_poses
+from handmodel.anatomy import (
+    COUPLING,
+    anatomy_violation_deg,
+    angles_from_pose,
+    joint_frames,
+    limit_violation_deg,
+    limits_rad,
+    sample_natural_hand_poses,
+)
 from handmodel.errors import InputError
 from pose_sampler import losses
 from pose_sampler.augment import BEND_CLIP_DEG, SPLAY_CLIP_DEG, SPLAY_PERTURBED, augment_angles
 from pose_sampler.naturalness import fit_prior, load_prior, save_prior
 from tests import sampler_fixtures
+
+RING_PIP, PINKY_PIP = 10, 7  # MANO joints 11 and 8, as rows of the (15, 3) angle arrays
+assert (COUPLING["joint"], COUPLING["follows"]) == (11, 8)
 
 sampler_geometry = sampler_fixtures.sampler_geometry  # the shared fixture
 sampler_models = sampler_fixtures.sampler_models  # the shared fixture
@@ -27,17 +38,44 @@ def test_geometry_angles_match_handmodel_anatomy(sampler_models, sampler_geometr
 
 
 def test_anatomy_loss_is_zero_inside_the_limits_and_the_squared_excess_outside():
-    lo, hi = (torch.tensor(x) for x in losses.limits_rad())
+    lo, hi = (torch.tensor(x) for x in limits_rad())
     rng = np.random.default_rng(1)
     inside = lo + (hi - lo) * torch.tensor(rng.uniform(size=(4, 15, 3)))
-    inside[:, losses.RING_PIP, 2] = inside[:, losses.PINKY_PIP, 2]  # keep the tendon coupling satisfied
+    inside[:, RING_PIP, 2] = inside[:, PINKY_PIP, 2]  # keep the tendon coupling satisfied
     assert torch.all(losses.anatomy_loss(inside, lo, hi) == 0)
     out = inside.clone()
-    out[:, 4, 2] = hi[4, 2] + np.radians(10)  # middle MCP over-bent by 10 deg
+    out[:, 3, 2] = np.radians(90)  # middle MCP (MANO joint 4, row 3) bent to 90 deg: 10 deg over its 80 deg limit
     expected = np.radians(10) ** 2
     np.testing.assert_allclose(losses.anatomy_loss(out, lo, hi).numpy(), expected, rtol=1e-9)
     # handmodel.anatomy sees the same 10 degree violation
     np.testing.assert_allclose(limit_violation_deg(out.numpy()).max(axis=(1, 2)), 10.0, atol=1e-9)
+    np.testing.assert_allclose(anatomy_violation_deg(out.numpy()), 10.0, atol=1e-9)
+
+
+def test_ring_pinky_coupling_is_in_the_loss_and_in_the_anatomy_metric():
+    lo, hi = (torch.tensor(x) for x in limits_rad())
+    angles = torch.zeros(1, 15, 3, dtype=torch.float64)
+    angles[0, PINKY_PIP, 2] = np.radians(80.0)  # pinky PIP at 80 deg wants the ring PIP at >= 60 deg
+    angles[0, RING_PIP, 2] = np.radians(40.0)
+    np.testing.assert_allclose(losses.anatomy_loss(angles, lo, hi).numpy(), np.radians(20.0) ** 2, rtol=1e-9)
+    assert limit_violation_deg(angles.numpy()).max() == 0  # inside every single-joint limit
+    np.testing.assert_allclose(anatomy_violation_deg(angles.numpy()), [20.0], atol=1e-9)
+    angles[0, RING_PIP, 2] = np.radians(61.0)
+    assert losses.anatomy_loss(angles, lo, hi).item() == 0 and anatomy_violation_deg(angles.numpy())[0] == 0
+
+
+def test_only_the_thumbs_first_joint_may_twist():
+    # MANO joint 13 (the thumb's first) twists up to 0.5 rad; 14 and 15 and every finger joint not at all.
+    twist = np.zeros((16, 15, 3))
+    for j in range(15):
+        twist[j, j, 0] = 0.4
+    excess = limit_violation_deg(twist).max((1, 2))
+    assert excess[12] == 0
+    others = np.delete(excess[:15], 12)
+    np.testing.assert_allclose(others, np.degrees(0.4), atol=1e-9)
+    over = np.zeros((1, 15, 3))
+    over[0, 12, 0] = 0.6
+    np.testing.assert_allclose(limit_violation_deg(over).max(), np.degrees(0.1), atol=1e-9)
 
 
 def test_contact_pairs_and_weights_follow_renderih():
@@ -76,18 +114,26 @@ def test_augmentation_perturbs_bend_and_splay_within_the_reference_ranges(sample
     np.testing.assert_array_equal(aug, again)
 
 
-def test_naturalness_prior_prefers_seed_poses_and_round_trips(tmp_path, sampler_models):
+def test_naturalness_prior_is_the_gaussian_density_scipy_gives_and_round_trips(tmp_path, sampler_models):
+    from scipy.stats import multivariate_normal
+
     frames = joint_frames(sampler_models)["right"]
     rng = np.random.default_rng(4)
     seeds = angles_from_pose(sample_natural_hand_poses(rng, 400, frames), frames)
-    prior = fit_prior(seeds)
-    # the fitted Gaussian matches numpy's mean and, through the precision, a covariance close to the sample's
-    np.testing.assert_allclose(prior.mean, seeds.reshape(400, 45).mean(0), atol=1e-12)
+    shrink, floor_deg = 0.3, 1.5
+    prior = fit_prior(seeds, shrink=shrink, floor_deg=floor_deg)
+    # scipy's density of the documented model: sample covariance shrunk toward its diagonal, plus a floor.
+    x = seeds.reshape(400, 45)
+    sample_cov = (x - x.mean(0)).T @ (x - x.mean(0)) / 399
+    cov = (1 - shrink) * sample_cov + shrink * np.diag(np.diag(sample_cov)) + np.radians(floor_deg) ** 2 * np.eye(45)
+    ref = multivariate_normal(mean=x.sum(0) / 400, cov=cov)
     held_out = angles_from_pose(sample_natural_hand_poses(rng, 100, frames), frames)
     scrambled = augment_angles(rng, held_out)
     nat = prior.nll(torch.tensor(held_out)).numpy()
+    # nll is -log density / 45 up to a constant: differences between poses match scipy's exactly
+    ref_nll = -ref.logpdf(held_out.reshape(100, 45)) / 45
+    np.testing.assert_allclose(nat - nat[0], ref_nll - ref_nll[0], rtol=1e-7, atol=1e-9)
     assert np.median(nat) < np.median(prior.nll(torch.tensor(scrambled)).numpy())
-    np.testing.assert_allclose(nat, prior.nll_numpy(held_out), rtol=1e-9)
     path = tmp_path / "p.prior.npz"
     save_prior(path, prior)
     back = load_prior(path)
@@ -112,3 +158,15 @@ def test_lean_skinning_reproduces_the_smplx_layer_and_its_gradient(sampler_geome
         (g_ours,) = torch.autograd.grad((ours**2).sum(), pose)
         assert float((ours - ref).detach().abs().max()) <= 1e-5  # metres
         np.testing.assert_allclose(g_ours.numpy(), g_ref.numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_projection_lands_inside_the_limits_and_the_coupling_and_keeps_valid_angles():
+    lo, hi = (torch.tensor(x) for x in limits_rad())
+    rng = np.random.default_rng(7)
+    wild = torch.tensor(rng.normal(0.0, 1.0, size=(200, 15, 3)))
+    proj = losses.project_anatomy(wild, lo, hi)
+    assert anatomy_violation_deg(proj.numpy()).max() < 1e-9
+    inside = losses.project_anatomy(proj, lo, hi)
+    assert torch.equal(inside, proj)  # a valid pose is left as it is
+    moved = (proj - torch.maximum(torch.minimum(wild, hi), lo)).abs() > 0
+    assert moved[:, :, :2].sum() == 0 and moved[:, np.arange(15) != RING_PIP].sum() == 0  # only the ring PIP bend

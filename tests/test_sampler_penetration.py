@@ -135,3 +135,24 @@ def test_face_following_query_matches_the_local_search_it_starts_from(posed_pair
     sd_follow = signed_distance_to_faces(pts[rb, rp], rb, verts, topo, face, normal)
     np.testing.assert_allclose(sd_search.numpy(), sd_local.detach().numpy(), atol=1e-7)
     np.testing.assert_allclose(sd_follow.numpy(), sd_local.detach().numpy(), atol=1e-6)
+
+
+def test_the_loop_search_reaches_as_far_as_the_runs_margin(posed_pairs, sampler_geometry):
+    from handmodel.joints import HANDS
+    from pose_sampler.optimize import OptimSettings, _search
+
+    v = {h: torch.as_tensor(posed_pairs[h][:2]) for h in HANDS}
+    # Move the left hand 12 mm away from the right along the line between the hands' centres.
+    away = v["left"].mean(1) - v["right"].mean(1)
+    gap = torch.cdist(v["right"], v["left"]).amin((1, 2))
+    v["left"] = v["left"] + (away / away.norm(dim=-1, keepdim=True) * (0.012 - gap)[:, None])[:, None]
+    wide = OptimSettings(margin_m=0.015)
+    found = _search(sampler_geometry, v, wide)
+    # Every right-hand vertex the loss acts on (closer than the margin to the left surface), from libigl.
+    faces = sampler_geometry.topo["left"].faces.numpy()
+    for b in range(2):
+        sd = _igl_signed(v["right"][b].numpy(), v["left"][b].numpy(), faces)
+        wanted = set(np.flatnonzero((sd < wide.margin_m) & (sd > 0)).tolist())
+        rb, rp = found["right"][:2]
+        got = set(rp[rb == b].tolist())
+        assert wanted and len(wanted - got) <= 0.02 * len(wanted)

@@ -59,9 +59,12 @@ def test_poses_rebuilt_with_smplx_from_the_file_show_the_written_metrics(tmp_pat
             )[0]
             deepest = max(deepest, float(np.clip(-sd, 0, None).max()) * 1000)
         assert abs(deepest - poses.metrics["penetration_mm"][i]) <= 0.5
-        viol = max(
-            limit_violation_deg(angles_from_pose(poses.params[h]["pose"][i, 3:], frames[h])).max() for h in HANDS
-        )
+        viol = 0.0
+        for h in HANDS:
+            angles = angles_from_pose(poses.params[h]["pose"][i, 3:], frames[h])
+            bend = np.degrees(angles[:, 2])
+            coupling = max(0.75 * bend[7] - bend[10], 0.0)  # ring PIP (MANO 11) >= 0.75 x pinky PIP (MANO 8)
+            viol = max(viol, limit_violation_deg(angles).max(), coupling)
         assert abs(viol - poses.metrics["anatomy_violation_deg"][i]) <= 1e-3
     m = poses.metrics
     np.testing.assert_array_equal(m["kept"], (m["penetration_mm"] <= 2.0) & (m["anatomy_violation_deg"] <= 0.1))
