@@ -10,11 +10,13 @@ samples/s and the ETA. A rerun skips finished samples; a killed run loses nothin
 """
 
 import argparse
+import collections
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from blender_scripts.settings import RenderSettings, add_arguments, settings_fro
 from handmodel.errors import InputError, os_error_message
 
 DONE_PREFIX = "@@done "
+STDERR_TAIL_LINES = 200  # of a worker's stderr, kept for the error message
 # Fingerprint keys added after datasets were made without them: the value those datasets were rendered with.
 LEGACY_META = {"denoise": "off"}
 
@@ -196,6 +199,39 @@ def _worker_command(s: RenderSettings, max_samples: int) -> list[str]:
     return [sys.executable, script, "--", *argv]
 
 
+def drive_worker(command: list[str], on_done) -> int:
+    """Run one worker process; on_done(name) for every sample it reports finished; returns how many it reported.
+    A worker that fails raises InputError (its last stderr line was `error: ...`) or RuntimeError.
+
+    A thread drains the worker's stderr while this one reads its stdout: a worker that writes more than a pipe
+    buffer of warnings would otherwise block on stderr while the driver waits on stdout. Only the last
+    STDERR_TAIL_LINES lines are kept for the error message.
+    """
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+    reader = threading.Thread(target=tail.extend, args=(proc.stderr,), daemon=True)
+    reader.start()
+    done = 0
+    try:
+        for line in proc.stdout:
+            if line.startswith(DONE_PREFIX):
+                done += 1
+                on_done(line[len(DONE_PREFIX) :].strip())
+    except BaseException:
+        proc.kill()  # the driver is failing (or interrupted): do not leave a Blender worker behind
+        raise
+    finally:
+        code = proc.wait()
+        reader.join()
+    if code != 0:
+        lines = [x.rstrip() for x in tail if x.strip()]
+        message = lines[-1] if lines else f"exit status {code}"
+        if message.startswith("error: "):
+            raise InputError(message[len("error: ") :])
+        raise RuntimeError(f"render worker failed: {message}\n" + "".join(tail)[-4000:])
+    return done
+
+
 def run(s: RenderSettings, progress: bool = True) -> int:
     """Render every unfinished sample of the shard; returns how many were rendered now."""
     from tqdm import tqdm
@@ -212,19 +248,7 @@ def run(s: RenderSettings, progress: bool = True) -> int:
         if s.restart_every <= 0:
             rendered = render_worker(s, report=lambda _name: bar.update(1))
         while s.restart_every > 0 and job.pending():
-            proc = subprocess.Popen(_worker_command(s, s.restart_every), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
-            for line in proc.stdout:
-                if line.startswith(DONE_PREFIX):
-                    rendered += 1
-                    bar.update(1)
-            err = proc.stderr.read()
-            if proc.wait() != 0:
-                lines = [x for x in err.strip().splitlines() if x.strip()]
-                message = lines[-1] if lines else f"exit status {proc.returncode}"
-                if message.startswith("error: "):
-                    raise InputError(message[len("error: ") :])
-                raise RuntimeError(f"render worker failed: {message}\n{err[-4000:]}")
+            rendered += drive_worker(_worker_command(s, s.restart_every), lambda _name: bar.update(1))
     finally:
         bar.close()
     return rendered
