@@ -27,9 +27,17 @@ class ToolkitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as e:
-            raise ToolkitError(str(e)) from None
+            raise ToolkitError(_last_line(str(e))) from None
         except OSError as e:
             raise ToolkitError(os_error_message(e)) from None
+
+
+def _last_line(message: str) -> str:
+    """A data-loader worker's InputError arrives with the worker's traceback in its message: keep the error."""
+    if "Original Traceback" not in message:
+        return message
+    last = message.strip().splitlines()[-1]
+    return last.split("InputError: ", 1)[-1]
 
 
 class FiniteFloat(click.ParamType):

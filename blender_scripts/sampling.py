@@ -13,6 +13,7 @@ from blender_scripts.lighting import WorldParams
 from blender_scripts.materials import SkinParams
 from handmodel.camera import project, world_to_camera
 from handmodel.errors import InputError
+from handmodel.validate import numeric_array, rotation
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,13 @@ def load_rig_cameras(path) -> list[dict]:
         cams = []
         for capture, c in data.items():
             for cam in sorted(c["campos"], key=str):
-                R = np.asarray(c["camrot"][cam], dtype=np.float64).reshape(3, 3)
-                pos = np.asarray(c["campos"][cam], dtype=np.float64).reshape(3) / 1000.0
-                fx, fy = c["focal"][cam]
-                cx, cy = c["princpt"][cam]
+                key = f"{capture}/{{}}/{cam}"
+                R = rotation(numeric_array(c["camrot"][cam], path, key.format("camrot"), (3, 3), reshape=True), path,
+                             key.format("camrot"), tol=1e-2)  # fmt: skip
+                pos = numeric_array(c["campos"][cam], path, key.format("campos"), (3,), reshape=True) / 1000.0
+                fx, fy = numeric_array(c["focal"][cam], path, key.format("focal"), (2,), reshape=True, min=0,
+                                       min_open=True)  # fmt: skip
+                cx, cy = numeric_array(c["princpt"][cam], path, key.format("princpt"), (2,), reshape=True, min=0.5)
                 K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
                 size = (int(round(2 * cx)), int(round(2 * cy)))
                 cams.append({"name": f"{capture}/{cam}", "K": K, "R": R, "t": -R @ pos, "size": size})

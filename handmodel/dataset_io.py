@@ -21,6 +21,7 @@ import numpy as np
 from handmodel.atomic import atomic_write_json
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.validate import intrinsics, numeric_array, rotation
 
 FORMAT_NAME = "two-hand-dataset"
 FORMAT_VERSION = 1
@@ -93,16 +94,14 @@ def read_annotation(root: str | os.PathLike, name: str) -> dict:
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
     try:
-        cam = {k: np.asarray(ann["camera"][k], dtype=np.float64) for k in ("K", "R", "t")}
+        c = ann["camera"]
+        cam = {"K": intrinsics(c["K"], path, "camera.K"), "R": rotation(c["R"], path, "camera.R", tol=1e-2),
+               "t": numeric_array(c["t"], path, "camera.t", (3,))}  # fmt: skip
         out = {"camera": cam, "source": ann.get("source", {})}
         for hand in HANDS:
-            out[hand] = {}
-            for key, shape in ANNOTATION_SHAPES.items():
-                a = np.asarray(ann[hand][key], dtype=np.float64)
-                if a.shape != shape:
-                    raise InputError(f"{path}: '{hand}.{key}' has shape {a.shape}, expected {shape}")
-                out[hand][key] = a
-    except KeyError as e:
+            out[hand] = {key: numeric_array(ann[hand][key], path, f"{hand}.{key}", shape)
+                         for key, shape in ANNOTATION_SHAPES.items()}  # fmt: skip
+    except (KeyError, TypeError) as e:
         raise InputError(f"{path}: missing key {e}") from None
     return out
 

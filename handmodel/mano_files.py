@@ -18,6 +18,7 @@ import numpy as np
 
 from handmodel.atomic import current_umask
 from handmodel.errors import InputError
+from handmodel.validate import numeric_array, sparse_shape
 
 NUM_VERTICES = 778
 # Keys smplx reads, with the shapes MANO has (None: any length).
@@ -65,12 +66,22 @@ class _SparseValue(_Placeholder):
     def to_array(self, where):
         s = self.state
         try:
-            shape = tuple(s["_shape"]) if "_shape" in s else tuple(s["shape"])
-            data, indices, indptr = np.asarray(s["data"]), np.asarray(s["indices"]), np.asarray(s["indptr"])
+            shape = s["_shape"] if "_shape" in s else s["shape"]
+            data, indices, indptr = s["data"], s["indices"], s["indptr"]
         except (KeyError, TypeError):
             raise InputError(f"{where}: a sparse matrix whose stored state is not understood") from None
-        dense = np.zeros(shape if self.fmt == "csr" else shape[::-1])
-        for row in range(len(indptr) - 1):
+        data = numeric_array(data, where, "sparse data", (None,))
+        indices = numeric_array(indices, where, "sparse indices", (None,), dtype=np.int64, min=0)
+        indptr = numeric_array(indptr, where, "sparse index pointers", (None,), dtype=np.int64, min=0)
+        axis = 0 if self.fmt == "csr" else 1
+        dims = sparse_shape(shape, len(data), len(indptr), axis, where, "sparse shape")
+        major, minor = dims[axis], dims[1 - axis]
+        if len(indices) != len(data) or np.any(np.diff(indptr) < 0) or indptr[-1] > len(data):
+            raise InputError(f"{where}: a sparse matrix whose index arrays do not match its {len(data)} values")
+        if len(indices) and indices.max() >= minor:
+            raise InputError(f"{where}: a sparse matrix index {indices.max()} beyond its {minor} columns")
+        dense = np.zeros((major, minor))
+        for row in range(major):
             dense[row, indices[indptr[row] : indptr[row + 1]]] = data[indptr[row] : indptr[row + 1]]
         return dense if self.fmt == "csr" else dense.T
 
@@ -152,6 +163,7 @@ def read_mano_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
         if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
             want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
             raise InputError(f"{path}: key '{key}' has shape {got}, expected {want}")
+        numeric_array(arrays[key], path, f"key '{key}'", dtype=None)  # numbers, finite: before anything is cached
     return arrays
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from handmodel.atomic import atomic_path
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.validate import numeric_array, unique_ids
 
 FORMAT_NAME = "two-hand-poses"
 FORMAT_VERSION = 1
@@ -73,16 +74,14 @@ def load_poses(path: str | os.PathLike) -> Poses:
             key = f"{hand}_{name}"
             if key not in arrays:
                 raise InputError(f"{path}: missing key '{key}' {hint}")
-            a = arrays.pop(key)
-            if a.ndim != 2 or a.shape[1] != width:
-                raise InputError(f"{path}: key '{key}' has shape {a.shape}, expected (N, {width})")
+            a = numeric_array(arrays.pop(key), path, f"key '{key}'", (None, width))
             if n is None:
                 n = a.shape[0]
             if a.shape[0] != n:
                 raise InputError(f"{path}: key '{key}' has {a.shape[0]} rows, other keys have {n}")
-            if not np.all(np.isfinite(a)):
-                raise InputError(f"{path}: key '{key}' holds NaN or infinite values")
-            params[hand][name] = a.astype(np.float64)
+            params[hand][name] = a
+    if n == 0:
+        raise InputError(f"{path}: holds no poses {hint}")
     meta = {}
     if "meta" in arrays:
         try:
@@ -92,5 +91,8 @@ def load_poses(path: str | os.PathLike) -> Poses:
     ids = arrays.pop("ids") if "ids" in arrays else np.arange(n)
     if ids.shape != (n,):
         raise InputError(f"{path}: key 'ids' has shape {ids.shape}, expected ({n},)")
+    if ids.dtype.kind not in "iu":
+        raise InputError(f"{path}: key 'ids' holds {ids.dtype} values, expected integers")
+    unique_ids(ids, path, "key 'ids'")
     metrics = {k: v for k, v in arrays.items() if v.shape[:1] == (n,)}
     return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta=meta)

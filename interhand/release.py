@@ -24,6 +24,7 @@ import numpy as np
 from handmodel.errors import InputError
 from handmodel.joints import HANDS, INTERHAND_HAND_OFFSET
 from handmodel.pose import relative_to_absolute
+from handmodel.validate import numeric_array
 
 SPLITS = ("train", "val", "test")
 ANNOTATION_KINDS = ("data", "camera", "joint_3d", "MANO_NeuralAnnot")
@@ -97,17 +98,10 @@ def load_json(path: str | os.PathLike):
         raise InputError(f"{path}: not valid JSON ({e})") from None
 
 
-def _array(path: Path, key: str, value, shape: tuple) -> np.ndarray:
-    """value as a float64 array of the given size (reshaped to `shape`); InputError naming file and key."""
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{path}: '{key}' is not an array of numbers") from None
-    if a.size != int(np.prod(shape)):
-        raise InputError(f"{path}: '{key}' has {a.size} values, expected {int(np.prod(shape))} {shape}")
-    if not np.all(np.isfinite(a)):
-        raise InputError(f"{path}: '{key}' holds NaN or infinite values")
-    return a.reshape(shape)
+def _array(path: Path, key: str, value, shape: tuple, **checks) -> np.ndarray:
+    """value as a finite float64 array of the given size (reshaped to `shape`, more `checks` as in
+    `handmodel.validate.numeric_array`); InputError naming file and key."""
+    return numeric_array(value, path, f"'{key}'", shape, reshape=True, **checks)
 
 
 def _object(path: Path, key: str, value) -> dict:
@@ -168,7 +162,7 @@ def read_joint_3d(root: str | os.PathLike, split: str) -> dict[int, dict[int, di
                 raise InputError(f"{path}: '{key}/hand_type' is {hand_type!r}, expected one of {HAND_TYPES}")
             cap[_int_key(path, frame_key)] = {
                 "world": _array(path, f"{key}/world_coord", entry["world_coord"], (42, 3)) / 1000.0,
-                "valid": _array(path, f"{key}/joint_valid", entry["joint_valid"], (42,)) > 0,
+                "valid": _array(path, f"{key}/joint_valid", entry["joint_valid"], (42,), allow_bool=True) > 0,
                 "hand_type": hand_type,
                 "hand_type_valid": bool(entry.get("hand_type_valid", True)),
             }

@@ -1,0 +1,91 @@
+"""The one check of values read from input files: numbers, finite, of the right shape and range, named by file and
+key. Every reader (poses, datasets, cameras, MANO files, the InterHand2.6M release) passes its arrays through
+`numeric_array` before numpy, torch or Blender see them, so a bad value is one line naming where it is, not a
+traceback or a silently wrong result. Only numpy and the standard library: Blender's Python imports this.
+"""
+
+import numpy as np
+
+from handmodel.errors import InputError
+
+NUMERIC_KINDS = "iuf"  # signed, unsigned, float (bool only where asked for)
+
+
+def _label(key: str) -> str:
+    return key if key.startswith(("key ", "'")) else f"'{key}'"
+
+
+def numeric_array(value, where, key: str, shape: tuple | None = None, *, reshape: bool = False,
+                  dtype=np.float64, allow_bool: bool = False, finite: bool = True, min: float | None = None,
+                  max: float | None = None, min_open: bool = False) -> np.ndarray:  # fmt: skip
+    """`value` as an array of `dtype`, checked: numeric (strings, objects and, unless `allow_bool`, booleans are
+    refused), of `shape` (None entries: any length; with `reshape`, only the number of values must match and the
+    result takes `shape`), finite, and within [min, max] (`min_open`: strictly above min).
+
+    where: the file (or option) the value came from; key: its name there. InputError names both."""
+    label = _label(key)
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {label} is not an array of numbers") from None
+    kinds = NUMERIC_KINDS + ("b" if allow_bool else "")
+    if a.dtype.kind not in kinds:
+        what = {"U": "text", "S": "bytes", "O": "objects", "b": "booleans"}.get(a.dtype.kind, str(a.dtype))
+        raise InputError(f"{where}: {label} holds {what}, expected numbers")
+    if shape is not None:
+        if reshape:
+            want = int(np.prod(shape))
+            if a.size != want:
+                raise InputError(f"{where}: {label} has {a.size} values, expected {want} {shape}")
+            a = a.reshape(shape)
+        elif a.ndim != len(shape) or any(s is not None and s != g for s, g in zip(shape, a.shape)):
+            want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+            raise InputError(f"{where}: {label} has shape {a.shape}, expected {want}")
+    if finite and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise InputError(f"{where}: {label} holds NaN or infinite values")
+    if a.size and min is not None and (a.min() <= min if min_open else a.min() < min):
+        raise InputError(f"{where}: {label} holds {a.min():g}, expected values {'>' if min_open else '>='} {min:g}")
+    if a.size and max is not None and a.max() > max:
+        raise InputError(f"{where}: {label} holds {a.max():g}, expected values <= {max:g}")
+    return a.astype(dtype, copy=False) if dtype is not None else a
+
+
+def unique_ids(ids: np.ndarray, where, key: str = "ids") -> np.ndarray:
+    """InputError naming a repeated id (two samples with one id would overwrite each other)."""
+    values, counts = np.unique(ids, return_counts=True)
+    if np.any(counts > 1):
+        dup = values[counts > 1]
+        raise InputError(f"{where}: {_label(key)} repeats id {dup[0]} ({len(dup)} repeated); each id must be unique")
+    return ids
+
+
+def intrinsics(K, where, key: str = "K") -> np.ndarray:
+    """A pinhole K (3,3): finite, focal lengths > 0, last row [0, 0, 1]."""
+    K = numeric_array(K, where, key, (3, 3))
+    if K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise InputError(f"{where}: {_label(key)} has focal lengths {K[0, 0]:g}, {K[1, 1]:g}; expected > 0")
+    if not np.allclose(K[2], [0.0, 0.0, 1.0]):
+        raise InputError(f"{where}: {_label(key)} last row is {K[2].tolist()}, expected [0, 0, 1]")
+    return K
+
+
+def rotation(R, where, key: str = "R", tol: float = 1e-3) -> np.ndarray:
+    """A rotation matrix (3,3): finite, orthonormal within `tol`, determinant +1."""
+    R = numeric_array(R, where, key, (3, 3))
+    if not np.allclose(R @ R.T, np.eye(3), atol=tol) or np.linalg.det(R) < 0:
+        raise InputError(f"{where}: {_label(key)} is not a rotation matrix (orthonormal, determinant +1)")
+    return R
+
+
+def sparse_shape(shape, n_values: int, n_indptr: int, compressed_axis: int, where, key: str,
+                 max_cells: int = 1 << 28) -> tuple[int, int]:  # fmt: skip
+    """The stored (rows, cols) of a compressed sparse matrix, bounded by its own arrays: `n_indptr` index pointers
+    are one more than the length of the compressed axis (0: rows, CSR; 1: columns, CSC), the `n_values` stored
+    values fit, and the dense matrix has at most `max_cells` cells (a corrupt shape cannot ask for TiB)."""
+    s = numeric_array(shape, where, key, (2,), dtype=np.int64, min=0)
+    dims = (int(s[0]), int(s[1]))
+    if dims[compressed_axis] + 1 != n_indptr:
+        raise InputError(f"{where}: {_label(key)} {dims} does not match its {n_indptr} index pointers")
+    if dims[0] * dims[1] > max_cells or n_values > dims[0] * dims[1]:
+        raise InputError(f"{where}: {_label(key)} {dims} is not the shape of a sparse matrix holding {n_values} values")
+    return dims
