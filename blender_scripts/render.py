@@ -101,6 +101,23 @@ class Job:
                         f"{value!r}); render into a new --out folder or repeat the original settings"
                     )
 
+    def folder_fingerprint(self) -> dict:
+        """What the dataset folder is fingerprinted by (handmodel/outdir.py): the format and this run's settings
+        and inputs; --num and --shard are left out, so a longer or sharded run of the same settings continues it."""
+        from handmodel.dataset_io import FORMAT_NAME, FORMAT_VERSION
+
+        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint}
+
+    def is_earlier_render(self) -> bool:
+        """A folder from before fingerprints: a render's meta.json (the settings were compared when the job was
+        made)."""
+        from handmodel.dataset_io import read_meta
+
+        try:
+            return (Path(self.s.out) / "meta.json").is_file() and read_meta(self.s.out).get("source") == "render"
+        except InputError:
+            return False
+
     def pending(self) -> list[int]:
         from handmodel.dataset_io import is_complete
 
@@ -236,22 +253,40 @@ def run(s: RenderSettings, progress: bool = True) -> int:
     """Render every unfinished sample of the shard; returns how many were rendered now."""
     from tqdm import tqdm
 
-    from handmodel.atomic import remove_temporaries
+    from handmodel.outdir import open_output
 
     job = Job(s)
-    remove_temporaries(s.out)
-    pending = job.pending()
-    bar = tqdm(total=len(job.rows), initial=len(job.rows) - len(pending), unit="sample", disable=not progress,
-               desc=f"render {s.shard[0]}/{s.shard[1]}", smoothing=0.1)  # fmt: skip
-    rendered = 0
-    try:
-        if s.restart_every <= 0:
-            rendered = render_worker(s, report=lambda _name: bar.update(1))
-        while s.restart_every > 0 and job.pending():
-            rendered += drive_worker(_worker_command(s, s.restart_every), lambda _name: bar.update(1))
-    finally:
-        bar.close()
+    # The folder is locked for this shard and its fingerprint checked before a file is written; workers inherit
+    # the run's temporary-file tag.
+    with open_output(s.out, "render", job.folder_fingerprint(), shard=s.shard, adopt=job.is_earlier_render,
+                     hint="render into a new --out folder or repeat the original settings"):  # fmt: skip
+        pending = job.pending()
+        bar = tqdm(total=len(job.rows), initial=len(job.rows) - len(pending), unit="sample", disable=not progress,
+                   desc=f"render {s.shard[0]}/{s.shard[1]}", smoothing=0.1)  # fmt: skip
+        rendered = 0
+        try:
+            if s.restart_every <= 0:
+                rendered = render_worker(s, report=lambda _name: bar.update(1))
+            while s.restart_every > 0 and job.pending():
+                rendered += drive_worker(_worker_command(s, s.restart_every), lambda _name: bar.update(1))
+        finally:
+            bar.close()
     return rendered
+
+
+def exit_with_parent(poll_s: float = 0.25) -> threading.Thread:
+    """End this process as soon as the process that started it is gone: a killed driver must not leave a worker
+    rendering (the worker is reparented, so its parent pid changes)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(3)
+
+    thread = threading.Thread(target=watch, daemon=True, name="exit-with-parent")
+    thread.start()
+    return thread
 
 
 def main(argv: list[str]) -> int:
@@ -259,6 +294,7 @@ def main(argv: list[str]) -> int:
     try:
         s = settings_from_args(args)
         if args.worker is not None:
+            exit_with_parent()
             render_worker(s, args.worker, report=lambda name: print(DONE_PREFIX + name, flush=True))
         else:
             t0 = time.time()
