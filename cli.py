@@ -376,6 +376,7 @@ DEVICE_OPTION = click.option("--device", default="auto", show_default=True, call
     help="Run folder: config.yaml, checkpoints/last.pt, logs/ (TensorBoard).",
 )
 @click.option("--resume", type=click.Path(), default=None, help="Checkpoint (or run folder) to continue from.")
+@click.option("--overwrite", is_flag=True, help="Replace the run in OUT (default: refuse it; --resume continues it).")
 @DEVICE_OPTION
 @click.option(
     "--gpu",
@@ -408,14 +409,16 @@ DEVICE_OPTION = click.option("--device", default="auto", show_default=True, call
 @click.option("--no-augment", is_flag=True, help="Turn off rotation, scale, flip and colour augmentation.")
 @click.option("--seed", type=int, default=None, help="Seed of initialisation, sampling and augmentation (default 0).")
 @MANO_DIR_OPTION
-def train_cmd(config_file, data, mix, preset, out, resume, device, gpu, epochs, batch_size, lr, steps_per_epoch,
-              max_steps, workers, input_size, backbone, backbone_weights, no_augment, seed, mano_dir):  # fmt: skip
+def train_cmd(config_file, data, mix, preset, out, resume, overwrite, device, gpu, epochs, batch_size, lr,
+              steps_per_epoch, max_steps, workers, input_size, backbone, backbone_weights, no_augment, seed,
+              mano_dir):  # fmt: skip
     """Train the IntagHand-style two-hand network on dataset folders (rendered and/or InterHand2.6M).
 
     Writes OUT/config.yaml (all settings), OUT/checkpoints/last.pt and TensorBoard logs in OUT/logs.
     Multi-GPU: --gpu 0,1,2,3, or `torchrun --nproc_per_node 4 cli.py train ...`.
     """
     from training.config import build_config
+    from training.run_folder import open_run_folder
     from training.trainer import train
 
     overrides = {
@@ -432,7 +435,8 @@ def train_cmd(config_file, data, mix, preset, out, resume, device, gpu, epochs, 
         "augment.enabled": False if no_augment else None,
     }
     cfg = build_config(config_file, data, mix, preset, overrides)
-    result = train(cfg, out, _default_device(device), gpu, resume, mano_dir)
+    with open_run_folder(out, cfg, resume, overwrite):
+        result = train(cfg, out, _default_device(device), gpu, resume, mano_dir)
     if result.get("rank", 0) == 0:  # under torchrun every rank returns here
         click.echo(f"checkpoint: {result['checkpoint']}")
 

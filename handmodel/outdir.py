@@ -144,6 +144,11 @@ def read_fingerprint(folder: str | os.PathLike) -> dict | None:
     return rec
 
 
+def remove_fingerprint(folder: str | os.PathLike) -> None:
+    """Forget the folder's fingerprint (for a run that replaces the folder's contents, under its lock)."""
+    (Path(folder) / STATE_DIR / FINGERPRINT_FILE).unlink(missing_ok=True)
+
+
 def _user_entries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name != STATE_DIR) if folder.is_dir() else []
 
@@ -190,20 +195,25 @@ def _tagged(tag: str) -> Iterator[None]:
 @contextmanager
 def open_output(folder: str | os.PathLike, kind: str, fingerprint: dict, shard: tuple[int, int] = (0, 1),
                 adopt: Callable[[], bool] | None = None, hint: str | None = None,
-                warn: Callable[[str], None] | None = None) -> Iterator[Path]:  # fmt: skip
+                warn: Callable[[str], None] | None = None, clear: Callable[[], None] | None = None,
+                ) -> Iterator[Path]:  # fmt: skip
     """Lock `folder` for this run and shard, check or write its fingerprint, remove this shard's leftover
     temporaries; yields the folder. `adopt()`: whether a non-empty folder without a fingerprint is this
-    command's output from before fingerprints (then it gets one). See the module docstring."""
+    command's output from before fingerprints (then it gets one). `clear()`: called under the lock before the
+    check, to remove an earlier run that this one replaces (it must also remove what `adopt` would accept).
+    See the module docstring."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: is a file, expected a folder")
     k, n = shard
-    if read_fingerprint(folder) is None and _user_entries(folder) and not (adopt is not None and adopt()):
+    if clear is None and read_fingerprint(folder) is None and _user_entries(folder) and not (adopt and adopt()):
         check_fingerprint(folder, kind, fingerprint, adopt)  # raises, before anything is written into the folder
     state = folder / STATE_DIR
     tag = _tag(kind, f"s{k}of{n}")
     with run_lock(state / f"lock-{k}of{n}", str(folder), warn):
         with run_lock(state / "fingerprint.lock", str(folder), lambda _m: None, wait=True):
+            if clear is not None:
+                clear()
             check_fingerprint(folder, kind, fingerprint, adopt, **({"hint": hint} if hint else {}))
         with _tagged(tag):
             remove_temporaries(folder, tag)
