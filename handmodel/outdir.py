@@ -22,6 +22,7 @@ Only the standard library: Blender's Python imports this.
 """
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -38,6 +39,15 @@ from handmodel.errors import InputError
 STATE_DIR = ".handkit"
 FINGERPRINT_FILE = "fingerprint.json"
 FINGERPRINT_VERSION = 1
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """Content hash of an input file, for fingerprints (read in chunks: release annotation files are large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _holder() -> dict:

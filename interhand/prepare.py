@@ -19,8 +19,11 @@ import numpy as np
 from handmodel.atomic import atomic_write_bytes
 from handmodel.camera import crop_intrinsics, mano_world_to_camera, project, square_crop
 from handmodel.dataset_io import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
     annotation_to_json,
     is_complete,
+    read_meta,
     sample_name,
     sample_paths,
     write_annotation,
@@ -28,6 +31,7 @@ from handmodel.dataset_io import (
 )
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.outdir import file_sha256, open_output
 from handmodel.png import write_png
 from handmodel.skinning import mano_forward
 from interhand.release import (
@@ -146,6 +150,14 @@ def _run_chunk(chunk: list[tuple[str, dict]]) -> list[str]:
     return [prepare_sample(job, name, w["root"], w["split"], w["out"], w["models"], w["scene"]) for name, job in chunk]
 
 
+RELEASE_FILES = ("camera", "joint_3d", "MANO_NeuralAnnot", "data")  # the annotation files prepare reads
+
+
+def release_hashes(root: Path, split: str) -> dict[str, str]:
+    """Content hash of each annotation file of the split that prepare reads (the images are not hashed)."""
+    return {kind: file_sha256(annotation_path(root, split, kind)) for kind in RELEASE_FILES}
+
+
 def _check_resume(out: Path, meta: dict) -> None:
     import json
 
@@ -184,32 +196,42 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
             "hash": models.info["hash"]}, "source": SOURCE, "split": split, "release": str(root.resolve()),
             "crop_fill": CROP_FILL}  # fmt: skip
     _check_resume(out, meta)
-    write_meta(out, meta)
-    k, n = shard
-    mine = [(sample_name(i), job) for i, job in enumerate(jobs) if i % n == k]
-    todo = [(name, job) for name, job in mine if not is_complete(out, name)]
-    report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0})
-    report.update(skipped)
-    bar = tqdm(total=len(todo), desc=f"prepare {split}", unit="img", disable=not progress)
-    threads = 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)  # 0: Blender uses every core
-    args = (models.info["dir"], str(root), split, str(out), threads)
-    if workers <= 1 or len(todo) <= 1:
-        _init_worker(*args)
-        try:
-            for item in todo:
-                report[_run_chunk([item])[0]] += 1
-                bar.update(1)
-        finally:
-            _WORKER["scene"].close()
-            _WORKER.clear()
-    else:
-        size = max(1, min(16, len(todo) // (4 * workers)))
-        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        # Blender leaks over long loops: each worker process is replaced after WORKER_SAMPLES samples.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=args,
-                                 max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
-            for statuses in pool.map(_run_chunk, chunks):
-                report.update(statuses)
-                bar.update(len(statuses))
-    bar.close()
-    return dict(report)
+    # Locked for this shard, fingerprinted by the annotation files' contents (not the release's path): a changed
+    # release is refused instead of being mixed with samples of the old one.
+    settings = {k: v for k, v in meta.items() if k != "release"}
+    fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **settings, "release": release_hashes(root, split)}
+
+    def same_release() -> bool:  # a folder whose fingerprint was lost: its meta.json names the release it holds
+        return (out / "meta.json").is_file() and read_meta(out).get("release_sha256") == fingerprint["release"]
+
+    with open_output(out, "prepare", fingerprint, shard=shard, adopt=same_release,
+                     hint="the release or the settings changed; prepare into a new --save_path"):  # fmt: skip
+        write_meta(out, {**meta, "release_sha256": fingerprint["release"]})
+        k, n = shard
+        mine = [(sample_name(i), job) for i, job in enumerate(jobs) if i % n == k]
+        todo = [(name, job) for name, job in mine if not is_complete(out, name)]
+        report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0})
+        report.update(skipped)
+        bar = tqdm(total=len(todo), desc=f"prepare {split}", unit="img", disable=not progress)
+        threads = 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)  # 0: Blender uses every core
+        args = (models.info["dir"], str(root), split, str(out), threads)
+        if workers <= 1 or len(todo) <= 1:
+            _init_worker(*args)
+            try:
+                for item in todo:
+                    report[_run_chunk([item])[0]] += 1
+                    bar.update(1)
+            finally:
+                _WORKER["scene"].close()
+                _WORKER.clear()
+        else:
+            size = max(1, min(16, len(todo) // (4 * workers)))
+            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+            # Blender leaks over long loops: each worker process is replaced after WORKER_SAMPLES samples.
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=args,
+                                     max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
+                for statuses in pool.map(_run_chunk, chunks):
+                    report.update(statuses)
+                    bar.update(len(statuses))
+        bar.close()
+        return dict(report)
