@@ -99,3 +99,39 @@ def test_nan_joints_in_a_dataset_are_one_line_errors_in_preview_and_train(drawn_
     for workers in (0, 1):
         line = _error(_train(data, tmp_path / f"run{workers}", "--workers", workers, "--max-steps", 4))
         assert f"{path}: 'right.joints_3d' holds NaN or infinite values" in line
+
+
+@pytest.fixture(scope="module")
+def tiny_run(drawn_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    r = _train(drawn_dataset, out)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.mark.slow
+def test_demo_continues_past_an_unreadable_image_and_reports_it(tiny_run, drawn_dataset, tmp_path):
+    import shutil
+
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(sample_paths(drawn_dataset, "00000000")["image"], images / "a.jpg")
+    (images / "b.jpg").write_bytes(b"not a jpeg")
+    shutil.copy(sample_paths(drawn_dataset, "00000001")["image"], images / "c.jpg")
+    r = _invoke("demo", "--checkpoint", tiny_run, "--img_path", images, "--save_path", tmp_path / "out", "--device",
+                "cpu")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_overlay.jpg", "c_overlay.jpg"]
+    assert f"warning: {images / 'b.jpg'}: not a readable image; skipped" in r.output
+    assert "wrote 2 overlay(s)" in r.output
+    (images / "a.jpg").write_bytes(b"")
+    (images / "c.jpg").write_bytes(b"")
+    line = _error(_invoke("demo", "--checkpoint", tiny_run, "--img_path", images, "--save_path", tmp_path / "o2"))
+    assert "none of its 3 image(s) could be read" in line
+
+
+@pytest.mark.slow
+def test_eval_on_nan_joints_is_a_one_line_error(tiny_run, drawn_dataset, tmp_path):
+    data, path = _nan_dataset(drawn_dataset, tmp_path)
+    line = _error(_invoke("eval", "--checkpoint", tiny_run, "--data", data, "--device", "cpu"))
+    assert f"{path}: 'right.joints_3d' holds NaN or infinite values" in line

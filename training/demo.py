@@ -4,6 +4,7 @@ As IntagHand's demo: there is no hand detector, so the hands should be roughly c
 frame. Single images are padded to a square; video and webcam frames are centre-cropped to one.
 """
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -105,10 +106,12 @@ def _images(img_path: Path) -> list[Path]:
 
 
 def demo(checkpoint, save_path, img_path=None, video=None, live: bool = False, device: str = "cpu",
-         mano_dir=None, camera: int = 0, progress: bool = True) -> list[str]:  # fmt: skip
+         mano_dir=None, camera: int = 0, progress: bool = True, warn=None) -> list[str]:  # fmt: skip
     """Write overlays to save_path: `<name>_overlay.jpg` per image, `<video>_overlay.mp4`, or live frames.
 
-    Returns the written paths. `live` shows a window when OpenCV has GUI support (the headless wheel does not),
+    Returns the written paths. An image that cannot be read is reported through `warn(message)` (default: a line
+    on stderr) and skipped; only when no image of --img_path can be read is it an InputError.
+    `live` shows a window when OpenCV has GUI support (the headless wheel does not),
     and otherwise keeps save_path/live_overlay.jpg current; stop it with q, Esc or Ctrl-C.
     """
     if sum(bool(x) for x in (img_path, video, live)) != 1:
@@ -118,16 +121,23 @@ def demo(checkpoint, save_path, img_path=None, video=None, live: bool = False, d
     save.mkdir(parents=True, exist_ok=True)
     written = []
     if img_path:
-        for path in tqdm(_images(Path(img_path)), desc="demo", unit="image", disable=not progress):
+        warn = warn or (lambda message: tqdm.write(f"warning: {message}", file=sys.stderr))
+        files = _images(Path(img_path))
+        unreadable = []
+        for path in tqdm(files, desc="demo", unit="image", disable=not progress):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
-                raise InputError(f"{path}: not a readable image")
+                unreadable.append(path)
+                warn(f"{path}: not a readable image; skipped")
+                continue
             h, w = image.shape[:2]
             overlay = draw_meshes(image, rec(image, letterbox_affine(w, h, rec.size)), rec.faces)
             out = save / f"{path.stem}_overlay.jpg"
             with atomic_path(out) as tmp:
                 cv2.imwrite(str(tmp), overlay)
             written.append(str(out))
+        if not written:
+            raise InputError(f"{img_path}: none of its {len(files)} image(s) could be read (first: {unreadable[0]})")
         return written
     cap = cv2.VideoCapture(str(video) if video else camera)
     if not cap.isOpened():
