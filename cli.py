@@ -192,7 +192,8 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
     k_n = parse_shard(shard)
     import torch
 
-    from pose_sampler.run import SampleSettings, remove_partial, sample_poses
+    from pose_sampler.outputs import open_poses_output
+    from pose_sampler.run import SampleSettings, sample_poses
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -201,9 +202,9 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
         max_penetration_mm=max_penetration_mm, max_anatomy_deg=max_anatomy_deg, interhand=interhand, split=split,
         device=device,
     )  # fmt: skip
-    if restart:
-        remove_partial(out)
-    summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report)
+    settings.validate()
+    with open_poses_output(out, settings, shard=k_n, restart=restart):
+        summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report)
     if summary["skipped"]:
         click.echo(f"{out}: already complete ({summary['kept']} of {summary['num']} kept); --restart to redo it")
         return
