@@ -283,10 +283,13 @@ def textures_make(out, size, variants, seed, mano_dir):
     from tqdm import tqdm
 
     from handmodel import load_hand_models
+    from handmodel.outdir import open_output
     from textures.catalogue import make_textures
+    from textures.uv_layout import cache_dir
 
     models = load_hand_models(mano_dir)
-    paths = make_textures(models, out, size, variants, seed, progress=lambda j: tqdm(j, unit="texture"))
+    with open_output(out or cache_dir(models), "textures", None):
+        paths = make_textures(models, out, size, variants, seed, progress=lambda j: tqdm(j, unit="texture"))
     click.echo(f"{len(paths)} textures in {paths[0].parent}")
 
 
@@ -485,9 +488,11 @@ def eval_cmd(checkpoint, data, json_out, batch_size, workers, device, mano_dir):
 @MANO_DIR_OPTION
 def demo_cmd(checkpoint, img_path, video, live, camera, save_path, device, mano_dir):
     """Draw both predicted hand meshes over images, a video, or a webcam stream."""
+    from handmodel.outdir import open_output
     from training.demo import demo
 
-    written = demo(checkpoint, save_path, img_path, video, live, _default_device(device), mano_dir, camera)
+    with open_output(save_path, "demo", None):
+        written = demo(checkpoint, save_path, img_path, video, live, _default_device(device), mano_dir, camera)
     click.echo(f"wrote {len(written)} overlay(s) to {save_path}")
 
 
@@ -511,6 +516,14 @@ def interhand():
 
     Per-sequence outputs go to OUT/{split}/Capture{c}/{seq}/ (--out, default out/interhand).
     """
+
+
+def _sequence_lock(seq_dir, kind):
+    """A processed sequence folder is filled by several commands (annots, blend-weights, masks), each checking its
+    own inputs: one of them at a time."""
+    from handmodel.outdir import open_output
+
+    return open_output(seq_dir, kind, None)
 
 
 def _interhand_models(mano_dir):
@@ -561,7 +574,8 @@ def interhand_annots(data_path, split, capture, seq, out, mano_dir):
     from interhand.sequence import sequence_dir, write_annots
 
     models = _interhand_models(mano_dir)
-    r = write_annots(data_path, out, split, capture, seq, models)
+    with _sequence_lock(sequence_dir(out, split, capture, seq), "annots"):
+        r = write_annots(data_path, out, split, capture, seq, models)
     click.echo(f"annots: {r['frames']} frames, {r['images']} images -> {sequence_dir(out, split, capture, seq)}")
     click.echo(f"skipped: {r.get('black_images', 0)} black images, {r.get('black_frames', 0)} black frames, "
                f"{r.get('no_valid_hand', 0)} frames without a valid hand")  # fmt: skip
@@ -581,7 +595,8 @@ def interhand_blend_weights(split, capture, seq, out, mano_dir):
     from interhand.sequence import sequence_dir
 
     models = _interhand_models(mano_dir)
-    r = write_blend_weights(sequence_dir(out, split, capture, seq), models)
+    with _sequence_lock(sequence_dir(out, split, capture, seq), "blend-weights"):
+        r = write_blend_weights(sequence_dir(out, split, capture, seq), models)
     shapes = ", ".join(f"{h} {'x'.join(map(str, s))}" for h, s in r["grid_shape"].items())
     click.echo(f"blend weights: {r['frames']} frames; canonical grids {shapes}")
 
@@ -599,7 +614,8 @@ def interhand_masks(split, capture, seq, out, mano_dir):
     from interhand.sequence import sequence_dir
 
     models = _interhand_models(mano_dir)
-    r = write_masks(sequence_dir(out, split, capture, seq), models)
+    with _sequence_lock(sequence_dir(out, split, capture, seq), "masks"):
+        r = write_masks(sequence_dir(out, split, capture, seq), models)
     click.echo(f"masks: {r['written']} rendered, {r['existing']} already there")
 
 
@@ -612,8 +628,10 @@ def interhand_masks(split, capture, seq, out, mano_dir):
 def interhand_merge(split, capture, seqs, new_name, out):
     """Merge processed sequences of one capture into a new one by symbolic links (no extra space)."""
     from interhand.merge import merge_sequences
+    from interhand.sequence import sequence_dir
 
-    r = merge_sequences(out, split, capture, list(seqs), new_name)
+    with _sequence_lock(sequence_dir(out, split, capture, new_name), "merge"):
+        r = merge_sequences(out, split, capture, list(seqs), new_name)
     click.echo(f"merge: {new_name} with {r['frames']} frames ({r['links']} links)")
 
 
@@ -658,10 +676,14 @@ def interhand_vis(data_path, split, capture, seq, frame, out):
 def interhand_mini_release(out, no_images, seed, samples, mano_dir):
     """Generate a tiny InterHand2.6M release (exact layout and JSON structures, with the real release's pitfalls:
     null MANO entries, black frames, invalid wrists, single-hand frames) rendered with the active hand model."""
+    from handmodel.outdir import open_output
     from interhand.mini_release import make_mini_release
 
     models = _interhand_models(mano_dir)
-    summary = make_mini_release(out, models, with_images=not no_images, seed=seed, samples=samples)
+    fingerprint = {"seed": seed, "samples": samples, "images": not no_images,
+                   "hand_model": {"model": models.info["model"], "hash": models.info["hash"]}}  # fmt: skip
+    with open_output(out, "mini-release", fingerprint, hint="write it into another --out"):
+        summary = make_mini_release(out, models, with_images=not no_images, seed=seed, samples=samples)
     for split, info in summary.items():
         click.echo(f"{split}: {len(info['images'])} images, {len(info['interacting_frames'])} valid interacting "
                    f"frames, {len(info['black_images'])} black images")  # fmt: skip

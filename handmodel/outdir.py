@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -203,7 +204,7 @@ def _tagged(tag: str) -> Iterator[None]:
 
 
 @contextmanager
-def open_output(folder: str | os.PathLike, kind: str, fingerprint: dict, shard: tuple[int, int] = (0, 1),
+def open_output(folder: str | os.PathLike, kind: str, fingerprint: dict | None, shard: tuple[int, int] = (0, 1),
                 adopt: Callable[[], bool] | None = None, hint: str | None = None,
                 warn: Callable[[str], None] | None = None, clear: Callable[[], None] | None = None,
                 ) -> Iterator[Path]:  # fmt: skip
@@ -211,23 +212,35 @@ def open_output(folder: str | os.PathLike, kind: str, fingerprint: dict, shard: 
     temporaries; yields the folder. `adopt()`: whether a non-empty folder without a fingerprint is this
     command's output from before fingerprints (then it gets one). `clear()`: called under the lock before the
     check, to remove an earlier run that this one replaces (it must also remove what `adopt` would accept).
-    See the module docstring."""
+    fingerprint None: only the lock and the temporaries (for folders that several commands fill, each checking
+    its own inputs, like an InterHand2.6M sequence folder). See the module docstring."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: is a file, expected a folder")
     k, n = shard
-    if clear is None and read_fingerprint(folder) is None and _user_entries(folder) and not (adopt and adopt()):
+    fresh_check = fingerprint is not None and clear is None and read_fingerprint(folder) is None
+    if fresh_check and _user_entries(folder) and not (adopt and adopt()):
         check_fingerprint(folder, kind, fingerprint, adopt)  # raises, before anything is written into the folder
     state = folder / STATE_DIR
     tag = _tag(kind, f"s{k}of{n}")
-    with run_lock(state / f"lock-{k}of{n}", str(folder), warn):
-        with run_lock(state / "fingerprint.lock", str(folder), lambda _m: None, wait=True):
-            if clear is not None:
-                clear()
-            check_fingerprint(folder, kind, fingerprint, adopt, **({"hint": hint} if hint else {}))
-        with _tagged(tag):
-            remove_temporaries(folder, tag)
-            yield folder
+    lock_name = f"lock-{k}of{n}"
+    created = not folder.exists()
+    try:
+        with run_lock(state / lock_name, str(folder), warn):
+            with run_lock(state / "fingerprint.lock", str(folder), lambda _m: None, wait=True):
+                if clear is not None:
+                    clear()
+                if fingerprint is not None:
+                    check_fingerprint(folder, kind, fingerprint, adopt, **({"hint": hint} if hint else {}))
+            with _tagged(tag):
+                remove_temporaries(folder, tag)
+                yield folder
+    except BaseException:
+        # A run that failed before writing anything leaves no folder behind (unless another shard holds it).
+        ours = {lock_name, "fingerprint.lock", FINGERPRINT_FILE}
+        if created and folder.is_dir() and not _user_entries(folder) and {p.name for p in state.iterdir()} <= ours:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 @contextmanager

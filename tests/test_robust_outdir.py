@@ -139,3 +139,47 @@ def test_leftover_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_pa
     assert len(left) == 1 and left[0].startswith(".00000000.render-s0of1.")
     with open_output(out, "render", {}, warn=lambda m: None):
         assert list((out / "images").iterdir()) == []
+
+
+def test_a_run_that_fails_before_writing_leaves_no_folder_but_keeps_a_shared_one(tmp_path):
+    with pytest.raises(InputError):
+        with open_output(tmp_path / "new", "render", {"seed": 0}):
+            raise InputError("bad texture")
+    assert not (tmp_path / "new").exists()
+    proc = _holder_process(tmp_path / "shared", {"seed": 0}, shard=(0, 2))
+    try:
+        with pytest.raises(InputError):
+            with open_output(tmp_path / "shared", "render", {"seed": 0}, shard=(1, 2)):
+                raise InputError("bad texture")
+        assert (tmp_path / "shared" / ".handkit" / "lock-0of2").is_file()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_commands_that_write_folders_refuse_a_folder_held_by_another_run(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    out = tmp_path / "mini"
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from handmodel.outdir import open_output
+        with open_output({str(out)!r}, "mini-release", None):
+            print("holding", flush=True)
+            time.sleep(30)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "holding"
+    try:
+        r = CliRunner().invoke(main, ["interhand", "mini-release", "--out", str(out), "--no-images"])
+        assert r.exit_code == 1 and f"is in use by another run: pid {proc.pid}" in r.output, r.output
+    finally:
+        proc.kill()
+        proc.wait()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text("x")
+    r = CliRunner().invoke(main, ["interhand", "mini-release", "--out", str(tmp_path / "other"), "--no-images"])
+    assert r.exit_code == 1 and "holds files that no mini-release wrote (x.txt)" in r.output, r.output
