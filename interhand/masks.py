@@ -24,7 +24,7 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
     """Render every (frame, camera) image of the sequence. Returns {'written', 'existing'} counts."""
     from tqdm import tqdm
 
-    from blender_scripts.scene import HandScene
+    from blender_scripts.views import View, render_views
     from handmodel.atomic import atomic_path
 
     seq_dir = Path(seq_dir)
@@ -38,29 +38,25 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
             existing += done
             if not done:
                 todo.append((f["frame"], cam))
-    # One Blender scene at a time (a new one resets bpy): render grouped by image size.
-    todo.sort(key=lambda job: (cams[job[1]]["width"], cams[job[1]]["height"], job))
-    scene, size = None, None
     faces = {h: models[h].faces for h in HANDS}
-    try:
-        for frame, cam in tqdm(todo, desc=f"masks {annots['seq']}", unit="img", disable=not progress):
-            c = cams[cam]
-            if size != (c["width"], c["height"]):
-                if scene is not None:
-                    scene.close()
-                size = (c["width"], c["height"])
-                scene = HandScene(faces=faces, width=size[0], height=size[1], samples=1, subdivision=0)
-            verts = load_npz(frame_file(seq_dir, "vertices", frame))
-            scene.set_hands({h: verts.get(h) for h in HANDS})
-            scene.set_camera(c["K"], c["R"], c["t"])
-            passes = scene.render(rgb=False)
-            mask_path, depth_path = image_file(seq_dir, "masks", cam, frame), image_file(seq_dir, "depth", cam, frame)
-            for path in (mask_path, depth_path):
-                path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(depth_path) as tmp:
-                np.save(tmp, passes["depth"].astype(np.float32))
-            write_png(mask_path, mask_to_seed_values(passes["mask"]))
-    finally:
-        if scene is not None:
-            scene.close()
+
+    def size_of(job):
+        return cams[job[1]]["width"], cams[job[1]]["height"]
+
+    def view_of(job):
+        frame, cam = job
+        verts = load_npz(frame_file(seq_dir, "vertices", frame))
+        c = cams[cam]
+        return View({h: verts.get(h) for h in HANDS}, c["K"], c["R"], c["t"], size_of(job))
+
+    bar = tqdm(total=len(todo), desc=f"masks {annots['seq']}", unit="img", disable=not progress)
+    for (frame, cam), passes in render_views(sorted(todo), faces, view_of, size_of):
+        mask_path, depth_path = image_file(seq_dir, "masks", cam, frame), image_file(seq_dir, "depth", cam, frame)
+        for path in (mask_path, depth_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(depth_path) as tmp:
+            np.save(tmp, passes["depth"].astype(np.float32))
+        write_png(mask_path, mask_to_seed_values(passes["mask"]))
+        bar.update(1)
+    bar.close()
     return {"written": len(todo), "existing": existing}

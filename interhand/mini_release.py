@@ -116,119 +116,139 @@ def make_mini_release(root: str | os.PathLike, models, with_images: bool = True,
 
     {split: {'interacting_frames': [(capture, frame)] (both hands valid and non-null), 'black_images':
     [file_name], 'images': [file_name], 'sequences': [(capture, seq)]}}. with_images=False writes only the
-    annotations (fast; no Blender). `samples`: Cycles samples per image.
+    annotations (fast; no Blender). `samples`: Cycles samples per image. A split's content depends only on
+    (seed, split), so a split made alone equals the same split of the full release.
     """
-    root = Path(root)
-    frames = joint_frames(models)
-    summary = {}
-    to_render = []  # (path, camera dict, hands dict) per image
-    for split_index, split in enumerate(splits):
+    for split in splits:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}")
-        data = {"images": [], "annotations": []}
-        cameras_json, joints_json, mano_json = {}, {}, {}
-        info = {"interacting_frames": [], "black_images": [], "images": [], "sequences": []}
-        sequences = [s for s in SEQUENCES if s[0] == split]
-        for capture in sorted({s[1] for s in sequences}):
-            cap_rng = np.random.default_rng([seed, split_index, capture])
-            cams = _cameras(cap_rng)
-            shapes = {hand: cap_rng.normal(0, 0.7, 10) for hand in HANDS}  # one subject per capture
-            cameras_json[str(capture)] = {
-                "campos": {c: (-v["R"].T @ v["t"] * 1000).tolist() for c, v in cams.items()},
-                "camrot": {c: v["R"].tolist() for c, v in cams.items()},
-                "focal": {c: [v["K"][0, 0], v["K"][1, 1]] for c, v in cams.items()},
-                "princpt": {c: [v["K"][0, 2], v["K"][1, 2]] for c, v in cams.items()},
-            }
-            joints_json[str(capture)], mano_json[str(capture)] = {}, {}
-            for _, _, seq, hand_type, first in (s for s in sequences if s[1] == capture):
-                info["sequences"].append((capture, seq))
-                for frame in range(first, first + FRAME_STEP * FRAMES_PER_SEQUENCE, FRAME_STEP):
-                    rng = np.random.default_rng([seed, split_index, capture, frame])
-                    hands = _frame_hands(models, frames, shapes, rng)
-                    present = set(HANDS) if hand_type == "interacting" else {hand_type}
-                    null = NULL_MANO.get((split, capture, frame))
-                    invalid_wrist = INVALID_WRIST.get((split, capture, frame))
-                    valid = {h: np.full(21, h in present) for h in HANDS}
-                    if invalid_wrist:
-                        valid[invalid_wrist][0] = False
-                    world = {h: hands[h]["joints"] if h in present else np.zeros((21, 3)) for h in HANDS}
-                    world42 = ours21_to_interhand42(world["right"], world["left"]) * 1000.0
-                    world42 += rng.normal(0, JOINT_NOISE_MM, world42.shape) * (world42 != 0)
-                    valid42 = ours21_to_interhand42(valid["right"][:, None], valid["left"][:, None])
-                    joints_json[str(capture)][str(frame)] = {
-                        "world_coord": world42.tolist(),
-                        "joint_valid": valid42.astype(int).tolist(),
-                        "hand_type": hand_type,
-                        "hand_type_valid": True,
-                    }
-                    mano_json[str(capture)][str(frame)] = {
-                        h: None
-                        if h not in present or h == null
-                        else {
-                            "pose": absolute_to_relative(hands[h]["pose"], models[h].hands_mean).tolist(),
-                            "shape": hands[h]["shape"].tolist(),
-                            "trans": hands[h]["trans"].tolist(),
-                        }
-                        for h in HANDS
-                    }
-                    if hand_type == "interacting" and null is None and invalid_wrist is None:
-                        info["interacting_frames"].append((capture, frame))
-                    shown = {h: hands[h]["verts"] for h in present}
-                    for cam, c in cams.items():
-                        file_name = f"Capture{capture}/{seq}/cam{cam}/image{frame}.jpg"
-                        image_id = len(data["images"])
-                        data["images"].append({
-                            "id": image_id, "file_name": file_name,
-                            "width": c["size"][0], "height": c["size"][1],
-                            "capture": capture, "subject": capture, "seq_name": seq, "camera": cam,
-                            "frame_idx": frame,
-                        })  # fmt: skip
-                        pts = np.concatenate([world[h][valid[h]] for h in HANDS])
-                        pts2d = project(world_to_camera(pts, c["R"], c["t"]), c["K"])
-                        data["annotations"].append({
-                            "id": image_id, "image_id": image_id, "bbox": _bbox(pts2d, c["size"]),
-                            "joint_valid": valid42.astype(int).tolist(), "hand_type": hand_type,
-                            "hand_type_valid": 1,
-                        })  # fmt: skip
-                        info["images"].append(file_name)
-                        black = cam in BLACK_IMAGES.get((split, capture, frame), ())
-                        if black:
-                            info["black_images"].append(file_name)
-                        to_render.append((image_dir(root, split) / file_name, c, None if black else shown))
-        for kind, obj in (("data", data), ("camera", cameras_json), ("joint_3d", joints_json),
-                          ("MANO_NeuralAnnot", mano_json)):  # fmt: skip
+    root = Path(root)
+    frames = joint_frames(models)
+    summary, to_render = {}, []
+    for split in splits:
+        files, summary[split], images = _make_split(models, frames, seed, split)
+        for kind, obj in files.items():
             atomic_write_json(annotation_path(root, split, kind), obj)
-        summary[split] = info
-    atomic_write_bytes(root / "annotations" / "skeleton.txt", _skeleton_txt().encode())
-    subjects = sorted({s[1] for s in SEQUENCES})
-    atomic_write_bytes(root / "annotations" / "subject.txt", "".join(f"{s} subject{s}\n" for s in subjects).encode())
+        to_render += [(image_dir(root, split) / name, camera, shown) for name, camera, shown in images]
+    _write_skeleton_and_subjects(root)
     if with_images:
         _render_images(to_render, models, samples)
     return summary
+
+
+def _make_split(models, frames, seed: int, split: str) -> tuple[dict, dict, list]:
+    """One split: its annotation files {kind: JSON object}, its summary (see make_mini_release) and its images
+    [(file_name, camera, {hand: verts} or None for a black image)]. Random draws derive from (seed, split name)."""
+    split_key = SPLITS.index(split)  # by name, not by position in the requested splits
+    files = {"data": {"images": [], "annotations": []}, "camera": {}, "joint_3d": {}, "MANO_NeuralAnnot": {}}
+    info = {"interacting_frames": [], "black_images": [], "images": [], "sequences": []}
+    images = []
+    sequences = [s for s in SEQUENCES if s[0] == split]
+    for capture in sorted({s[1] for s in sequences}):
+        cap_rng = np.random.default_rng([seed, split_key, capture])
+        cams = _cameras(cap_rng)
+        shapes = {hand: cap_rng.normal(0, 0.7, 10) for hand in HANDS}  # one subject per capture
+        files["camera"][str(capture)] = _camera_json(cams)
+        files["joint_3d"][str(capture)], files["MANO_NeuralAnnot"][str(capture)] = {}, {}
+        for _, _, seq, hand_type, first in (s for s in sequences if s[1] == capture):
+            info["sequences"].append((capture, seq))
+            for frame in range(first, first + FRAME_STEP * FRAMES_PER_SEQUENCE, FRAME_STEP):
+                rng = np.random.default_rng([seed, split_key, capture, frame])
+                f = _make_frame(models, frames, shapes, rng, (split, capture, frame), hand_type)
+                files["joint_3d"][str(capture)][str(frame)] = f["joint_3d"]
+                files["MANO_NeuralAnnot"][str(capture)][str(frame)] = f["mano"]
+                if f["interacting"]:
+                    info["interacting_frames"].append((capture, frame))
+                for cam, c in cams.items():
+                    file_name = f"Capture{capture}/{seq}/cam{cam}/image{frame}.jpg"
+                    _add_image(files["data"], file_name, cam, c, capture, seq, frame, hand_type, f)
+                    info["images"].append(file_name)
+                    black = cam in BLACK_IMAGES.get((split, capture, frame), ())
+                    if black:
+                        info["black_images"].append(file_name)
+                    images.append((file_name, c, None if black else f["shown"]))
+    return files, info, images
+
+
+def _camera_json(cams: dict) -> dict:
+    """camera.json's entry of one capture (millimetres, as the release stores them)."""
+    return {
+        "campos": {c: (-v["R"].T @ v["t"] * 1000).tolist() for c, v in cams.items()},
+        "camrot": {c: v["R"].tolist() for c, v in cams.items()},
+        "focal": {c: [v["K"][0, 0], v["K"][1, 1]] for c, v in cams.items()},
+        "princpt": {c: [v["K"][0, 2], v["K"][1, 2]] for c, v in cams.items()},
+    }
+
+
+def _make_frame(models, frames, shapes, rng: np.random.Generator, where: tuple, hand_type: str) -> dict:
+    """One frame at `where` = (split, capture, frame) with its pitfalls applied: {'joint_3d', 'mano'} (the
+    release's entries), 'world' {hand: (21,3) metres, zeros for an absent hand}, 'valid' {hand: (21,) bool},
+    'valid42' (42,1), 'shown' {hand: verts} of the hands in the picture, 'interacting' (a valid two-hand frame)."""
+    hands = _frame_hands(models, frames, shapes, rng)
+    present = set(HANDS) if hand_type == "interacting" else {hand_type}
+    null, invalid_wrist = NULL_MANO.get(where), INVALID_WRIST.get(where)
+    valid = {h: np.full(21, h in present) for h in HANDS}
+    if invalid_wrist:
+        valid[invalid_wrist][0] = False
+    world = {h: hands[h]["joints"] if h in present else np.zeros((21, 3)) for h in HANDS}
+    world42 = ours21_to_interhand42(world["right"], world["left"]) * 1000.0
+    world42 += rng.normal(0, JOINT_NOISE_MM, world42.shape) * (world42 != 0)
+    valid42 = ours21_to_interhand42(valid["right"][:, None], valid["left"][:, None])
+    mano = {
+        h: None
+        if h not in present or h == null
+        else {
+            "pose": absolute_to_relative(hands[h]["pose"], models[h].hands_mean).tolist(),
+            "shape": hands[h]["shape"].tolist(),
+            "trans": hands[h]["trans"].tolist(),
+        }
+        for h in HANDS
+    }
+    joint_3d = {"world_coord": world42.tolist(), "joint_valid": valid42.astype(int).tolist(), "hand_type": hand_type,
+                "hand_type_valid": True}  # fmt: skip
+    return {"joint_3d": joint_3d, "mano": mano, "world": world, "valid": valid, "valid42": valid42,
+            "shown": {h: hands[h]["verts"] for h in present},
+            "interacting": hand_type == "interacting" and null is None and invalid_wrist is None}  # fmt: skip
+
+
+def _add_image(data: dict, file_name: str, cam: str, c: dict, capture: int, seq: str, frame: int, hand_type: str,
+               f: dict) -> None:  # fmt: skip
+    """Append one camera image of frame `f` (see _make_frame) and its annotation to the split's data.json."""
+    image_id = len(data["images"])
+    data["images"].append({
+        "id": image_id, "file_name": file_name, "width": c["size"][0], "height": c["size"][1],
+        "capture": capture, "subject": capture, "seq_name": seq, "camera": cam, "frame_idx": frame,
+    })  # fmt: skip
+    pts = np.concatenate([f["world"][h][f["valid"][h]] for h in HANDS])
+    pts2d = project(world_to_camera(pts, c["R"], c["t"]), c["K"])
+    data["annotations"].append({
+        "id": image_id, "image_id": image_id, "bbox": _bbox(pts2d, c["size"]),
+        "joint_valid": f["valid42"].astype(int).tolist(), "hand_type": hand_type, "hand_type_valid": 1,
+    })  # fmt: skip
+
+
+def _write_skeleton_and_subjects(root: Path) -> None:
+    atomic_write_bytes(root / "annotations" / "skeleton.txt", _skeleton_txt().encode())
+    subjects = sorted({s[1] for s in SEQUENCES})
+    atomic_write_bytes(root / "annotations" / "subject.txt", "".join(f"{s} subject{s}\n" for s in subjects).encode())
 
 
 def _render_images(jobs, models, samples: int) -> None:
     """Render each image with Blender (black where `hands` is None) and write it as JPEG."""
     import cv2
 
-    from blender_scripts.scene import HandScene
+    from blender_scripts.views import View, render_views
 
-    scene, size = None, None
-    # One Blender scene at a time (a new one resets bpy): render the images grouped by size.
-    for path, cam, hands in sorted(jobs, key=lambda job: job[1]["size"]):
-        w, h = cam["size"]
-        if hands is None:
-            image = np.zeros((h, w, 3), np.uint8)
-        else:
-            if size != (w, h):
-                if scene is not None:
-                    scene.close()
-                faces = {k: models[k].faces for k in HANDS}
-                scene, size = HandScene(faces=faces, width=w, height=h, samples=samples), (w, h)
-            scene.set_hands(hands)
-            scene.set_camera(cam["K"], cam["R"], cam["t"])
-            image = scene.render(rgb=True)["rgb"]
+    def write(path, image):
         _, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
         atomic_write_bytes(path, buf.tobytes())
-    if scene is not None:
-        scene.close()
+
+    for path, cam, hands in jobs:
+        if hands is None:
+            write(path, np.zeros((cam["size"][1], cam["size"][0], 3), np.uint8))
+    shown = [job for job in jobs if job[2] is not None]
+    faces = {k: models[k].faces for k in HANDS}
+    views = render_views(shown, faces, lambda job: View(job[2], job[1]["K"], job[1]["R"], job[1]["t"], job[1]["size"]),
+                         lambda job: job[1]["size"], rgb=True, samples=samples, subdivision=1)  # fmt: skip
+    for (path, _, _), passes in views:
+        write(path, passes["rgb"])

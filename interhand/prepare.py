@@ -90,9 +90,12 @@ def camera_space_hands(models, params: dict, camera) -> dict[str, dict[str, np.n
     return out
 
 
-def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, models, scene) -> str:
-    """Write one sample; returns 'written', 'black' or 'missing_image'."""
+def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, models, renderer) -> str:
+    """Write one sample (masks and depth from `renderer`, a blender_scripts.views.ViewRenderer); returns
+    'written', 'black' or 'missing_image'."""
     import cv2
+
+    from blender_scripts.views import View
 
     rec, camera = job["record"], job["camera"]
     image = cv2.imread(str(image_dir(root, split) / rec.file_name), cv2.IMREAD_COLOR)
@@ -107,9 +110,7 @@ def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, mode
     crop = cv2.warpAffine(image, A, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     # The camera-space hands seen through the crop's camera at the origin: the same pixels as the world hands
     # seen through (K, R, t), without a second conversion.
-    scene.set_hands({h: hands[h]["verts"] for h in HANDS})
-    scene.set_camera(K, np.eye(3), np.zeros(3))
-    passes = scene.render(rgb=False)
+    passes = renderer.render(View({h: hands[h]["verts"] for h in HANDS}, K, np.eye(3), np.zeros(3), (CROP_SIZE,) * 2))
     paths = sample_paths(out, name)
     for kind in ("image", "mask", "depth"):
         paths[kind].parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, mode
     return "written"
 
 
-# Worker state of the process pool: the hand models and one Blender scene per process.
+# Worker state of the process pool: the hand models and one label renderer (one Blender scene) per process.
 _WORKER: dict = {}
 
 
@@ -136,18 +137,18 @@ def _init_worker(model_dir: str, root: str, split: str, out: str, threads: int) 
     # folders; they would shadow the bpy module itself ("No module named '_bpy'").
     if "bpy" not in sys.modules:
         sys.path[:] = [p for p in sys.path if f"{os.sep}bpy{os.sep}" not in p]
-    from blender_scripts.scene import HandScene
+    from blender_scripts.views import ViewRenderer
     from handmodel.models import load_model_dir
 
     models = load_model_dir(model_dir)
-    faces = {h: models[h].faces for h in HANDS}
-    scene = HandScene(faces=faces, width=CROP_SIZE, height=CROP_SIZE, samples=1, subdivision=0, threads=threads)
-    _WORKER.update(models=models, scene=scene, root=Path(root), split=split, out=Path(out))
+    renderer = ViewRenderer({h: models[h].faces for h in HANDS}, threads=threads)
+    _WORKER.update(models=models, renderer=renderer, root=Path(root), split=split, out=Path(out))
 
 
 def _run_chunk(chunk: list[tuple[str, dict]]) -> list[str]:
     w = _WORKER
-    return [prepare_sample(job, name, w["root"], w["split"], w["out"], w["models"], w["scene"]) for name, job in chunk]
+    args = (w["root"], w["split"], w["out"], w["models"], w["renderer"])
+    return [prepare_sample(job, name, *args) for name, job in chunk]
 
 
 RELEASE_FILES = ("camera", "joint_3d", "MANO_NeuralAnnot", "data")  # the annotation files prepare reads
@@ -222,7 +223,7 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
                     report[_run_chunk([item])[0]] += 1
                     bar.update(1)
             finally:
-                _WORKER["scene"].close()
+                _WORKER["renderer"].close()
                 _WORKER.clear()
         else:
             size = max(1, min(16, len(todo) // (4 * workers)))

@@ -97,3 +97,16 @@ def test_mini_release_stores_mean_relative_poses(mini_annotations, models):  # n
             _, j = mano_forward(models[hand], pose[None], p["shape"][None], p["trans"][None])
             err[name] = np.linalg.norm(j[0] - world[hand], axis=-1).max()
         assert err["absolute"] < 0.005 < err["stored"]  # only hands_mean + stored reproduces the joints
+
+
+def test_mini_release_split_made_alone_equals_the_same_split_of_the_full_release(tmp_path, mini_annotations, models):  # noqa: F811
+    from interhand.mini_release import make_mini_release
+    from interhand.release import SPLITS
+
+    full, _ = mini_annotations
+    for split in SPLITS[1:]:  # train alone is also first in the full release; the others moved
+        alone = tmp_path / split
+        make_mini_release(alone, models, with_images=False, seed=0, splits=(split,))
+        for kind in ("data", "camera", "joint_3d", "MANO_NeuralAnnot"):
+            got = json.loads(annotation_path(alone, split, kind).read_text())
+            assert got == json.loads(annotation_path(full, split, kind).read_text()), (split, kind)

@@ -76,3 +76,34 @@ def test_scene_outputs_have_documented_types_and_hidden_hands_vanish(two_hand_ve
     fg = both["rgb"][both["mask"] > 0].astype(float).mean(0)
     bg = both["rgb"][both["mask"] == 0].astype(float).mean(0)
     assert fg.max() > 5 and np.abs(fg - bg).max() > 3
+
+
+@pytest.mark.slow
+def test_render_views_groups_sizes_and_each_view_matches_the_ray_caster(standin_models, two_hand_vertices, camera):
+    from blender_scripts.views import View, render_views
+
+    K, R, t = camera
+    faces = {h: standin_models[h]["f"] for h in standin_models}
+    # Three views in two sizes, interleaved; the small one sees the hands through a scaled camera.
+    small_K = K * [[0.5], [0.5], [1.0]]
+    items = [("a", (W, H), K, two_hand_vertices), ("b", (W // 2, H // 2), small_K, two_hand_vertices),
+             ("c", (W, H), K, {"right": two_hand_vertices["right"]})]  # fmt: skip
+    calls = []
+
+    def view_of(item):
+        calls.append(item[0])
+        return View(item[3], item[2], R, t, item[1])
+
+    out = {item[0]: passes for item, passes in render_views(items, faces, view_of, lambda item: item[1])}
+    assert calls == ["b", "a", "c"]  # smaller size first, input order within a size, views made one at a time
+    behind = -R.T @ t - 100.0 * R[2]  # a point 100 m behind the camera: the ray caster's stand-in for a hidden hand
+    for name, size, k, verts in items:
+        shown = {h: verts.get(h, two_hand_vertices[h] - two_hand_vertices[h].mean(0) + behind) for h in faces}
+        labels, depth = raycast(shown, faces, k, R, t, *size)
+        passes = out[name]
+        assert passes["mask"].shape == (size[1], size[0]) and "rgb" not in passes
+        inside = _interior(labels)
+        assert (passes["mask"][inside] == labels[inside]).mean() > 0.99, name
+        hit = inside & (labels > 0)
+        np.testing.assert_allclose(passes["depth"][hit], depth[hit], atol=2e-4)
+    assert 2 in out["a"]["mask"] and 2 not in out["c"]["mask"]  # the hidden left hand is gone from view c
