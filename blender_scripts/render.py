@@ -25,14 +25,21 @@ if __package__ in (None, ""):  # run as a script (blender -P, python render.py):
 
 import numpy as np
 
-from blender_scripts.quality import DENOISERS
-from blender_scripts.settings import RenderSettings, add_arguments, settings_from_values, settings_to_argv
+from blender_scripts.settings import (
+    RenderSettings,
+    add_arguments,
+    check_settings,
+    fingerprinted,
+    legacy_values,
+    settings_from_values,
+    settings_to_argv,
+)
 from handmodel.errors import InputError, os_error_message
 
 DONE_PREFIX = "@@done "
 STDERR_TAIL_LINES = 200  # of a worker's stderr, kept for the error message
 # Fingerprint keys added after datasets were made without them: the value those datasets were rendered with.
-LEGACY_META = {"denoise": "off"}
+LEGACY_META = legacy_values(RenderSettings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,10 +67,7 @@ class Job:
         from hdri.catalogue import list_hdris
         from textures.catalogue import list_textures
 
-        if s.resolution < 16 or s.samples < 1:
-            raise InputError(f"--resolution {s.resolution} / --samples {s.samples}: need >= 16 pixels, >= 1 sample")
-        if s.denoise not in DENOISERS:
-            raise InputError(f"--denoise {s.denoise}: expected one of {', '.join(DENOISERS)}")
+        check_settings(s)
         self.s = s
         self.poses = load_poses(s.poses)
         self.models = load_hand_models(s.mano_dir, quiet=True)
@@ -81,10 +85,7 @@ class Job:
         self.fingerprint = {
             "poses_sha256": _sha256(s.poses),
             "image_size": [s.resolution, s.resolution],
-            "samples": s.samples,
-            "denoise": s.denoise,
-            "seed": s.seed,
-            "subdivision": s.subdivision,
+            **fingerprinted(s),
             "cameras_sha256": _sha256(s.cameras) if s.cameras else None,
             "hdris": [h.name for h in self.hdris],
             "textures": [os.path.basename(t) for t in self.textures],

@@ -7,7 +7,8 @@
 - `settings_from_values` turns either parser's values into the dataclass, `settings_to_argv` the dataclass back
   into the arguments a worker process parses.
 
-Adding a render option is adding one field below (`option(...)`) and reading it where it matters.
+Adding a render option is adding one field below (`option(...)`; `fingerprint=True` when it changes what is
+written) and reading it where it matters.
 """
 
 import argparse
@@ -21,7 +22,8 @@ from handmodel.sharding import parse_shard
 
 
 def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, choices=None, min=None,
-           path: str | None = None, parse=None, format=None, default_factory=dataclasses.MISSING):  # fmt: skip
+           path: str | None = None, parse=None, format=None, fingerprint: bool = False, legacy=dataclasses.MISSING,
+           default_factory=dataclasses.MISSING):  # fmt: skip
     """A dataclass field that is also a command-line option.
 
     help: the option's help line; flag: the option name (default `--field-name`; a bool field that is on by default
@@ -29,9 +31,13 @@ def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, c
     when the value names one (click checks the kind); parse / format: a value <-> its command-line text, for fields
     that are not a plain int, float or str (e.g. the shard (K, N) <-> 'K/N'). A field without a default is a
     required option.
+
+    fingerprint: the value changes what a run writes (pixels, annotations), so it is recorded in the output's
+    meta.json and fingerprint under the field's name and a resumed run must repeat it; legacy: for such an option
+    added later, the value that outputs made before it existed were made with (so they can still be resumed).
     """
     meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None, "min": min, "path": path,
-            "parse": parse, "format": format}  # fmt: skip
+            "parse": parse, "format": format, "fingerprint": fingerprint, "legacy": legacy}  # fmt: skip
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"option": meta})
 
 
@@ -133,6 +139,30 @@ def settings_to_argv(s) -> list[str]:
     return argv
 
 
+def check_settings(s) -> None:
+    """InputError naming the option when a value is outside its choices or below its minimum (the parsers check
+    the same; this covers settings made in code)."""
+    from handmodel.errors import InputError
+
+    for spec in option_specs(type(s)):
+        value = getattr(s, spec.name)
+        if spec.choices and value not in spec.choices:
+            raise InputError(f"{spec.flag} {value}: expected one of {', '.join(map(str, spec.choices))}")
+        if spec.min is not None and value is not None and not value >= spec.min:
+            raise InputError(f"{spec.flag} {value}: must be >= {spec.min}")
+
+
+def fingerprinted(s) -> dict:
+    """{field name: value} of the settings that change what a run writes (`option(..., fingerprint=True)`)."""
+    return {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.metadata["option"]["fingerprint"]}
+
+
+def legacy_values(cls) -> dict:
+    """{field name: value} that outputs made before a fingerprinted option existed were made with."""
+    return {f.name: f.metadata["option"]["legacy"] for f in dataclasses.fields(cls)
+            if f.metadata["option"]["legacy"] is not dataclasses.MISSING}  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
     """Add a settings dataclass's options to an argparse parser (dest = field name)."""
     for spec in option_specs(cls):
@@ -179,9 +209,11 @@ class RenderSettings:
     shard: tuple[int, int] = option("K/N: render the sample ids with id % N == K (0 <= K < N).", (0, 1),
                                     parse=parse_shard, format=_format_shard)  # fmt: skip
     resolution: int = option("Square image side in pixels.", 256, min=16)
-    samples: int = option("Cycles samples per pixel (denoised, so 12 is enough at 256 px).", 12, min=1)
-    denoise: str = option("OpenImageDenoise quality (off: raw Cycles samples).", "fast", choices=DENOISERS)
-    seed: int = option("Global seed; each sample draws from (seed, sample id).", 0)
+    samples: int = option("Cycles samples per pixel (denoised, so 12 is enough at 256 px).", 12, min=1,
+                          fingerprint=True)  # fmt: skip
+    denoise: str = option("OpenImageDenoise quality (off: raw Cycles samples).", "fast", choices=DENOISERS,
+                          fingerprint=True, legacy="off")  # fmt: skip
+    seed: int = option("Global seed; each sample draws from (seed, sample id).", 0, fingerprint=True)
     cameras: str | None = option("InterHand2.6M camera.json: render from its rigs instead of orbit cameras.", None,
                                  path="file")  # fmt: skip
     hdri_dirs: list[str] = option("Add a folder of HDRIs (repeatable).", flag="--hdri-dir", path="dir",
@@ -191,7 +223,7 @@ class RenderSettings:
     texture_dirs: list[str] = option("Add a folder of skin textures painted in the hand UV layout (repeatable).",
                                      flag="--texture-dir", path="dir", default_factory=list)  # fmt: skip
     generated_textures: bool = option("Use only the --texture-dir textures.", True)
-    subdivision: int = option("Catmull-Clark levels at render time.", 1, min=0)
+    subdivision: int = option("Catmull-Clark levels at render time.", 1, min=0, fingerprint=True)
     restart_every: int = option("Restart the Blender worker every N samples so memory stays flat (0: one process).",
                                 200, min=0)  # fmt: skip
     threads: int = option("Render threads (0: all cores).", 0, min=0)

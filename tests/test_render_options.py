@@ -107,3 +107,23 @@ def test_render_help_lists_every_option_with_its_default():
     inside_blender = build_parser().format_help()
     for spec in SPECS:
         assert spec.flag in inside_blender
+
+
+def test_settings_made_in_code_are_checked_against_the_same_choices_and_ranges():
+    from blender_scripts.settings import check_settings
+    from handmodel.errors import InputError
+
+    check_settings(RenderSettings(**REQUIRED))
+    for bad, message in ((dict(samples=0), "--samples 0: must be >= 1"), (dict(resolution=8), "--resolution 8"),
+                         (dict(denoise="medium"), "--denoise medium: expected one of off, fast")):  # fmt: skip
+        with pytest.raises(InputError, match=message):
+            check_settings(RenderSettings(**REQUIRED, **bad))
+
+
+def test_the_options_that_change_the_pixels_are_fingerprinted_and_old_datasets_keep_their_denoiser():
+    from blender_scripts.render import LEGACY_META
+    from blender_scripts.settings import fingerprinted
+
+    s = RenderSettings(**REQUIRED, samples=5, seed=3)
+    assert fingerprinted(s) == {"samples": 5, "denoise": "fast", "seed": 3, "subdivision": 1}
+    assert LEGACY_META == {"denoise": "off"}
