@@ -76,7 +76,7 @@ def _value_type(annotation) -> tuple[str, type]:
         return "repeat", item
     if annotation in (int, float, str):
         return "value", annotation
-    return "value", str  # parsed from text by the field's `parse`
+    return "parsed", str  # text on the command line, the field's `parse` makes the value
 
 
 def option_specs(cls) -> list[OptionSpec]:
@@ -85,6 +85,10 @@ def option_specs(cls) -> list[OptionSpec]:
     for f in dataclasses.fields(cls):
         meta = f.metadata["option"]
         kind, value_type = _value_type(f.type)
+        if kind == "parsed":
+            if meta["parse"] is None or meta["format"] is None:
+                raise TypeError(f"{cls.__name__}.{f.name}: a {f.type} option needs parse= and format=")
+            kind = "value"
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         flag = meta["flag"] or "--" + f.name.replace("_", "-")
         if kind == "switch":
