@@ -1,5 +1,10 @@
-"""The skin material: Principled BSDF with subsurface scattering, an albedo texture in the hand's UV space and a
-per-sample colour variation (hue, saturation, value), roughness and subsurface amount.
+"""The skin material: a Principled BSDF that scatters under the surface, with an albedo texture in the hand's UV space
+and its detail map (bump for creases, wrinkles and pores; glossier nails; a roughness scale), and a small per-sample
+colour variation (hue, saturation, value), roughness and subsurface radius.
+
+Skin is a dielectric (index 1.4, no metal, no coat or sheen): its highlights stay soft with a roughness around
+0.5; nails are glossier. Light scatters a few millimetres under the skin, red light furthest; darker skin, whose
+melanin absorbs what travels deep, shows less of it (`subsurface_radius`).
 
 One material is shared by both hands (as in RenderIH: one skin per image).
 """
@@ -7,29 +12,44 @@ One material is shared by both hands (as in RenderIH: one skin per image).
 from dataclasses import dataclass
 
 import bpy
+import numpy as np
 
 from blender_scripts.images import ImageCache
+from textures.skin_model import ita_class, ita_degrees, srgb_to_linear
 
-# RenderIH's subsurface colour, used as the radius colour (red light travels furthest in skin).
-SUBSURFACE_RADIUS = (1.0, 0.43, 0.41)
 DEFAULT_ALBEDO = (0.60, 0.40, 0.32, 1.0)
+SKIN_IOR = 1.4
+BUMP_DISTANCE = 0.0004  # metres of relief for the detail map's full height range
+
+
+def subsurface_radius(albedo_linear) -> tuple[tuple[float, float, float], float]:
+    """Per-channel scattering radius (relative RGB) and scale (metres) of skin whose mean linear albedo (R, G, B)
+    is `albedo_linear`: about 3.5 mm of red scattering on light skin, half that on the darkest."""
+    red = min(max(float(albedo_linear[0]), 0.02), 0.7)
+    light = min(red / 0.55, 1.0) ** 0.5
+    colour = (1.0, 0.28 + 0.12 * light, 0.16 + 0.09 * light)
+    return colour, 0.0035 * (0.45 + 0.55 * light)
 
 
 @dataclass(frozen=True)
 class SkinParams:
-    """Per-sample skin settings. texture: path of an albedo image in the hand's UV layout, or None (flat colour)."""
+    """Per-sample skin settings. texture: path of an albedo image in the hand's UV layout, or None (flat colour);
+    detail: its detail map (R height, G nail, B roughness scale) or None (flat)."""
 
     texture: str | None = None
+    detail: str | None = None
     hue: float = 0.5  # 0.5 = unchanged
     saturation: float = 1.0
     value: float = 1.0
     roughness: float = 0.5
-    subsurface: float = 0.2
-    subsurface_scale: float = 0.004  # metres: skin scatters a few millimetres
+    nail_roughness: float = 0.25
+    subsurface: float = 1.0
+    scatter: float = 1.0  # x the tone's subsurface scale (`subsurface_radius`)
+    bump: float = 0.5
 
 
 class SkinMaterial:
-    """Owns the node tree; `apply(params)` changes values and the texture image in place (no new datablocks
+    """Owns the node tree; `apply(params)` changes values and the texture images in place (no new datablocks
     except each new texture image, which is loaded once and kept in a small cache)."""
 
     def __init__(self, name: str = "skin", cache_size: int = 8):
@@ -37,30 +57,91 @@ class SkinMaterial:
         nt = mat.node_tree
         self.material = mat
         nodes, links = nt.nodes, nt.links
-        for kind, name in (("ShaderNodeTexImage", "texture"), ("ShaderNodeRGB", "flat"),
-                           ("ShaderNodeHueSaturation", "hsv")):  # fmt: skip
-            nodes.new(kind).name = name
+        kinds = [
+            ("ShaderNodeTexImage", "texture"),
+            ("ShaderNodeRGB", "flat"),
+            ("ShaderNodeHueSaturation", "hsv"),
+            ("ShaderNodeTexImage", "detail"),
+            ("ShaderNodeSeparateColor", "split"),
+            ("ShaderNodeBump", "bump"),
+        ]
+        kinds += [("ShaderNodeMath", n) for n in ("rough_scale", "rough_skin", "rough_diff", "rough")]  # fmt: skip
+        for kind, node_name in kinds:
+            nodes.new(kind).name = node_name
         # Python references to nodes can go stale while nodes are added: look them up after creating all.
-        bsdf, self.tex, self.flat, self.hsv = (nodes[n] for n in ("Principled BSDF", "texture", "flat", "hsv"))
+        bsdf = nodes["Principled BSDF"]
+        self.tex, self.flat, self.hsv, self.detail = (nodes[n] for n in ("texture", "flat", "hsv", "detail"))
+        split, bump = nodes["split"], nodes["bump"]
+        scale, skin, diff, rough = (nodes[n] for n in ("rough_scale", "rough_skin", "rough_diff", "rough"))
         bsdf.subsurface_method = "BURLEY"  # as RenderIH; the random-walk methods cost 2x here
-        bsdf.inputs["Subsurface Radius"].default_value = SUBSURFACE_RADIUS
+        bsdf.inputs["IOR"].default_value = SKIN_IOR
+        bsdf.inputs["Metallic"].default_value = 0.0
         self.bsdf = bsdf
-        self.tex.interpolation = "Linear"
+        self.tex.interpolation = self.detail.interpolation = "Linear"
         self.flat.outputs[0].default_value = DEFAULT_ALBEDO
         links.new(self.hsv.outputs["Color"], bsdf.inputs["Base Color"])
+        # roughness = skin * (0.6 + 0.8 B) + G * (nail - skin * (0.6 + 0.8 B))
+        links.new(self.detail.outputs["Color"], split.inputs["Color"])
+        scale.operation, skin.operation, diff.operation, rough.operation = ("MULTIPLY_ADD", "MULTIPLY", "SUBTRACT",
+                                                                            "MULTIPLY_ADD")  # fmt: skip
+        links.new(split.outputs["Blue"], scale.inputs[0])
+        scale.inputs[1].default_value, scale.inputs[2].default_value = 0.8, 0.6
+        links.new(scale.outputs[0], skin.inputs[0])
+        links.new(skin.outputs[0], diff.inputs[1])
+        links.new(split.outputs["Green"], rough.inputs[0])
+        links.new(diff.outputs[0], rough.inputs[1])
+        links.new(skin.outputs[0], rough.inputs[2])
+        links.new(rough.outputs[0], bsdf.inputs["Roughness"])
+        self.skin_roughness, self.nail_roughness = skin.inputs[1], diff.inputs[0]
+        links.new(split.outputs["Red"], bump.inputs["Height"])
+        links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+        bump.inputs["Distance"].default_value = BUMP_DISTANCE
+        self.bump = bump
         self.links = links
         self.images = ImageCache(cache_size, "texture image", colorspace="sRGB")
+        self.details = ImageCache(cache_size, "texture detail map", colorspace="Non-Color")
+        self.flat_detail = bpy.data.images.new("flat_detail", 4, 4, alpha=False)
+        self.flat_detail.colorspace_settings.name = "Non-Color"
+        self.flat_detail.pixels.foreach_set([0.5, 0.0, 0.5, 1.0] * 16)
+        self.flat_detail.use_fake_user = True
+
+        self._tones = {}
+        self.tone = self.tone_of(None)
+
+    def tone_of(self, image) -> dict:
+        """The skin tone of an albedo image (or the flat colour): median linear albedo of its painted texels, its
+        ITA angle and class; cached per image."""
+        key = None if image is None else image.name
+        if key not in self._tones:
+            if image is None:
+                srgb = np.array(DEFAULT_ALBEDO[:3])
+            else:
+                px = np.empty(image.size[0] * image.size[1] * image.channels, np.float32)
+                image.pixels.foreach_get(px)
+                rgb = px.reshape(-1, image.channels)[::7, :3]
+                rgb = rgb[rgb.max(1) > 0.03]  # leave out unpainted (black) texels
+                srgb = np.median(rgb, axis=0) if len(rgb) else np.array(DEFAULT_ALBEDO[:3])
+            ita = float(ita_degrees(srgb))
+            self._tones[key] = {"albedo": srgb_to_linear(srgb).tolist(), "ita": ita, "tone": ita_class(ita)}
+        return self._tones[key]
 
     def apply(self, p: SkinParams) -> None:
         src = self.flat.outputs[0]
+        image = None
         if p.texture is not None:
-            self.tex.image = self.images.get(str(p.texture))
+            image = self.tex.image = self.images.get(str(p.texture))
             src = self.tex.outputs["Color"]
+        self.tone = self.tone_of(image)
         if not self.hsv.inputs["Color"].links or self.hsv.inputs["Color"].links[0].from_socket != src:
             self.links.new(src, self.hsv.inputs["Color"])
+        self.detail.image = self.details.get(str(p.detail)) if p.detail else self.flat_detail
         self.hsv.inputs["Hue"].default_value = p.hue
         self.hsv.inputs["Saturation"].default_value = p.saturation
         self.hsv.inputs["Value"].default_value = p.value
-        self.bsdf.inputs["Roughness"].default_value = p.roughness
+        self.skin_roughness.default_value = p.roughness
+        self.nail_roughness.default_value = p.nail_roughness
+        self.bump.inputs["Strength"].default_value = p.bump
         self.bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
-        self.bsdf.inputs["Subsurface Scale"].default_value = p.subsurface_scale
+        radius, scale = subsurface_radius(self.tone["albedo"])
+        self.bsdf.inputs["Subsurface Radius"].default_value = radius
+        self.bsdf.inputs["Subsurface Scale"].default_value = scale * p.scatter

@@ -14,6 +14,7 @@ from blender_scripts.materials import SkinParams
 from handmodel.camera import project, world_to_camera
 from handmodel.errors import InputError
 from handmodel.validate import numeric_array, rotation
+from textures.catalogue import texture_detail
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,17 @@ def sample_scene(
         strength=float(np.exp(light_rng.uniform(np.log(0.6), np.log(1.6)))),
         sun_elevation=float(light_rng.uniform(0.15, 1.2)),
     )
+    texture = str(textures[skin_rng.integers(len(textures))]) if textures else None
+    # Small variations around the texture's own tone (hue shifts larger than this read as grey or lilac skin).
     skin = SkinParams(
-        texture=str(textures[skin_rng.integers(len(textures))]) if textures else None,
-        hue=float(skin_rng.uniform(0.48, 0.52)),
-        saturation=float(skin_rng.uniform(0.85, 1.1)),
-        value=float(skin_rng.uniform(0.85, 1.1)),
-        roughness=float(skin_rng.uniform(0.35, 0.7)),
-        subsurface=float(skin_rng.uniform(0.1, 0.35)),
-        subsurface_scale=float(skin_rng.uniform(0.002, 0.006)),
+        texture=texture,
+        detail=texture_detail(texture) if texture else None,
+        hue=float(skin_rng.uniform(0.494, 0.506)),
+        saturation=float(skin_rng.uniform(0.92, 1.08)),
+        value=float(skin_rng.uniform(0.92, 1.08)),
+        roughness=float(skin_rng.uniform(0.45, 0.6)),
+        nail_roughness=float(skin_rng.uniform(0.2, 0.3)),
+        scatter=float(skin_rng.uniform(0.8, 1.25)),
+        bump=float(skin_rng.uniform(0.35, 0.6)),
     )
     return SampleScene(K=K, R=R, t=t, skin=skin, world=world, hdri_name=entry.name, camera_name=cam_name)

@@ -1,17 +1,24 @@
 """The texture catalogue: generated skin textures of the active hand model, plus user folders of textures painted
-in the same UV layout (`uv_layout.png` beside the generated ones shows it)."""
+in the same UV layout (`uv_layout.png` beside the generated ones shows it).
+
+A texture is an albedo image; an image beside it named `NAME.detail.png` (R height, G nail, B roughness scale, as
+the generated ones have) adds bump and gloss detail, and `NAME.json` its skin layers. User folders may hold both.
+"""
 
 import os
 from pathlib import Path
 
 import numpy as np
 
+from handmodel.atomic import atomic_write_json
 from handmodel.errors import InputError
 from handmodel.png import write_png
 from textures import uv_layout
-from textures.skin import SKIN_TONES, skin_texture
+from textures.skin import DETAIL_SUFFIX, SKIN_TONES, skin_texture
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# Bumped whenever the generator changes, so cached textures of an older generator are not reused.
+GENERATOR_VERSION = 2
 
 
 def layout_picture(layout: dict, size: int) -> np.ndarray:
@@ -27,8 +34,9 @@ def layout_picture(layout: dict, size: int) -> np.ndarray:
     return img
 
 
-def make_textures(models, out_dir=None, size: int = 512, variants: int = 2, seed: int = 0, progress=None) -> list:
-    """Generate `variants` textures per skin tone for this hand model; returns the written paths.
+def make_textures(models, out_dir=None, size: int = 512, variants: int = 3, seed: int = 0, progress=None) -> list:
+    """Generate `variants` textures per skin tone (Fitzpatrick I-VI) for this hand model; returns the albedo paths
+    (each with its `.detail.png` and `.json` beside it).
 
     Written to `out_dir` (default: the model's texture cache folder) with `uv_layout.png`; existing files are
     replaced atomically.
@@ -41,15 +49,34 @@ def make_textures(models, out_dir=None, size: int = 512, variants: int = 2, seed
     paths = []
     for k, name, tone, v in jobs if progress is None else progress(jobs):
         rng = np.random.default_rng([seed, k, v])
-        image = skin_texture(models["right"], layouts["right"], tone, rng, size)
-        path = out / f"skin_{k:02d}_{name}_{v}.png"
+        image, detail, info = skin_texture(models["right"], layouts["right"], tone, rng, size)
+        path = out / f"skin_v{GENERATOR_VERSION}_{k:02d}_{name}_{v}.png"
+        write_png(detail_path(path), detail)
+        atomic_write_json(path.with_suffix(".json"), {"fitzpatrick": name, **info})
         write_png(path, image)
         paths.append(path)
     return paths
 
 
+def detail_path(texture) -> Path:
+    """Where a texture's detail map lives: NAME.detail.png beside NAME.png / NAME.jpg."""
+    t = Path(texture)
+    return t.with_name(t.stem + DETAIL_SUFFIX)
+
+
+def texture_detail(texture) -> str | None:
+    """The texture's detail map if it has one."""
+    d = detail_path(texture)
+    return str(d) if d.is_file() else None
+
+
+def _is_albedo(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES) and name[0] != "." and not name.endswith(DETAIL_SUFFIX)
+
+
 def generated_textures(models) -> list[Path]:
-    return sorted(uv_layout.cache_dir(models).glob("skin_*.png"))
+    found = uv_layout.cache_dir(models).glob(f"skin_v{GENERATOR_VERSION}_*.png")
+    return sorted(p for p in found if _is_albedo(p.name))
 
 
 def list_textures(models, user_dirs=(), include_generated: bool = True) -> list[str]:
@@ -64,7 +91,7 @@ def list_textures(models, user_dirs=(), include_generated: bool = True) -> list[
         d = Path(d)
         if not d.is_dir():
             raise InputError(f"{d}: no such texture folder")
-        files = sorted(str(p) for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name[0] != ".")
+        files = sorted(str(p) for p in d.iterdir() if _is_albedo(p.name))
         if not files:
             raise InputError(f"{d}: no texture images (.png, .jpg) in this folder")
         paths += [f for f in files if os.path.basename(f) != "uv_layout.png"]
