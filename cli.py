@@ -259,11 +259,14 @@ def render_cmd(**values):
     The same code path as `blender -b -P blender_scripts/render.py -- --poses P --out D ...`.
     Resumable (finished samples are skipped) and sharded (--shard K/N for a job array).
     """
+    from blender_scripts.exposure import describe
     from blender_scripts.render import run
     from blender_scripts.settings import settings_from_values
+    from handmodel.dataset_io import read_meta
 
     n = run(settings_from_values(RenderSettings, values))
     click.echo(f"rendered {n} new samples into {values['out']}")
+    click.echo(describe(read_meta(values["out"]).get("quality", {"samples": 0})))
 
 
 @main.group()
@@ -275,7 +278,9 @@ def textures():
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the textures (default: the hand model's cache, where `render` looks).")  # fmt: skip
 @click.option("--size", type=click.IntRange(16), default=512, show_default=True, help="Texture side in pixels.")
-@click.option("--variants", type=POSITIVE, default=2, show_default=True, help="Textures per skin tone (8 tones).")
+@click.option(
+    "--variants", type=POSITIVE, default=3, show_default=True, help="Textures per skin tone (Fitzpatrick I-VI)."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pigment patterns.")
 @MANO_DIR_OPTION
 def textures_make(out, size, variants, seed, mano_dir):

@@ -1,22 +1,44 @@
-"""The world light: an equirectangular HDRI with rotation and strength, or a procedural sky (no file needed)."""
+"""The world light: an equirectangular HDRI with rotation and strength, or a procedural sky (no file needed).
+
+The environment stands upright on the body of the hands: its up axis is the body frame's up (-y of the body frame,
+whose x runs to the person's right and z forward; see handmodel/body.py), so a horizon tilts only by the camera's
+own roll about the body, not by the poses' arbitrary world frame.
+"""
 
 import math
 from dataclasses import dataclass
 
 import bpy
+import numpy as np
+from mathutils import Matrix
 
 from blender_scripts.images import ImageCache
+
+# Body frame (x right, y down, z forward) -> environment map frame (z up, y the horizontal "north").
+BODY_TO_ENV = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def environment_rotation(body_rotation, spin: float) -> np.ndarray:
+    """(3,3) world direction -> environment map direction: undo the body's rotation in the world (body_rotation:
+    (3,3) body -> world, None for the identity), stand the body's up on the map's +z, spin by `spin` radians
+    about it."""
+    R = np.eye(3) if body_rotation is None else np.asarray(body_rotation, dtype=np.float64)
+    c, s = math.cos(spin), math.sin(spin)
+    spin_z = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return spin_z @ BODY_TO_ENV @ R.T
 
 
 @dataclass(frozen=True)
 class WorldParams:
     """hdri: path of an equirectangular image, or None for the procedural sky. rotation: radians about the
-    vertical axis. sun_elevation: radians (sky only)."""
+    vertical axis. sun_elevation: radians (sky only). body_rotation: (3,3) nested tuples, the body frame's axes in
+    world coordinates (columns), None for a body frame aligned with the world."""
 
     hdri: str | None = None
     rotation: float = 0.0
     strength: float = 1.0
     sun_elevation: float = 0.6
+    body_rotation: tuple | None = None
 
 
 class World:
@@ -50,7 +72,6 @@ class World:
         socket = self.background.inputs["Color"]
         if not socket.links or socket.links[0].from_socket != src:
             self.links.new(src, socket)
-        # The toolkit's world has -y up (OpenCV-style) and environment maps have +z up: turn -y onto +z
-        # (-90 degrees about x), then spin the environment about its vertical axis.
-        self.mapping.inputs["Rotation"].default_value = (-math.pi / 2, 0.0, p.rotation)
+        M = environment_rotation(p.body_rotation, p.rotation)
+        self.mapping.inputs["Rotation"].default_value = tuple(Matrix(M.tolist()).to_euler("XYZ"))
         self.background.inputs["Strength"].default_value = p.strength

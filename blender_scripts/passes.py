@@ -7,6 +7,7 @@ exact per pixel (not blended across object edges) and come from the very render 
 
 import numpy as np
 
+from blender_scripts.exposure import encode
 from blender_scripts.exr import read_exr_channels
 
 # Object pass indices = the mask labels of handmodel.dataset_io.MASK_LABELS.
@@ -14,16 +15,11 @@ PASS_INDEX = {"right": 1, "left": 2}
 BACKGROUND_DEPTH = 1e9  # Cycles writes 1e10 where no surface was hit
 
 
-def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """Scene-linear Rec.709 (..., 3) -> sRGB-encoded uint8 (the 'Standard' view transform), values clipped."""
-    x = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
-    srgb = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-    return np.round(srgb * 255.0).astype(np.uint8)
-
-
-def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True) -> dict[str, np.ndarray]:
-    """The renderer's EXR -> {'rgb': uint8 (H,W,3) if rgb, 'mask': uint8 (H,W) 0 bg / 1 right / 2 left,
-    'depth': float32 (H,W) camera z in metres, 0 on background} (EXR rows run top to bottom)."""
+def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True, gain: float = 1.0,
+                  linear: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+    """The renderer's EXR -> {'rgb': uint8 (H,W,3) if rgb (scene-linear x gain, encoded by exposure.encode),
+    'linear': float32 (H,W,3) scene-linear if linear, 'mask': uint8 (H,W) 0 bg / 1 right / 2 left, 'depth':
+    float32 (H,W) camera z in metres, 0 on background} (EXR rows run top to bottom)."""
     ch = read_exr_channels(path)
     index = ch[f"{layer}.Object Index.X"]
     z = ch[f"{layer}.Depth.Z"]
@@ -32,7 +28,10 @@ def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True) -> dict[str,
         mask[np.rint(index) == value] = value
     depth = np.where((mask > 0) & (z < BACKGROUND_DEPTH), z, 0.0).astype(np.float32)
     out = {"mask": mask, "depth": depth}
-    if rgb:
+    if rgb or linear:
         lin = np.stack([ch[f"{layer}.Combined.{c}"] for c in "RGB"], axis=-1)
-        out["rgb"] = linear_to_srgb(lin)
+        if rgb:
+            out["rgb"] = encode(lin, gain)
+        if linear:
+            out["linear"] = lin
     return out

@@ -11,6 +11,7 @@ samples/s and the ETA. A rerun skips finished samples; a killed run loses nothin
 
 import argparse
 import collections
+import functools
 import hashlib
 import json
 import os
@@ -125,10 +126,14 @@ class Job:
         return [i for i in self.rows if not is_complete(self.s.out, self.names[i])]
 
     def write_meta(self) -> None:
-        from handmodel.dataset_io import write_meta
+        from handmodel.dataset_io import read_meta, write_meta
 
         meta = {**self.fingerprint, "hand_model": self.fingerprint["hand_model"], "source": "render",
                 "poses": os.path.abspath(self.s.poses), "renderer": "blender-cycles"}  # fmt: skip
+        if (Path(self.s.out) / "meta.json").is_file():  # keep the figures another shard wrote
+            quality = read_meta(self.s.out).get("quality")
+            if quality is not None:
+                meta["quality"] = quality
         write_meta(self.s.out, meta)
 
 
@@ -143,8 +148,30 @@ def hand_annotation(model, pose, shape, trans, K, R, t) -> dict:
             "joints_2d": project(joints[0], K)}  # fmt: skip
 
 
+def meter(linear: np.ndarray, mask: np.ndarray, target: float) -> float:
+    """The exposure rule on one render: the gain that puts its hand pixels' median luma on `target`."""
+    from blender_scripts.exposure import choose_gain
+
+    return choose_gain(linear[mask > 0], target)
+
+
+def body_rotations(poses, models) -> np.ndarray:
+    """(N,3,3) body -> world rotations of the poses: the poses file's `body_to_world` where it has one, else the
+    body frame that the two hands fit (handmodel/body.py)."""
+    from handmodel.body import estimate_body_frame
+    from handmodel.forearm import posed_frames
+
+    given = getattr(poses, "body_to_world", None)
+    if given is not None:
+        return np.asarray(given, dtype=np.float64)[:, :3, :3]
+    fr = {h: posed_frames(models[h], *(poses.params[h][k] for k in ("pose", "shape", "trans"))) for h in models}
+    T = estimate_body_frame(fr["right"]["wrist"], fr["right"]["axis"], fr["left"]["wrist"], fr["left"]["axis"])
+    return T[:, :3, :3]
+
+
 def render_worker(s: RenderSettings, max_samples: int | None = None, report=None) -> int:
     """Render up to `max_samples` pending samples in this process (one long-lived scene); returns how many."""
+    from blender_scripts.exposure import hand_figures, target_luma
     from blender_scripts.quality import RenderQuality
     from blender_scripts.sampling import sample_scene
     from blender_scripts.scene import HandScene
@@ -166,6 +193,7 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
     scene = HandScene(faces, size, size, uvs=uvs, subdivision=s.subdivision, threads=s.threads, quality=quality)
     writer = SampleWriter(s.out, size, size)
     p = job.poses.params
+    body = body_rotations(job.poses, job.models)
     done = 0
     try:
         for i in todo:
@@ -173,7 +201,8 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
             verts = {h: mano_forward(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))[0][0]
                      for h in HANDS}  # fmt: skip
             points = np.concatenate([verts[h] for h in HANDS])
-            spec = sample_scene(s.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures, job.rig_cameras)
+            spec = sample_scene(s.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures, job.rig_cameras,
+                                body_rotation=body[i])  # fmt: skip
             if spec is None:
                 raise InputError(f"{s.cameras}: no camera sees both hands of pose {i} of {s.poses}")
             try:
@@ -186,12 +215,17 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                 raise InputError(str(e)) from None
             scene.set_hands(verts)
             scene.set_camera(spec.K, spec.R, spec.t)
-            out = scene.render(rgb=True)
+            tone = scene.skin.tone
+            target = target_luma(tone["albedo"], spec.exposure_stops * s.exposure_spread)
+            out = scene.render(rgb=True, exposure=functools.partial(meter, target=target))
+            gain = out["exposure"]
             hands = {h: hand_annotation(job.models[h], **params[h], K=spec.K, R=spec.R, t=spec.t) for h in HANDS}
             source = {"renderer": "blender-cycles", "seed": s.seed, "sample_id": int(job.poses.ids[i]),
                       "pose_index": i, "hdri": spec.hdri_name, "hdri_rotation": spec.world.rotation,
                       "hdri_strength": spec.world.strength, "texture": os.path.basename(spec.skin.texture or ""),
-                      "camera": spec.camera_name, "poses": os.path.basename(s.poses)}  # fmt: skip
+                      "camera": spec.camera_name, "poses": os.path.basename(s.poses), "exposure": gain,
+                      "exposure_target": target, "skin_tone": tone["tone"], "skin_ita": tone["ita"],
+                      **hand_figures(out["rgb"], out["mask"])}  # fmt: skip
             if done == 0:
                 job.write_meta()
             writer.write(job.names[i], out, annotation_to_json({"K": spec.K, "R": spec.R, "t": spec.t}, hands, source))
@@ -272,6 +306,7 @@ def run(s: RenderSettings, progress: bool = True) -> int:
                 rendered += drive_worker(_worker_command(s, s.restart_every), lambda _name: bar.update(1))
         finally:
             bar.close()
+        write_figures(s.out)
     return rendered
 
 
@@ -290,7 +325,25 @@ def exit_with_parent(poll_s: float = 0.25) -> threading.Thread:
     return thread
 
 
+def write_figures(out) -> dict:
+    """Put the photometric figures over every finished sample (blender_scripts.exposure.summarize) into the
+    dataset's meta.json under 'quality'; returns them."""
+    from blender_scripts.exposure import sample_records, summarize
+    from handmodel.dataset_io import read_meta, write_meta
+
+    if not (Path(out) / "meta.json").is_file():
+        return {}
+    figures = summarize(list(sample_records(out).values()))
+    meta = read_meta(out)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "version")}
+    write_meta(out, {**meta, "quality": figures})
+    return figures
+
+
 def main(argv: list[str]) -> int:
+    from blender_scripts.exposure import describe
+    from handmodel.dataset_io import read_meta
+
     args = build_parser().parse_args(argv)
     try:
         s = settings_from_args(args)
@@ -301,6 +354,7 @@ def main(argv: list[str]) -> int:
             t0 = time.time()
             n = run(s)
             print(f"rendered {n} samples into {s.out} in {time.time() - t0:.1f} s")
+            print(describe(read_meta(s.out).get("quality", {"samples": 0})))
     except InputError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         return 1

@@ -26,6 +26,7 @@ class SampleScene:
     world: WorldParams
     hdri_name: str
     camera_name: str | None
+    exposure_stops: float = 0.0  # in [-1, 1]: x the run's --exposure-spread, the stops away from the target
 
 
 def sample_rng(seed: int, sample_id: int) -> np.random.Generator:
@@ -89,9 +90,11 @@ def sample_scene(
     textures: list,
     rig_cameras: list | None = None,
     ranges: CameraRanges = CameraRanges(),
+    body_rotation: np.ndarray | None = None,
 ) -> SampleScene | None:
     """Everything random about one sample. points: both hands' vertices (N,3) world metres; hdris: catalogue
-    entries (name, path); textures: paths. None when rig cameras are given and none of them sees the hands."""
+    entries (name, path); textures: paths; body_rotation: (3,3) body -> world rotation of the hands' body (the
+    environment stands upright on it). None when rig cameras are given and none of them sees the hands."""
     rng = sample_rng(seed, sample_id)
     cam_rng, light_rng, skin_rng = rng.spawn(3)
     if rig_cameras:
@@ -106,9 +109,11 @@ def sample_scene(
     world = WorldParams(
         hdri=entry.path,
         rotation=float(light_rng.uniform(0, 2 * math.pi)),
-        strength=float(np.exp(light_rng.uniform(np.log(0.6), np.log(1.6)))),
+        strength=1.0,  # the exposure rule sets the brightness
         sun_elevation=float(light_rng.uniform(0.15, 1.2)),
+        body_rotation=None if body_rotation is None else tuple(map(tuple, np.asarray(body_rotation, float))),
     )
+    exposure_stops = float(light_rng.uniform(-1.0, 1.0))
     texture = str(textures[skin_rng.integers(len(textures))]) if textures else None
     # Small variations around the texture's own tone (hue shifts larger than this read as grey or lilac skin).
     skin = SkinParams(
@@ -122,4 +127,5 @@ def sample_scene(
         scatter=float(skin_rng.uniform(0.8, 1.25)),
         bump=float(skin_rng.uniform(0.35, 0.6)),
     )
-    return SampleScene(K=K, R=R, t=t, skin=skin, world=world, hdri_name=entry.name, camera_name=cam_name)
+    return SampleScene(K=K, R=R, t=t, skin=skin, world=world, hdri_name=entry.name, camera_name=cam_name,
+                       exposure_stops=exposure_stops)  # fmt: skip

@@ -25,6 +25,7 @@ import numpy as np
 from mathutils import Matrix
 
 from blender_scripts.camera import blender_intrinsics
+from blender_scripts.exposure import encode
 from blender_scripts.lighting import World, WorldParams
 from blender_scripts.materials import SkinMaterial, SkinParams
 from blender_scripts.passes import PASS_INDEX, decode_passes
@@ -164,9 +165,13 @@ class HandScene:
     def set_world(self, params: WorldParams) -> None:
         self.world.apply(params)
 
-    def render(self, rgb: bool = True) -> dict[str, np.ndarray]:
+    def render(self, rgb: bool = True, exposure=1.0) -> dict[str, np.ndarray]:
         """Render every pass in one Cycles call. rgb=False renders 1 sample with no denoiser (mask and depth only,
-        much faster): the data passes come from each pixel's first sample either way."""
+        much faster): the data passes come from each pixel's first sample either way.
+
+        exposure: the film's gain on the scene-linear image, or a meter `exposure(linear (H,W,3), mask (H,W)) ->
+        gain` that chooses it from this very render (blender_scripts.exposure); out['exposure'] is the gain used.
+        """
         sc = self.scene
         sc.cycles.samples = self.quality.samples if rgb else 1
         want = rgb and self.quality.denoiser != "off"
@@ -177,7 +182,13 @@ class HandScene:
             os.unlink(path)
         with _quiet_stdout():
             bpy.ops.render.render(write_still=True)
-        out = decode_passes(path, layer=sc.view_layers[0].name, rgb=rgb)
+        metered = callable(exposure)
+        gain = 1.0 if metered else exposure
+        out = decode_passes(path, sc.view_layers[0].name, rgb=rgb and not metered, gain=gain, linear=rgb and metered)
+        if rgb:
+            out["exposure"] = float(exposure(out["linear"], out["mask"]) if metered else exposure)
+            if metered:
+                out["rgb"] = encode(out.pop("linear"), out["exposure"])
         bpy.data.orphans_purge(do_recursive=True)
         if _MALLOC_TRIM is not None:
             # The denoiser's and the render's large buffers are freed every sample, but glibc keeps freed heap

@@ -228,6 +228,9 @@ class RenderSettings:
                                      flag="--texture-dir", path="dir", default_factory=list)  # fmt: skip
     generated_textures: bool = option("Use only the --texture-dir textures.", True)
     subdivision: int = option("Catmull-Clark levels at render time.", 1, min=0, fingerprint=True)
+    exposure_spread: float = option("Spread of each sample's exposure around the well-exposed target, in stops "
+                                    "(uniform within +-SPREAD; 0: every sample on target).", 0.5, min=0,
+                                    fingerprint=True, legacy=None)  # fmt: skip
     restart_every: int = option("Restart the Blender worker every N samples so memory stays flat (0: one process).",
                                 200, min=0)  # fmt: skip
     threads: int = option("Render threads (0: all cores).", 0, min=0)

@@ -39,10 +39,11 @@ def texture_dir(tmp_path_factory, models):
     from textures.uv_layout import load_or_build
 
     d = tmp_path_factory.mktemp("textures")
-    img = skin_texture(
-        models["right"], load_or_build(models)["right"], SKIN_TONES["sand"], np.random.default_rng(0), 128
+    img, detail, _ = skin_texture(
+        models["right"], load_or_build(models)["right"], SKIN_TONES["III"], np.random.default_rng(0), 128
     )
     (d / "sand.png").write_bytes(encode_png(img))
+    (d / "sand.detail.png").write_bytes(encode_png(detail))  # a user folder's detail map, found by its name
     return d
 
 

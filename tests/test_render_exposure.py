@@ -1,0 +1,104 @@
+"""The exposure rule: hands well exposed under a very bright and a very dark environment, and the photometric
+figures each sample and the dataset report."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from blender_scripts.exposure import CLIP_LEVEL, EXPOSURE_BAND, choose_gain, encode
+from blender_scripts.render import run
+from blender_scripts.settings import RenderSettings
+from handmodel import load_hand_models
+from handmodel.dataset_io import list_samples, read_meta, sample_paths
+from tests.render_fixtures import make_poses_file
+
+
+def write_hdri(path, scale: float) -> None:
+    """A 64x32 equirectangular EXR: a warm bright upper half (a sun patch in it) over a darker ground, x scale."""
+    import bpy
+
+    h, w = 32, 64
+    rgba = np.ones((h, w, 4), np.float32)
+    rows = np.arange(h)[:, None]  # Blender images start at the bottom row: the upper rows are the sky
+    rgba[..., :3] = np.where(rows[..., None] >= h // 2, [1.0, 0.9, 0.8], [0.25, 0.22, 0.2])
+    rgba[24:28, 10:14, :3] = 30.0
+    rgba[..., :3] *= scale
+    img = bpy.data.images.new(path.stem, w, h, float_buffer=True)
+    img.pixels.foreach_set(rgba.ravel())
+    img.filepath_raw = str(path)
+    img.file_format = "OPEN_EXR"
+    img.save()
+    bpy.data.images.remove(img)
+
+
+@pytest.fixture(scope="module")
+def lit(tmp_path_factory):
+    """The same two poses rendered under a bright (x50) and a dark (x0.002) HDRI: {name: dataset folder}."""
+    tmp = tmp_path_factory.mktemp("exposure")
+    models = load_hand_models(quiet=True)
+    make_poses_file(tmp / "poses.npz", models, 2)
+    out = {}
+    for name, scale in (("bright", 50.0), ("dark", 0.002)):
+        d = tmp / name
+        d.mkdir()
+        write_hdri(d / f"{name}.exr", scale)
+        s = RenderSettings(poses=str(tmp / "poses.npz"), out=str(tmp / f"ds_{name}"), resolution=64, samples=4,
+                           hdri_dirs=[str(d)], bundled_hdris=False, sky=False, restart_every=0, threads=1,
+                           exposure_spread=0.0)  # fmt: skip
+        run(s, progress=False)
+        out[name] = s.out
+    return out
+
+
+def hand_pixels(root, name):
+    paths = sample_paths(root, name)
+    rgb = cv2.imread(str(paths["image"]))[..., ::-1].astype(np.float64) / 255
+    mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+    return rgb[mask > 0]
+
+
+def test_exposure_rule_puts_hands_in_the_band_under_a_bright_and_a_dark_hdri(lit):
+    gains = {}
+    for name, root in lit.items():
+        for sample in list_samples(root):
+            px = hand_pixels(root, sample)
+            luma = np.median(px @ [0.2126, 0.7152, 0.0722])  # recomputed from the written JPEG and mask
+            clipped = np.mean(px.max(1) >= CLIP_LEVEL - 3 / 255)  # JPEG moves values by a few levels
+            assert EXPOSURE_BAND[0] <= luma <= EXPOSURE_BAND[1], (name, sample, luma)
+            assert clipped <= 0.03, (name, sample, clipped)
+            source = json.loads(sample_paths(root, sample)["annotation"].read_text())["source"]
+            assert abs(source["hand_luma_median"] - luma) < 0.03
+            gains.setdefault(sample, {})[name] = source["exposure"]
+    # Same scene, light 25000x brighter: the film's gain is 25000x smaller (within the rule's 1/16-stop steps and
+    # the renders' noise).
+    for sample, g in gains.items():
+        ratio = g["dark"] / g["bright"]
+        assert 25000 / 1.3 < ratio < 25000 * 1.3, (sample, ratio)
+
+
+def test_dataset_meta_reports_exposure_figures_and_histograms(lit):
+    meta = read_meta(lit["bright"])
+    q = meta["quality"]
+    assert q["samples"] == 2 and q["outside_band"] == 0.0 and q["clipped_over_5pct"] == 0.0
+    assert q["hdri_histogram"] == {"bright/bright": 2}
+    assert sum(q["skin_tone_histogram"].values()) == 2
+    assert q["exposure_band"] == list(EXPOSURE_BAND)
+
+
+def test_choose_gain_meets_the_target_or_limits_the_clipping():
+    rng = np.random.default_rng(0)
+    soft = rng.uniform(0.02, 0.04, (500, 3))  # even light: the target is reachable
+    g = choose_gain(soft, 0.5)
+    shown = encode(soft, g).astype(np.float64) / 255
+    assert abs(np.median(shown @ [0.2126, 0.7152, 0.0722]) - 0.5) < 0.02
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    for bright, reaches_band in ((30, True), (100, False)):  # of 1000 pixels, in a 100x brighter light
+        hard = np.concatenate([np.full((1000 - bright, 3), 0.01), np.full((bright, 3), 1.0)])
+        shown = encode(hard, choose_gain(hard, 0.5)).astype(np.float64) / 255
+        clipped = np.mean(shown.max(1) >= CLIP_LEVEL)
+        if reaches_band:  # a little clipping keeps the median inside the band
+            assert clipped <= 0.04 and np.median(shown @ luma) >= EXPOSURE_BAND[0]
+        else:  # the band would clip a tenth of the hand: the clipping limit wins
+            assert clipped <= 0.01
