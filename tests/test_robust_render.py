@@ -29,8 +29,8 @@ def texture_dir(tmp_path_factory, models):
     from textures.uv_layout import load_or_build
 
     d = tmp_path_factory.mktemp("textures")
-    img = skin_texture(models["right"], load_or_build(models)["right"], SKIN_TONES["sand"], np.random.default_rng(0),
-                       64)  # fmt: skip
+    img, _, _ = skin_texture(models["right"], load_or_build(models)["right"], SKIN_TONES["III"],
+                             np.random.default_rng(0), 64)  # fmt: skip
     (d / "sand.png").write_bytes(encode_png(img))
     return d
 
