@@ -319,11 +319,16 @@ def hdri_list(hdri_dir):
 @click.option("--count", type=POSITIVE, default=16, show_default=True, help="How many samples to draw.")
 @click.option("--columns", type=POSITIVE, default=4, show_default=True, help="Samples per row.")
 @click.option("--scale", type=POSITIVE, default=2, show_default=True, help="Enlarge each sample this many times.")
-def preview_cmd(dataset, out, count, columns, scale):
-    """Contact sheet of a dataset: images with mask outlines and 2D joints (right orange, left blue)."""
+@click.option(
+    "--sort", default=None, help="Sort by a figure: luma, clipped, exposure, hdri, tone ('-' first: descending)."
+)
+@click.option("--only", default=None, help="Only samples that are outside-band, clipped (>5%), hdri=NAME or tone=NAME.")
+def preview_cmd(dataset, out, count, columns, scale, sort, only):
+    """Contact sheet of a dataset: images with mask outlines and 2D joints (right orange, left blue); with --sort
+    or --only, labelled with the hands' median luma, clipped share and HDRI."""
     from dataset_tools.preview import contact_sheet
 
-    n = contact_sheet(dataset, out, count, columns, scale)
+    n = contact_sheet(dataset, out, count, columns, scale, sort=sort, only=only)
     click.echo(f"{n} samples drawn into {out}")
 
 

@@ -38,15 +38,74 @@ def draw_sample(root, name: str, scale: int = 1) -> np.ndarray:
     return img
 
 
-def contact_sheet(root, out, count: int = 16, columns: int = 4, scale: int = 1) -> int:
-    """Draw the first `count` complete samples of the dataset `root` in a grid; returns how many were drawn."""
+# What the sheet sorts by: each sample's figure (annotation `source`, written by the renderer).
+SORT_KEYS = {"luma": "hand_luma_median", "clipped": "hand_clipped", "exposure": "exposure", "hdri": "hdri",
+             "tone": "skin_tone"}  # fmt: skip
+
+
+def select_samples(root, names: list[str], sort: str | None = None, only: str | None = None) -> list[str]:
+    """The samples to draw, filtered and sorted by their photometric figures.
+
+    sort: a SORT_KEYS name, '-' in front for descending (e.g. '-clipped'); only: 'outside-band' (median hand luma
+    outside the exposure band), 'clipped' (more than 5% of the hand pixels clipped), 'hdri=NAME' or 'tone=NAME'.
+    """
+    from blender_scripts.exposure import EXPOSURE_BAND, sample_records
+
+    if sort is None and only is None:
+        return names
+    records = sample_records(root)
+    rec = {n: records.get(n, {}) for n in names}
+    if only is not None:
+        key, _, value = only.partition("=")
+        tests = {
+            "outside-band": lambda r: (
+                r.get("hand_luma_median") is not None
+                and not EXPOSURE_BAND[0] <= r["hand_luma_median"] <= EXPOSURE_BAND[1]
+            ),
+            "clipped": lambda r: (r.get("hand_clipped") or 0) > 0.05,
+            "hdri": lambda r: r.get("hdri") == value,
+            "tone": lambda r: r.get("skin_tone") == value,
+        }
+        if key not in tests or (key in ("hdri", "tone")) != bool(value):
+            raise InputError(f"--only {only}: expected outside-band, clipped, hdri=NAME or tone=NAME")
+        names = [n for n in names if tests[key](rec[n])]
+    if sort is not None:
+        field = SORT_KEYS.get(sort.lstrip("-"))
+        if field is None:
+            raise InputError(f"--sort {sort}: expected one of {', '.join(SORT_KEYS)} (a leading '-' sorts descending)")
+        missing = [n for n in names if rec[n].get(field) is None]
+        if missing:
+            raise InputError(f"{root}: sample {missing[0]} has no '{field}' figure (rendered before the figures?)")
+        names = sorted(names, key=lambda n: rec[n][field], reverse=sort.startswith("-"))
+    return names
+
+
+def _label(tile: np.ndarray, source: dict) -> None:
+    luma, clipped = source.get("hand_luma_median"), source.get("hand_clipped")
+    if luma is None:
+        return
+    text = f"{luma:.2f} {100 * clipped:.0f}% {source.get('hdri', '')}"
+    cv2.putText(tile, text, (3, tile.shape[0] - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2, cv2.LINE_AA)
+    cv2.putText(tile, text, (3, tile.shape[0] - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def contact_sheet(root, out, count: int = 16, columns: int = 4, scale: int = 1, sort: str | None = None,
+                  only: str | None = None) -> int:  # fmt: skip
+    """Draw the first `count` complete samples of the dataset `root` in a grid (filtered and sorted by their
+    figures with `only` / `sort`, see `select_samples`; then each tile is labelled with the hands' median luma,
+    clipped share and HDRI); returns how many were drawn."""
+    from blender_scripts.exposure import sample_records
     from handmodel.dataset_io import list_samples, read_meta
 
     read_meta(root)
-    names = list_samples(root)[:count]
+    names = select_samples(root, list_samples(root), sort, only)[:count]
     if not names:
-        raise InputError(f"{root}: no finished samples to preview")
+        raise InputError(f"{root}: no finished samples to preview" + (f" with --only {only}" if only else ""))
     tiles = [draw_sample(root, n, scale) for n in names]
+    if sort is not None or only is not None:
+        records = sample_records(root)
+        for name, tile in zip(names, tiles):
+            _label(tile, records.get(name, {}))
     h, w = tiles[0].shape[:2]
     rows = (len(tiles) + columns - 1) // columns
     sheet = np.zeros((rows * h, min(columns, len(tiles)) * w, 3), np.uint8)

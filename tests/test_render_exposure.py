@@ -102,3 +102,18 @@ def test_choose_gain_meets_the_target_or_limits_the_clipping():
             assert clipped <= 0.04 and np.median(shown @ luma) >= EXPOSURE_BAND[0]
         else:  # the band would clip a tenth of the hand: the clipping limit wins
             assert clipped <= 0.01
+
+
+def test_preview_sorts_and_filters_by_the_figures(lit, tmp_path):
+    from dataset_tools.preview import contact_sheet, select_samples
+    from handmodel.errors import InputError
+
+    root = lit["bright"]
+    names = list_samples(root)
+    luma = {n: np.median(hand_pixels(root, n) @ [0.2126, 0.7152, 0.0722]) for n in names}
+    assert select_samples(root, names, sort="-luma") == sorted(names, key=luma.get, reverse=True)
+    assert select_samples(root, names, only="hdri=bright/bright") == names
+    assert select_samples(root, names, only="outside-band") == []
+    assert contact_sheet(root, tmp_path / "s.png", sort="luma", only="hdri=bright/bright") == 2
+    with pytest.raises(InputError, match="--sort brightness"):
+        select_samples(root, names, sort="brightness")
