@@ -10,7 +10,7 @@ import click
 
 from blender_scripts.settings import RenderSettings
 from interhand.release import SPLITS
-from training.config import BACKBONES, PRESETS
+from training.config import ARCHS, BACKBONES, PRESETS
 
 
 class ToolkitError(click.ClickException):
@@ -416,15 +416,17 @@ DEVICE_OPTION = click.option("--device", default="auto", show_default=True, call
 )
 @click.option(
     "--backbone-weights",
-    type=click.Path(dir_okay=False),
+    type=str,
     default=None,
-    help="Local ImageNet state_dict for the encoder (nothing is downloaded; default random init).",
+    help="Encoder initialisation: 'imagenet' (torchvision's ImageNet weights, fetched once into its cache; the "
+    "default), a local state_dict FILE, or 'none' (random).",
 )
+@click.option("--arch", type=click.Choice(ARCHS), default=None, help="Network architecture (default intaghand).")
 @click.option("--no-augment", is_flag=True, help="Turn off rotation, scale, flip and colour augmentation.")
 @click.option("--seed", type=int, default=None, help="Seed of initialisation, sampling and augmentation (default 0).")
 @MANO_DIR_OPTION
 def train_cmd(config_file, data, mix, preset, out, resume, overwrite, device, gpu, epochs, batch_size, lr,
-              steps_per_epoch, max_steps, workers, input_size, backbone, backbone_weights, no_augment, seed,
+              steps_per_epoch, max_steps, workers, input_size, backbone, backbone_weights, arch, no_augment, seed,
               mano_dir):  # fmt: skip
     """Train the IntagHand-style two-hand network on dataset folders (rendered and/or InterHand2.6M).
 
@@ -446,6 +448,7 @@ def train_cmd(config_file, data, mix, preset, out, resume, overwrite, device, gp
         "model.input_size": input_size,
         "model.backbone": backbone,
         "model.backbone_weights": backbone_weights,
+        "model.arch": arch,
         "augment.enabled": False if no_augment else None,
     }
     cfg = build_config(config_file, data, mix, preset, overrides)

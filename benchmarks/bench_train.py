@@ -98,7 +98,7 @@ def main():
         cfg = resolve_config(
             {
                 "data": {"bench": str(data)},
-                "model": {"input_size": args.size, "backbone": args.backbone},
+                "model": {"input_size": args.size, "backbone": args.backbone, "backbone_weights": None},
                 "train": {"batch_size": args.batch, "workers": args.workers},
             }
         )

@@ -24,27 +24,41 @@ FLIP_ONLY = {"enabled": True, "rotation_deg": 0.0, "scale": [1.0, 1.0], "flip": 
 FULL_AUG = {"enabled": True, "rotation_deg": 90.0, "scale": [0.9, 1.1], "flip": 0.5, "color_gain": 0.3}
 
 
-def test_3d_targets_are_joint9_rooted_scaled_to_0095_and_give_back_the_annotation(drawn_dataset, models, graphs):
+def _intaghand_rule(ann: dict) -> tuple[float, np.ndarray]:
+    """IntagHand's target rule spelled out: (scale = 0.095 m / mean wrist-joint9 length, root_rel)."""
+    right, left = ann["right"]["joints_3d"], ann["left"]["joints_3d"]
+    lengths = [np.sqrt(((j[0] - j[9]) ** 2).sum()) for j in (right, left)]
+    scale = 0.095 / ((lengths[0] + lengths[1]) / 2)
+    return scale, (right[9] - left[9]) * scale
+
+
+def test_3d_targets_share_one_scale_keep_root_rel_and_give_back_the_annotation(drawn_dataset, models, graphs):
     ds = HandDataset(drawn_dataset, models, graphs, SIZE, NO_AUG)
     s = ds[1]
     ann = read_annotation(drawn_dataset, ds.names[1])
+    scale, root_rel = _intaghand_rule(ann)
+    assert np.isclose(float(s["scale"]), scale, rtol=1e-6)
+    assert np.allclose(s["root_rel"].double().numpy(), root_rel, atol=1e-6)
     for hand in HANDS:
         j = s[f"{hand}_joints"].double().numpy()
-        assert np.allclose(j[9], 0.0) and np.isclose(np.linalg.norm(j[0] - j[9]), BONE_LENGTH)
         gt = ann[hand]["joints_3d"]
+        assert np.allclose(j[9], 0.0) and np.isclose(np.linalg.norm(j[0] - j[9]), np.linalg.norm(gt[0] - gt[9]) * scale)
         bone = float(s[f"{hand}_bone"])
         assert np.isclose(bone, np.linalg.norm(gt[0] - gt[9]), rtol=1e-5)
-        assert np.allclose(j * bone / BONE_LENGTH + gt[9], gt, atol=1e-6)
+        assert np.allclose(j / scale + gt[9], gt, atol=1e-6)
         # Vertices from the stored MANO parameters, normalised the same way.
         a = ann[hand]
         v, _ = mano_forward(models[hand], a["pose"][None], a["shape"][None], a["trans"][None])
-        assert np.allclose(s[f"{hand}_verts"].double().numpy(), (v[0] - gt[9]) * BONE_LENGTH / bone, atol=1e-5)
+        assert np.allclose(s[f"{hand}_verts"].double().numpy(), (v[0] - gt[9]) * scale, atol=1e-5)
+    # The mean of the two hands' normalised wrist-joint9 lengths is the reference length.
+    lengths = [np.linalg.norm(s[f"{h}_joints"][0].double().numpy()) for h in HANDS]
+    assert np.isclose(np.mean(lengths), BONE_LENGTH)
 
 
 def test_heatmap_peaks_sit_on_the_2d_joints_and_masks_cover_the_hands(drawn_dataset, models, graphs):
     ds = HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG)
     s = ds[(2, 3)]
-    j2d = np.concatenate([s["right_joints2d"].numpy(), s["left_joints2d"].numpy()]) * SIZE
+    j2d = (np.concatenate([s["right_joints2d"].numpy(), s["left_joints2d"].numpy()]) + 1) * (SIZE / 2)
     j4 = (j2d + 0.5) / 4 - 0.5
     assert np.allclose(s["heatmap_points"].numpy(), j4, atol=1e-4)
     hm = gaussian_heatmaps_torch(s["heatmap_points"][None], SIZE // 4)[0].numpy()
@@ -56,7 +70,7 @@ def test_heatmap_peaks_sit_on_the_2d_joints_and_masks_cover_the_hands(drawn_data
     # Projected vertices land on their hand's (or the other hand's, where it occludes) mask pixels.
     mask = s["mask"].numpy()
     for i, hand in enumerate(HANDS):
-        uv = np.round((s[f"{hand}_verts2d"].numpy() * SIZE + 0.5) / 4 - 0.5).astype(int)
+        uv = np.round(((s[f"{hand}_verts2d"].numpy() + 1) * (SIZE / 2) + 0.5) / 4 - 0.5).astype(int)
         ok = (uv >= 0).all(1) & (uv < SIZE // 4).all(1)
         on_own = mask[i][uv[ok, 1], uv[ok, 0]].mean()
         on_any = mask.max(0)[uv[ok, 1], uv[ok, 0]].mean()
@@ -86,10 +100,13 @@ def test_flip_mirrors_the_image_and_swaps_the_hands(drawn_dataset, models, graph
     assert torch.allclose(flip["image"], plain["image"].flip(-1), atol=1e-5)
     for a, b in (("right", "left"), ("left", "right")):
         assert torch.allclose(flip[f"{a}_joints"], plain[f"{b}_joints"] * torch.tensor([-1.0, 1.0, 1.0]), atol=1e-6)
-        x = flip[f"{a}_joints2d"] * SIZE
-        y = plain[f"{b}_joints2d"] * SIZE
+        x = (flip[f"{a}_joints2d"] + 1) * (SIZE / 2)
+        y = (plain[f"{b}_joints2d"] + 1) * (SIZE / 2)
         assert torch.allclose(x[:, 0], SIZE - 1 - y[:, 0], atol=1e-3) and torch.allclose(x[:, 1], y[:, 1], atol=1e-3)
     assert torch.equal(flip["mask"], plain["mask"].flip(0).flip(-1))
+    # The mirrored right hand is the left one: its offset from the (new) left hand is the mirrored opposite.
+    assert torch.allclose(flip["root_rel"], -plain["root_rel"] * torch.tensor([-1.0, 1.0, 1.0]), atol=1e-6)
+    assert torch.isclose(flip["scale"], plain["scale"])
 
 
 def test_augmentation_depends_on_seed_epoch_and_sample_only(drawn_dataset, models, graphs):
@@ -136,3 +153,37 @@ def test_a_missing_file_inside_the_dataset_is_named(drawn_dataset, models, graph
     (bad / "masks" / "00000002.png").write_bytes((drawn_dataset / "masks" / "00000002.png").read_bytes())
     with pytest.raises(InputError, match=r"annotations/00000001\.json"):
         HandDataset(bad, models, graphs, SIZE, NO_AUG)[1]
+
+
+rendered_dataset = train_fixtures.rendered_dataset
+
+
+@pytest.mark.slow
+def test_targets_of_a_rendered_sample_follow_intaghands_rule_computed_with_smplx(rendered_dataset, models, graphs):
+    """Common scale and root_rel against smplx's MANO run on the stored parameters (not the project's skinning)."""
+    import smplx
+
+    ds = HandDataset(rendered_dataset, models, graphs, SIZE, NO_AUG)
+    s = ds[0]
+    ann = read_annotation(rendered_dataset, ds.names[0])
+    verts, joints = {}, {}
+    for hand in HANDS:
+        mano = smplx.MANO(models.info["dir"], is_rhand=hand == "right", use_pca=False, flat_hand_mean=True)
+        a = {
+            k: torch.as_tensor(np.asarray(ann[hand][k])[None], dtype=torch.float64) for k in ("pose", "shape", "trans")
+        }
+        mano = mano.double()
+        out = mano(global_orient=a["pose"][:, :3], hand_pose=a["pose"][:, 3:], betas=a["shape"], transl=a["trans"])
+        verts[hand], j16 = out.vertices[0].numpy(), out.joints[0].numpy()
+        joints[hand] = np.vstack([j16[0], j16[4]])  # wrist and middle-finger base: the toolkit's joints 0 and 9
+        assert np.allclose(joints[hand], ann[hand]["joints_3d"][[0, 9]], atol=1e-6)
+    mean_len = np.mean([np.linalg.norm(joints[h][0] - joints[h][1]) for h in HANDS])
+    scale = 0.095 / mean_len
+    assert np.isclose(float(s["scale"]), scale, rtol=1e-5)
+    rel = (joints["right"][1] - joints["left"][1]) * scale
+    assert np.allclose(s["root_rel"].numpy(), rel, atol=1e-5)
+    for hand in HANDS:
+        assert np.allclose(s[f"{hand}_verts"].numpy(), (verts[hand] - joints[hand][1]) * scale, atol=1e-5)
+    # The right hand's target in the loss (its own target + root_rel) is relative to the left hand's joint 9.
+    right_in_left = s["right_verts"].numpy() + s["root_rel"].numpy()
+    assert np.allclose(right_in_left, (verts["right"] - joints["left"][1]) * scale, atol=1e-5)

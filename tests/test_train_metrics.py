@@ -5,9 +5,7 @@ from scipy.linalg import orthogonal_procrustes
 from scipy.spatial.transform import Rotation
 
 from handmodel.joints import HANDS
-from training.metrics import evaluate_arrays, format_report, root_from_camera
-
-SIZE = 256
+from training.metrics import evaluate_arrays, format_report
 
 
 def _reference(pred_j, pred_v, gt_j, gt_v):
@@ -25,30 +23,30 @@ def _reference(pred_j, pred_v, gt_j, gt_v):
 
 
 def _known_inputs(rng, n=5, v=50):
-    K = np.tile(np.array([[300.0, 0, 128], [0, 300.0, 128], [0, 0, 1]]), (n, 1, 1))
+    """Ground truth of two hands and a prediction made from it by a per-hand similarity plus noise, in the
+    targets' units (the right hand relative to the left's joint 9, `scale` units per metre)."""
     pred, gt = {}, {}
+    scale = rng.uniform(0.8, 1.2, n)
+    roots = {"right": np.array([-0.05, 0.0, 0.6]), "left": np.array([0.05, 0.0, 0.6])}
+    roots = {h: r + rng.normal(0, 0.02, (n, 3)) for h, r in roots.items()}
     for hand in HANDS:
         gj = rng.normal(0, 0.04, (n, 21, 3))
         gv = rng.normal(0, 0.04, (n, v, 3))
-        roots = np.array([0.05 if hand == "left" else -0.05, 0.0, 0.6]) + rng.normal(0, 0.02, (n, 3))
-        cam_j = gj - gj[:, 9:10] + roots[:, None]
-        # A prediction: rotated, scaled, shifted and noisy copies of the truth.
+        gj, gv = gj - gj[:, 9:10], gv - gj[:, 9:10]
         R = Rotation.from_rotvec(rng.normal(0, 0.2, (n, 3))).as_matrix()
         s = rng.uniform(0.7, 1.3, (n, 1, 1))
-        pj = s * np.einsum("nij,npj->npi", R, gj) + rng.normal(0, 0.003, gj.shape) + 0.1
-        pv = s * np.einsum("nij,npj->npi", R, gv) + rng.normal(0, 0.003, gv.shape) + 0.1
-        uv = np.einsum("nij,nj->ni", K, roots)
-        uv = uv[:, :2] / uv[:, 2:]
-        cam = np.concatenate([300.0 / (roots[:, 2:] * SIZE), (uv / SIZE - 0.5) * 2], axis=1)
-        pred[hand] = {"joints": pj, "verts": pv, "cam": cam}
-        gt[hand] = {"joints": gj - gj[:, 9:10], "verts": gv - gj[:, 9:10], "joints_cam": cam_j}
-    return pred, gt, K
+        offset = ((roots["right"] - roots["left"]) * scale[:, None])[:, None] if hand == "right" else 0.0
+        pj = s * np.einsum("nij,npj->npi", R, gj * scale[:, None, None]) + rng.normal(0, 0.003, gj.shape) + offset
+        pv = s * np.einsum("nij,npj->npi", R, gv * scale[:, None, None]) + rng.normal(0, 0.003, gv.shape) + offset
+        pred[hand] = {"joints": pj, "verts": pv}
+        gt[hand] = {"joints": gj, "verts": gv, "joints_cam": gj + roots[hand][:, None]}
+    return pred, gt, scale
 
 
 def test_intaghand_errors_and_pa_mpjpe_equal_a_per_sample_reference():
     rng = np.random.default_rng(0)
-    pred, gt, K = _known_inputs(rng)
-    m = evaluate_arrays(pred, gt, K, SIZE)
+    pred, gt, scale = _known_inputs(rng)
+    m = evaluate_arrays(pred, gt, scale)
     for hand in HANDS:
         je, ve, pa = _reference(pred[hand]["joints"], pred[hand]["verts"], gt[hand]["joints"], gt[hand]["verts"])
         assert np.isclose(m["joint"][hand], je, rtol=1e-9)
@@ -58,19 +56,22 @@ def test_intaghand_errors_and_pa_mpjpe_equal_a_per_sample_reference():
     assert np.isclose(m["joint"]["all"], (m["joint"]["left"] + m["joint"]["right"]) / 2)
 
 
-def test_mrrpe_is_zero_for_exact_cameras_and_measures_a_known_root_offset():
+def test_mrrpe_is_the_error_of_the_right_root_relative_to_the_left_in_mm():
     rng = np.random.default_rng(1)
-    pred, gt, K = _known_inputs(rng)
-    assert evaluate_arrays(pred, gt, K, SIZE)["mrrpe"] < 1e-9
-    # Moving the left hand's predicted root 20 mm along x (same depth) gives MRRPE 20 mm.
-    left = gt["left"]["joints_cam"][:, 9] + np.array([0.02, 0, 0])
-    uv = np.einsum("nij,nj->ni", K, left)
-    pred["left"]["cam"][:, 1:] = (uv[:, :2] / uv[:, 2:] / SIZE - 0.5) * 2
-    assert np.isclose(evaluate_arrays(pred, gt, K, SIZE)["mrrpe"], 20.0)
-    assert np.allclose(root_from_camera(pred["left"]["cam"], K, SIZE), left)
+    pred, gt, scale = _known_inputs(rng)
+    # Exact roots: the predicted offset of the right joint 9 from the left one, in metres, is the truth's.
+    for hand in HANDS:
+        pred[hand]["joints"][:, 9] = gt[hand]["joints_cam"][:, 9] * scale[:, None]
+    assert evaluate_arrays(pred, gt, scale)["mrrpe"] < 1e-9
+    # Moving the right hand's predicted root by 20 mm (in normalised units, 20 mm times the scale) gives 20 mm.
+    step = np.stack([np.cos(np.arange(5.0)), np.sin(np.arange(5.0)), np.zeros(5)], axis=1) * 0.02
+    pred["right"]["joints"][:, 9] += step * scale[:, None]
+    per_sample = [np.linalg.norm(d) for d in step]
+    assert np.isclose(evaluate_arrays(pred, gt, scale)["mrrpe"], 1000 * np.mean(per_sample))
+    assert np.isclose(evaluate_arrays(pred, gt, scale)["mrrpe"], 20.0)
 
 
 def test_report_prints_the_intaghand_block():
     rng = np.random.default_rng(2)
-    text = format_report(evaluate_arrays(*_known_inputs(rng), SIZE))
+    text = format_report(evaluate_arrays(*_known_inputs(rng)))
     assert text.splitlines()[0] == "joint mean error:" and "vert mean error:" in text and "MRRPE" in text

@@ -25,7 +25,7 @@ def test_forward_gives_both_meshes_joints_and_quarter_size_maps(graphs, cfg):
     out = net(torch.randn(2, 3, 64, 64))
     for hand in HANDS:
         assert out[hand]["verts"].shape == (2, 778, 3) and out[hand]["joints"].shape == (2, 21, 3)
-        assert [c.shape[1] for c in out[hand]["coarse"]] == [63, 126, 252]
+        assert out[hand]["coarse"].shape == (2, 252, 3) and out[hand]["coarse2d"].shape == (2, 252, 2)
         assert out[hand]["verts2d"].shape == (2, 778, 2) and (out[hand]["cam"][:, 0] > 0).all()
         # Joints come from the mesh through the fixed regressor.
         reg = torch.as_tensor(graphs[hand].regressor21, dtype=torch.float32)
@@ -71,6 +71,46 @@ def test_checkpoints_of_another_model_or_hand_model_are_refused(models, graphs, 
         read_checkpoint(junk)
     with pytest.raises(InputError, match="not found"):
         read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_intaghand_at_resnet50_has_within_3_percent_of_its_36_79_m_trainable_weights(graphs):
+    cfg = resolve_config({"model": {"backbone_weights": None}})
+    assert cfg["model"]["arch"] == "intaghand" and cfg["model"]["backbone"] == "resnet50"
+    net = TwoHandNet(graphs, cfg["model"])
+    n = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    assert abs(n / 36.79e6 - 1) < 0.03, n
+    # The fixed 252 -> 778 upsampling is not trained.
+    assert not any(p.shape == (778, 252) for p in net.parameters())
+
+
+def test_imagenet_weights_come_from_torchvision_and_a_clear_error_offline(monkeypatch, tmp_path):
+    generated = torchvision.models.resnet18().state_dict()  # stands in for the ImageNet file: nothing downloads
+    calls = []
+
+    def cached(self, progress=True, check_hash=False):
+        calls.append(self.url)
+        return generated
+
+    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", cached)
+    net = build_backbone("resnet18", "imagenet")
+    assert calls == [torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url]
+    assert torch.equal(net.conv1.weight, generated["conv1.weight"])
+    assert torch.equal(net.layer4[1].bn2.running_var, generated["layer4.1.bn2.running_var"])
+
+    def offline(self, progress=True, check_hash=False):
+        import urllib.error
+
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(InputError) as err:
+        build_backbone("resnet50", "imagenet")
+    msg = str(err.value)
+    assert msg.startswith("--backbone-weights imagenet: cannot fetch https://") and "\n" not in msg
+    assert str(tmp_path / "hub" / "checkpoints") in msg and "name resolution" in msg
+    assert resolve_config({"model": {"backbone_weights": "none"}})["model"]["backbone_weights"] is None
+    assert resolve_config({})["model"]["backbone_weights"] == "imagenet"
 
 
 def test_backbone_weights_load_only_from_the_named_local_file(tmp_path):

@@ -14,11 +14,13 @@ from handmodel.errors import InputError
 
 DEFAULTS = {
     "model": {
-        "backbone": "resnet50",  # resnet18 | resnet34 | resnet50 (torchvision, random init unless backbone_weights)
-        "backbone_weights": None,  # a local ImageNet state_dict file; never downloaded
+        "arch": "intaghand",  # the network (training/model.py)
+        "backbone": "resnet50",  # resnet18 | resnet34 | resnet50 (torchvision)
+        "backbone_weights": "imagenet",  # torchvision's ImageNet weights (cached), a state_dict file, or null: random
         "input_size": 256,  # network input side, pixels; auxiliary maps are input_size / 4
         "global_dim": 509,  # global feature per vertex (+3 positional code = 512)
         "gcn_dims": [256, 128, 64],  # node features at the 63 / 126 / 252-node levels
+        "decoder_dims": [256, 128, 128, 64],  # heatmap / dense decoder channels at S/32, S/16, S/8, S/4
         "blocks_per_level": 4,  # residual Chebyshev blocks per level
         "heads": 4,  # attention heads (PIFA and cross-hand attention)
         "tokens": 8,  # PIFA attends over a tokens x tokens grid of image features
@@ -77,6 +79,7 @@ PRESETS = {
 }
 
 BACKBONES = ("resnet18", "resnet34", "resnet50")
+ARCHS = ("intaghand",)  # the model's architectures (training/model.py checks the same list)
 
 
 def _merge(base: dict, override: dict, where: str) -> dict:
@@ -136,6 +139,12 @@ def parse_mix(text: str) -> dict[str, float]:
 def resolve_config(user: dict | None = None, where: str = "config") -> dict:
     """Defaults overlaid with `user`, with stages expanded and every value checked."""
     cfg = _merge(DEFAULTS, user or {}, where)
+    if str(cfg["model"]["backbone_weights"]).lower() == "none":  # `--backbone-weights none`: random
+        cfg["model"]["backbone_weights"] = None
+    if cfg["model"]["arch"] not in ARCHS:
+        raise InputError(f"{where}: model.arch {cfg['model']['arch']!r} is not one of {ARCHS}")
+    if len(cfg["model"]["decoder_dims"]) != 4:
+        raise InputError(f"{where}: model.decoder_dims needs 4 sizes (S/32, S/16, S/8, S/4)")
     if cfg["model"]["backbone"] not in BACKBONES:
         raise InputError(f"{where}: model.backbone {cfg['model']['backbone']!r} is not one of {BACKBONES}")
     size = cfg["model"]["input_size"]

@@ -18,9 +18,9 @@ from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward
 from training.targets import (
     apply_affine,
-    normalise_hand,
     rasterize_colors,
     rescale_affine,
+    two_hand_targets,
 )
 
 MIRROR = np.diag([-1.0, 1.0, 1.0])
@@ -127,31 +127,31 @@ class HandDataset:
 
         # uint8 RGB: a quarter of the bytes to move; the network normalises on its device.
         out = {"image": torch.from_numpy(img.transpose(2, 0, 1).copy())}
-        hands_2d = []
-        dense = []
-        masks = []
+        hands_2d, dense, masks, cam3d = [], [], [], {}
+        M = R @ (MIRROR if flip else np.eye(3))
         for hand in HANDS:
             src = ("left" if hand == "right" else "right") if flip else hand
             a = ann[src]
-            verts, joints = mano_forward(self.models[src], a["pose"][None], a["shape"][None], a["trans"][None])
-            verts, joints = verts[0], joints[0]
-            v2d = apply_affine(_project(verts, K), A)
+            verts, _ = mano_forward(self.models[src], a["pose"][None], a["shape"][None], a["trans"][None])
+            cam3d[hand] = (a["joints_3d"] @ M.T, verts[0] @ M.T)
+            v2d = apply_affine(_project(verts[0], K), A)
             j2d = apply_affine(a["joints_2d"], A)
-            M = R @ (MIRROR if flip else np.eye(3))
-            joints_c, verts_c = a["joints_3d"] @ M.T, verts @ M.T
-            joints_n, verts_n, bone = normalise_hand(joints_c, verts_c)
             own = (labels == MASK_LABELS[src]).astype(np.float32)
             g = self.graphs[hand]
-            colors = rasterize_colors(v2d * (s4 / S) + (0.5 * s4 / S - 0.5), verts, g.faces, g.vertex_colors, s4)
+            colors = rasterize_colors(v2d * (s4 / S) + (0.5 * s4 / S - 0.5), verts[0], g.faces, g.vertex_colors, s4)
             dense.append(colors.transpose(2, 0, 1) * own)
             masks.append(own)
             hands_2d.append(j2d)
-            out[f"{hand}_joints"] = torch.from_numpy(joints_n.astype(np.float32))
-            out[f"{hand}_verts"] = torch.from_numpy(verts_n.astype(np.float32))
-            out[f"{hand}_joints2d"] = torch.from_numpy((j2d / S).astype(np.float32))
-            out[f"{hand}_verts2d"] = torch.from_numpy((v2d / S).astype(np.float32))
-            out[f"{hand}_joints_cam"] = torch.from_numpy(joints_c.astype(np.float32))
-            out[f"{hand}_bone"] = torch.tensor(bone, dtype=torch.float32)
+            out[f"{hand}_joints2d"] = torch.from_numpy((j2d / S * 2 - 1).astype(np.float32))
+            out[f"{hand}_verts2d"] = torch.from_numpy((v2d / S * 2 - 1).astype(np.float32))
+            out[f"{hand}_joints_cam"] = torch.from_numpy(cam3d[hand][0].astype(np.float32))
+        t = two_hand_targets({h: cam3d[h][0] for h in HANDS}, {h: cam3d[h][1] for h in HANDS})
+        for hand in HANDS:
+            out[f"{hand}_joints"] = torch.from_numpy(t[hand]["joints"].astype(np.float32))
+            out[f"{hand}_verts"] = torch.from_numpy(t[hand]["verts"].astype(np.float32))
+            out[f"{hand}_bone"] = torch.tensor(t[hand]["bone"], dtype=torch.float32)
+        out["scale"] = torch.tensor(t["scale"], dtype=torch.float32)
+        out["root_rel"] = torch.from_numpy(t["root_rel"].astype(np.float32))
         j4 = np.concatenate(hands_2d) * (s4 / S) + (0.5 * s4 / S - 0.5)
         out["heatmap_points"] = torch.from_numpy(j4.astype(np.float32))  # heatmaps are drawn on the device
         out["mask"] = torch.from_numpy(np.stack(masks))

@@ -54,13 +54,12 @@ class Reconstructor:
         Ainv = cv2.invertAffineTransform(A)
         result = {}
         for h in HANDS:
-            v2d = out[h]["verts2d"][0].float().cpu().numpy() * S
+            v2d = (out[h]["verts2d"][0].float().cpu().numpy() + 1) * (S / 2)
             verts = out[h]["verts"][0].float().cpu().numpy()
-            s = float(out[h]["cam"][0, 0])
-            # Depth for drawing order: the hand's own z plus its root depth, which goes as 1 / s.
+            # Both hands are predicted in one frame (the left hand's joint 9), so z orders them.
             result[h] = {
                 "verts2d": v2d @ Ainv[:, :2].T + Ainv[:, 2],
-                "depth": verts[:, 2] + 1.0 / max(s, 1e-6),
+                "depth": verts[:, 2],
                 "verts3d": verts,
             }
         return result

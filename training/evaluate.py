@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from handmodel import load_hand_models
 from handmodel.atomic import atomic_write_json
-from handmodel.joints import HANDS, REFERENCE_BONE_M
+from handmodel.joints import HANDS
 from training.checkpoint import load_model
 from training.dataset import HandDataset
 from training.mesh_graph import hand_graphs
@@ -22,20 +22,20 @@ def predict_dataset(net, dataset, device="cpu", batch_size: int = 16, workers: i
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, shuffle=False)
     pred = {h: {"joints": [], "verts": [], "cam": []} for h in HANDS}
     gt = {h: {"joints": [], "verts": [], "joints_cam": []} for h in HANDS}
-    Ks = []
+    scales = []
     for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress):
         out = net(batch["image"].to(device))
-        Ks.append(batch["K"].double().numpy())
+        scale = batch["scale"].double().numpy()
+        scales.append(scale)
         for h in HANDS:
             for k in pred[h]:
                 pred[h][k].append(out[h][k].double().cpu().numpy())
-            # Targets are normalised to a 0.095 m wrist-joint9; back to metres with the true length.
-            k = (batch[f"{h}_bone"].double() / REFERENCE_BONE_M).numpy()[:, None, None]
-            gt[h]["joints"].append(batch[f"{h}_joints"].double().numpy() * k)
-            gt[h]["verts"].append(batch[f"{h}_verts"].double().numpy() * k)
+            # Targets are in normalised units (scale per metre), each hand relative to its own joint 9.
+            gt[h]["joints"].append(batch[f"{h}_joints"].double().numpy() / scale[:, None, None])
+            gt[h]["verts"].append(batch[f"{h}_verts"].double().numpy() / scale[:, None, None])
             gt[h]["joints_cam"].append(batch[f"{h}_joints_cam"].double().numpy())
     stack = lambda d: {h: {k: np.concatenate(v) for k, v in d[h].items()} for h in HANDS}  # noqa: E731
-    return stack(pred), stack(gt), np.concatenate(Ks)
+    return stack(pred), stack(gt), np.concatenate(scales)
 
 
 def evaluate(checkpoint, data, json_out: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 16,
@@ -46,8 +46,8 @@ def evaluate(checkpoint, data, json_out: str | os.PathLike | None = None, device
     net, ckpt = load_model(checkpoint, models, graphs, device)
     size = ckpt["config"]["model"]["input_size"]
     dataset = HandDataset(data, models, graphs, size, augment=None)
-    pred, gt, K = predict_dataset(net, dataset, device, batch_size, workers, progress)
-    metrics = evaluate_arrays(pred, gt, K, size)
+    pred, gt, scale = predict_dataset(net, dataset, device, batch_size, workers, progress)
+    metrics = evaluate_arrays(pred, gt, scale)
     metrics["samples"] = len(dataset)
     metrics["checkpoint"] = ckpt["path"]
     metrics["data"] = str(Path(data))

@@ -1,8 +1,9 @@
 """IntagHand's training losses and weights (REFERENCE.md), as pure functions over batched tensors.
 
 Per hand: 3D vertex L1, 3D joint L1, 2D vertex MSE, normal consistency, edge length (from an epoch on), the same
-3D/2D terms at the coarse levels; averaged over the two hands. Image maps: mask smooth-L1, dense L1, heatmap MSE.
-Coordinates are the normalised ones (joint-9 root, 0.095 m wrist-joint9); 2D in units of the input size.
+3D/2D terms at the 252-node level; averaged over the two hands. Image maps: mask smooth-L1 (beta 0.05) on the raw
+output, dense L1 inside each hand's mask, heatmap MSE. 3D in the targets' normalised units (training/targets.py),
+2D as pixel / S * 2 - 1.
 """
 
 import torch
@@ -35,8 +36,12 @@ def mesh_edges(faces: torch.Tensor) -> torch.Tensor:
 
 
 def hand_losses(pred: dict, batch: dict, hand: str, geometry: dict, weights: dict, use_edge: bool) -> dict:
-    """Weighted loss terms of one hand. geometry: faces (F,3), edges (E,2), pooling [(n_l, V)] tensors."""
-    gt_v, gt_j = batch[f"{hand}_verts"], batch[f"{hand}_joints"]
+    """Weighted loss terms of one hand. geometry: faces (F,3), edges (E,2), pool252 (252, V) tensors.
+
+    The right hand's 3D targets are moved by `root_rel` (its joint 9 relative to the left's), so the network
+    predicts both hands in the left hand's joint-9 frame."""
+    offset = batch["root_rel"][:, None] if hand == "right" else 0.0
+    gt_v, gt_j = batch[f"{hand}_verts"] + offset, batch[f"{hand}_joints"] + offset
     gt_v2d = batch[f"{hand}_verts2d"]
     out = {
         "vert3d": weights["vert3d"] * (pred["verts"] - gt_v).abs().mean(),
@@ -46,12 +51,10 @@ def hand_losses(pred: dict, batch: dict, hand: str, geometry: dict, weights: dic
     }
     if use_edge:
         out["edge"] = weights["edge"] * edge_loss(pred["verts"], gt_v, geometry["edges"])
-    coarse3d, coarse2d = 0.0, 0.0
-    for lvl, pool in enumerate(geometry["pooling"]):
-        coarse3d = coarse3d + (pred["coarse"][lvl] - torch.matmul(pool, gt_v)).abs().mean()
-        coarse2d = coarse2d + ((pred["coarse2d"][lvl] - torch.matmul(pool, gt_v2d)) ** 2).mean()
-    out["coarse3d"] = weights["vert3d"] * coarse3d
-    out["coarse2d"] = weights["vert2d"] * coarse2d
+    # Coarse terms at the 252-node level only.
+    pool = geometry["pool252"]
+    out["coarse3d"] = weights["vert3d"] * (pred["coarse"] - torch.matmul(pool, gt_v)).abs().mean()
+    out["coarse2d"] = weights["vert2d"] * ((pred["coarse2d"] - torch.matmul(pool, gt_v2d)) ** 2).mean()
     return out
 
 
@@ -62,8 +65,10 @@ def total_loss(pred: dict, batch: dict, geometry: dict, weights: dict, epoch: in
     for hand in HANDS:
         for k, v in hand_losses(pred[hand], batch, hand, geometry[hand], weights, use_edge).items():
             terms[k] = terms.get(k, 0.0) + v / len(HANDS)
-    terms["mask"] = weights["mask"] * F.smooth_l1_loss(torch.sigmoid(pred["mask"].float()), batch["mask"])
-    terms["dense"] = weights["dense"] * (pred["dense"].float() - batch["dense"]).abs().mean()
+    # The mask head's raw output against 0/1 (smooth L1, beta 0.05); dense maps only inside each hand's mask.
+    terms["mask"] = weights["mask"] * F.smooth_l1_loss(pred["mask"].float(), batch["mask"], beta=0.05)
+    inside = batch["mask"].repeat_interleave(3, dim=1)
+    terms["dense"] = weights["dense"] * (pred["dense"].float() * inside - batch["dense"]).abs().mean()
     target = gaussian_heatmaps_torch(batch["heatmap_points"], pred["heatmaps"].shape[-1])
     terms["heatmap"] = weights["heatmap"] * F.mse_loss(pred["heatmaps"].float(), target)
     return sum(terms.values()), terms

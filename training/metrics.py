@@ -2,14 +2,13 @@
 
 IntagHand's protocol, per hand: move the prediction's joint 9 to the ground truth's, scale it about joint 9 by
 the ratio of ground-truth to predicted wrist-joint9 length, take the L2 error per joint (or vertex, with the
-joints' alignment) and average; "all" is the mean of left and right.
+joints' alignment) and average; "all" is the mean of left and right. MRRPE: the error of the right hand's joint 9
+relative to the left's.
 """
 
 import numpy as np
 
-from handmodel.joints import HANDS, REFERENCE_BONE_M, ROOT_JOINT, root_bone_length
-
-MIN_SCALE = 0.1  # weak-perspective scale floor for MRRPE (trained networks predict 2-6)
+from handmodel.joints import HANDS, ROOT_JOINT, root_bone_length
 
 
 def intaghand_align(pred_j, pred_v, gt_j):
@@ -37,26 +36,13 @@ def similarity_align(pred, gt):
     return scale[:, None, None] * np.einsum("nij,npj->npi", R, p) + mg
 
 
-def root_from_camera(cam, K, size: int, bone: float = REFERENCE_BONE_M):
-    """Camera-space position (N,3) of a hand's joint 9 from its weak-perspective camera.
-
-    cam (N,3) = (s, tx, ty), K (N,3,3) intrinsics of the network input, size: input side in pixels. The hand's
-    normalised units are metres for a hand of wrist-joint9 length `bone`, so s * size pixels per unit at the
-    root's depth give Z = f / (s * size), with f = sqrt|det K[:2,:2]|.
-    """
-    uv = (cam[:, 1:] / 2 + 0.5) * size
-    f = np.sqrt(np.abs(np.linalg.det(K[:, :2, :2])))
-    # An untrained network can predict a scale near or below 0; cap such hands at 30x the usual distance.
-    z = f / (np.maximum(cam[:, 0], MIN_SCALE) * size)
-    ray = np.einsum("nij,nj->ni", np.linalg.inv(K), np.concatenate([uv, np.ones((len(uv), 1))], axis=1))
-    return ray / ray[:, 2:3] * z[:, None]
-
-
-def evaluate_arrays(pred: dict, gt: dict, K, size: int) -> dict:
+def evaluate_arrays(pred: dict, gt: dict, scale) -> dict:
     """All metrics in mm from stacked arrays.
 
-    pred[hand]: joints (N,21,3), verts (N,V,3) normalised, cam (N,3); gt[hand]: joints (N,21,3), verts (N,V,3)
-    root-relative metres, joints_cam (N,21,3) camera metres. K (N,3,3) of the network input.
+    pred[hand]: joints (N,21,3), verts (N,V,3) in the targets' normalised units, the right hand relative to the
+    left hand's joint 9 (training/targets.py); gt[hand]: joints (N,21,3), verts (N,V,3) metres relative to the
+    hand's own joint 9, joints_cam (N,21,3) camera metres; scale (N,) the targets' normalised units per metre.
+    MRRPE: the predicted right-minus-left joint-9 offset, in metres by the sample's scale, against the truth's.
     Returns {"joint": {"left", "right", "all"}, "vertex": {...}, "pa_mpjpe": {...}, "mrrpe": float}.
     """
     out = {"joint": {}, "vertex": {}, "pa_mpjpe": {}}
@@ -68,9 +54,8 @@ def evaluate_arrays(pred: dict, gt: dict, K, size: int) -> dict:
         out["pa_mpjpe"][hand] = 1000 * float(np.linalg.norm(pa - gt[hand]["joints"], axis=-1).mean())
     for key in ("joint", "vertex", "pa_mpjpe"):
         out[key]["all"] = (out[key]["left"] + out[key]["right"]) / 2
-    roots = {h: root_from_camera(pred[h]["cam"], K, size) for h in HANDS}
-    gt_roots = {h: gt[h]["joints_cam"][:, ROOT_JOINT] for h in HANDS}
-    rel_p, rel_g = roots["left"] - roots["right"], gt_roots["left"] - gt_roots["right"]
+    rel_p = (pred["right"]["joints"][:, ROOT_JOINT] - pred["left"]["joints"][:, ROOT_JOINT]) / scale[:, None]
+    rel_g = gt["right"]["joints_cam"][:, ROOT_JOINT] - gt["left"]["joints_cam"][:, ROOT_JOINT]
     out["mrrpe"] = 1000 * float(np.linalg.norm(rel_p - rel_g, axis=-1).mean())
     return out
 

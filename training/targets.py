@@ -1,7 +1,8 @@
 """Training targets from one annotated sample: normalised 3D, heatmaps, masks and dense maps (numpy).
 
-The 3D targets follow IntagHand: each hand relative to its joint 9 (middle MCP), scaled so the wrist-joint9
-length is 0.095 m. Auxiliary maps are at a quarter of the network input (64x64 for 256).
+The 3D targets follow IntagHand: each hand relative to its joint 9 (middle MCP), both scaled by one factor so
+that the mean of their wrist-joint9 lengths is 0.095 m, and the right hand's offset from the left (`root_rel`).
+Auxiliary maps are at a quarter of the network input (64x64 for 256).
 """
 
 import cv2
@@ -12,13 +13,27 @@ from handmodel.joints import REFERENCE_BONE_M, ROOT_JOINT, root_bone_length
 HEATMAP_SIGMA = 2.0  # pixels of the heatmap
 
 
-def normalise_hand(joints: np.ndarray, verts: np.ndarray):
-    """Camera-space joints (21,3) and vertices (V,3), metres -> (joints_n, verts_n, bone) where
-    x_n = (x - joint9) * 0.095 / bone and bone is the wrist-joint9 length in metres."""
-    root = joints[ROOT_JOINT]
-    bone = float(root_bone_length(joints))
-    k = REFERENCE_BONE_M / max(bone, 1e-9)
-    return (joints - root) * k, (verts - root) * k, bone
+def two_hand_targets(joints: dict, verts: dict) -> dict:
+    """Both hands' 3D targets by IntagHand's rule, from camera-space joints[hand] (21,3) and verts[hand] (V,3), m.
+
+    One scale for both hands, scale = 0.095 / mean(wrist-joint9 length of the two hands), so their relative size
+    and position survive; each hand relative to its own joint 9; `root_rel` = (right joint 9 - left joint 9) *
+    scale, the offset the loss adds to the right hand's target. Returns {hand: {"joints", "verts", "bone" (m)},
+    "scale" (normalised units per metre), "root_rel" (3,)}.
+    """
+    bones = {h: float(root_bone_length(joints[h])) for h in joints}
+    scale = REFERENCE_BONE_M / max(np.mean(list(bones.values())), 1e-9)
+    out = {
+        h: {
+            "joints": (joints[h] - joints[h][ROOT_JOINT]) * scale,
+            "verts": (verts[h] - joints[h][ROOT_JOINT]) * scale,
+            "bone": bones[h],
+        }
+        for h in joints
+    }
+    out["scale"] = scale
+    out["root_rel"] = (joints["right"][ROOT_JOINT] - joints["left"][ROOT_JOINT]) * scale
+    return out
 
 
 def apply_affine(points: np.ndarray, A: np.ndarray) -> np.ndarray:

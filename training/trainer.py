@@ -26,12 +26,12 @@ from training.model import TwoHandNet
 
 
 def loss_geometry(graphs, device) -> dict:
-    """Per hand: faces, edges and the coarse-level pooling matrices as tensors on `device`."""
+    """Per hand: faces, edges and the 252-node pooling matrix as tensors on `device`."""
     out = {}
     for hand in HANDS:
         faces = torch.as_tensor(graphs[hand].faces, dtype=torch.long, device=device)
-        pooling = [torch.as_tensor(p, dtype=torch.float32, device=device) for p in graphs[hand].pooling]
-        out[hand] = {"faces": faces, "edges": mesh_edges(faces), "pooling": pooling}
+        pool252 = torch.as_tensor(graphs[hand].pooling[2], dtype=torch.float32, device=device)
+        out[hand] = {"faces": faces, "edges": mesh_edges(faces), "pool252": pool252}
     return out
 
 
