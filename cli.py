@@ -522,6 +522,53 @@ IH_OUT = click.option("--out", default="out/interhand", show_default=True, type=
                       help="Root of the processed sequences.")  # fmt: skip
 
 
+@main.group("import")
+def import_group():
+    """Datasets researchers already have -> the toolkit's dataset format: `intaghand` (IntagHand-prepared
+    InterHand2.6M: img/, anno/*.pkl, mask/) and `renderih` (the public RenderIH release: color_img/,
+    color_annot/*.pkl; masks rendered with Blender)."""
+
+
+def _import_command(kind: str, doc: str):
+    @import_group.command(kind, help=doc)
+    @click.argument("src", type=click.Path(exists=True, file_okay=False))
+    @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
+    @click.option("--split", default="train", show_default=True,
+                  help="Split folder under SRC (when SRC is not the split folder itself).")  # fmt: skip
+    @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes.")
+    @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N samples.")
+    @click.option("--shard", default="0/1", show_default=True,
+                  help="K/N: only the sample indices with index % N == K (N jobs can fill one folder).")  # fmt: skip
+    @MANO_DIR_OPTION
+    def command(src, out, split, workers, limit, shard, mano_dir):
+        from handmodel import load_hand_models
+        from handmodel.sharding import parse_shard
+        from importers.run import import_dataset
+
+        shard = parse_shard(shard)
+        models = load_hand_models(mano_dir)
+        r = import_dataset(kind, src, out, models, split=split, workers=workers, shard=shard, limit=limit,
+                           warn=lambda line: click.echo(line, err=True))  # fmt: skip
+        click.echo(f"import {kind}: {r['written']} samples written ({r.get('rendered_mask', 0)} with masks rendered "
+                   f"by Blender), {r['existing']} already there, {r['bad']} bad files skipped "
+                   f"({r['candidates']} candidates) -> {out}")  # fmt: skip
+
+    return command
+
+
+_import_command(
+    "intaghand",
+    "IntagHand-prepared InterHand2.6M (SRC/{split}/img, anno, mask) -> a dataset: camera-space MANO parameters "
+    "(PCA -> axis-angle with the active hand model), 21 joints per hand, masks from the mask JPEGs' hand channels "
+    "(rendered with Blender where a mask is missing). Bad files are named and skipped; a rerun resumes.",
+)
+_import_command(
+    "renderih",
+    "The RenderIH release (SRC/{split}/color_img, color_annot) -> a dataset, samples named by the release's "
+    "global indices (from 366358), masks rendered with Blender. Bad files are named and skipped; a rerun resumes.",
+)
+
+
 @main.group()
 def interhand():
     """InterHand2.6M: `prepare` a split for training, per-sequence tools (annots, blend-weights, masks, merge,

@@ -128,6 +128,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise _Refused(f"refusing to load '{module}.{name}'")
 
 
+def safe_unpickle(raw: bytes):
+    """The object of a pickle that holds only dicts, lists, numbers, strings and numpy arrays, loaded without
+    running anything it asks for (for annotation files; other types raise pickle.UnpicklingError)."""
+    return _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
+
+
 def read_mano_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Arrays of a MANO pickle (licensed file or our cache), without running anything the pickle asks for.
 

@@ -1,0 +1,1 @@
+"""Importers of datasets researchers already have into the toolkit's dataset format (handmodel/dataset_io.py)."""

@@ -1,0 +1,197 @@
+"""`import intaghand` / `import renderih`: a folder in one of the pkl layouts (importers/layouts.py) -> a dataset.
+
+Each `{i}.pkl` with its image becomes sample `i` (the file's own index, so RenderIH's samples keep their global
+indices): the image as it is (already a crop), camera-space MANO parameters (PCA -> axis-angle with the active
+hand model, world -> camera with the root-pivot fix of handmodel/camera.py), 21 joints per hand and their
+pixels, and the mask, read from the release's mask JPEG channels or, where there is none, rendered with Blender
+through the crop's camera. A file that cannot be read or is not in the layout is reported by name and skipped;
+finished samples are skipped on a rerun; `--shard K/N` takes the indices equal to K modulo N.
+"""
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from handmodel.atomic import atomic_write_bytes
+from handmodel.camera import project
+from handmodel.dataset_io import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    annotation_to_json,
+    is_complete,
+    sample_name,
+    sample_paths,
+    write_annotation,
+    write_meta,
+)
+from handmodel.errors import InputError
+from handmodel.joints import HANDS
+from handmodel.outdir import open_output
+from handmodel.png import write_png
+from importers.layouts import (
+    LAYOUTS,
+    BadFile,
+    Layout,
+    camera_hands,
+    mask_from_channels,
+    read_annotation_pkl,
+    split_folder,
+)
+
+WORKER_SAMPLES = 400  # samples a worker writes before it is replaced (Blender's memory grows over long runs)
+
+
+def list_indices(folder: Path, layout: Layout) -> list[int]:
+    """The sample indices of a split folder: the integer stems of its pkl files, sorted."""
+    ann = folder / layout.annotations
+    if not ann.is_dir():
+        raise InputError(f"{ann}: no such folder (is {folder} a {layout.name} split with {layout.annotations}/?)")
+    out = sorted(int(p.stem) for p in ann.glob("*.pkl") if p.stem.isdigit())
+    if not out:
+        raise InputError(f"{ann}: no numbered .pkl files")
+    return out
+
+
+def import_sample(index: int, folder: Path, layout: Layout, out: Path, models, renderer) -> str:
+    """Write sample `index`; 'written' or 'rendered_mask' (the mask came from Blender). BadFile otherwise."""
+    ann = read_annotation_pkl(folder / layout.annotations / f"{index}.pkl")
+    image_path = folder / layout.images / f"{index}.jpg"
+    jpg = image_path.read_bytes() if image_path.is_file() else b""
+    image = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR) if jpg else None
+    if image is None:
+        raise BadFile(f"{layout.images}/{index}.jpg is missing or not an image")
+    hands = camera_hands(models, ann)
+    K = ann["camera"]["K"]
+    status, mask = "written", None
+    mask_path = folder / layout.masks / f"{index}.jpg" if layout.masks else None
+    if mask_path is not None and mask_path.is_file():
+        mask_bgr = cv2.imread(str(mask_path), cv2.IMREAD_COLOR)
+        if mask_bgr is None or mask_bgr.shape[:2] != image.shape[:2]:
+            raise BadFile(f"{layout.masks}/{index}.jpg is not an image of the photo's size")
+        mask = mask_from_channels(mask_bgr)
+    else:
+        from blender_scripts.views import View
+
+        h, w = image.shape[:2]
+        # The camera-space hands seen from the origin through the crop's K: the photo's pixels.
+        passes = renderer().render(View({hd: hands[hd]["verts"] for hd in HANDS}, K, np.eye(3), np.zeros(3), (w, h)))
+        mask, status = passes["mask"], "rendered_mask"
+    name = sample_name(index)
+    paths = sample_paths(out, name)
+    atomic_write_bytes(paths["image"], jpg)
+    write_png(paths["mask"], mask)
+    for hd in HANDS:
+        hands[hd]["joints_2d"] = project(hands[hd]["joints_3d"], K)
+    source = {"dataset": layout.source, "index": index, "file_name": f"{layout.images}/{index}.jpg"}
+    write_annotation(out, name, annotation_to_json({"K": K, "R": ann["camera"]["R"], "t": ann["camera"]["t"]},
+                                                   hands, source))  # fmt: skip
+    return status
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(model_dir: str, folder: str, layout: str, out: str, threads: int) -> None:
+    from handmodel.models import load_model_dir
+
+    models = load_model_dir(model_dir)
+    state = {"models": models, "folder": Path(folder), "layout": LAYOUTS[layout], "out": Path(out), "scene": None}
+
+    def renderer():  # one Blender scene per worker, made only when a mask must be rendered
+        if state["scene"] is None:
+            from blender_scripts.views import ViewRenderer
+
+            state["scene"] = ViewRenderer({h: models[h].faces for h in HANDS}, threads=threads)
+        return state["scene"]
+
+    state["renderer"] = renderer
+    _WORKER.clear()
+    _WORKER.update(state)
+
+
+def _close_worker() -> None:
+    if _WORKER.get("scene") is not None:
+        _WORKER["scene"].close()
+    _WORKER.clear()
+
+
+def _run_chunk(indices: list[int]) -> list[tuple[int, str, str]]:
+    """[(index, status, problem)] with status 'written', 'rendered_mask' or 'bad'."""
+    w = _WORKER
+    out = []
+    for i in indices:
+        try:
+            out.append((i, import_sample(i, w["folder"], w["layout"], w["out"], w["models"], w["renderer"]), ""))
+        except BadFile as e:
+            out.append((i, "bad", str(e)))
+    return out
+
+
+def import_dataset(kind: str, root, out, models, split: str = "train", workers: int = 1,
+                   shard: tuple[int, int] = (0, 1), limit: int | None = None, progress: bool = True,
+                   warn=print) -> dict:  # fmt: skip
+    """Import a split of layout `kind` ('intaghand' or 'renderih') into the dataset folder `out`.
+
+    Returns {'candidates', 'existing', 'written', 'rendered_mask', 'bad', 'bad_files': [path: problem]};
+    `warn` gets one line per bad file."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    layout = LAYOUTS[kind]
+    folder = split_folder(Path(root), layout, split)
+    out = Path(out)
+    indices = list_indices(folder, layout)
+    if limit is not None:
+        indices = indices[:limit]
+    hand_model = {"model": models.info["model"], "hash": models.info["hash"]}
+    meta = {"hand_model": hand_model, "source": layout.source, "split": split, "release": str(folder.resolve())}
+    fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "importer": kind, "split": split,
+                   "hand_model": hand_model}  # fmt: skip
+    with open_output(out, f"import {kind}", fingerprint, shard=shard,
+                     hint="pick another --out for another release, split or hand model"):  # fmt: skip
+        first = folder / layout.images / f"{indices[0]}.jpg"
+        probe = cv2.imread(str(first), cv2.IMREAD_COLOR)
+        size = [int(probe.shape[1]), int(probe.shape[0])] if probe is not None else [256, 256]
+        write_meta(out, {**meta, "image_size": size})
+        k, n = shard
+        mine = [i for i in indices if i % n == k]
+        todo = [i for i in mine if not is_complete(out, sample_name(i))]
+        report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0, "bad": 0})
+        bad_files = []
+        bar = tqdm(total=len(todo), desc=f"import {kind}", unit="img", disable=not progress)
+
+        def record(results):
+            for i, status, problem in results:
+                if status == "bad":
+                    line = f"{folder / layout.annotations / f'{i}.pkl'}: {problem}; skipped"
+                    bad_files.append(line)
+                    warn(line)
+                    report["bad"] += 1
+                else:
+                    report["written"] += 1
+                    report["rendered_mask"] += status == "rendered_mask"
+            bar.update(len(results))
+
+        threads = 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
+        args = (models.info["dir"], str(folder), kind, str(out), threads)
+        if workers <= 1 or len(todo) <= 1:
+            _init_worker(*args)
+            try:
+                for i in todo:
+                    record(_run_chunk([i]))
+            finally:
+                _close_worker()
+        else:
+            size = max(1, min(16, len(todo) // (4 * workers)))
+            chunks = [todo[j : j + size] for j in range(0, len(todo), size)]
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=args,
+                                     max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
+                for results in pool.map(_run_chunk, chunks):
+                    record(results)
+        bar.close()
+    return {**dict(report), "bad_files": bad_files}
