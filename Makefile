@@ -27,7 +27,8 @@ demo: $(STAMP)
 	$(BIN)/python cli.py interhand mini-release --out $(DEMO)/ih_release
 	$(BIN)/python cli.py interhand prepare --data_path $(DEMO)/ih_release --save_path $(DEMO)/interhand --split train
 	$(BIN)/python cli.py train --config training/configs/tiny.yaml --data renderih=$(DEMO)/renderih \
-		--data interhand=$(DEMO)/interhand --mix renderih:0.5,interhand:0.5 --max-steps 40 --out $(DEMO)/run --device cpu
+		--data interhand=$(DEMO)/interhand --mix renderih:0.5,interhand:0.5 --max-steps 40 --out $(DEMO)/run --device cpu \
+		$(if $(wildcard $(DEMO)/run/checkpoints/last.pt),--resume $(DEMO)/run)
 	$(BIN)/python cli.py eval --checkpoint $(DEMO)/run --data $(DEMO)/renderih --json $(DEMO)/run/metrics.json
 	$(BIN)/python cli.py demo --checkpoint $(DEMO)/run --img_path $(DEMO)/renderih/images --save_path $(DEMO)/overlays
 	@echo "demo outputs in $(DEMO)/: hands.png, poses.report/, preview.png, run/, overlays/"

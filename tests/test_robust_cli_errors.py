@@ -92,3 +92,21 @@ def test_cuda_without_a_gpu_is_an_option_error():
     for cmd in (["eval", "--checkpoint", "x.pt", "--data", "."], ["demo", "--checkpoint", "x.pt", "--save-path", "o"]):
         line = _one_line_error(_invoke(*cmd, "--device", "cuda"), 2)
         assert "no CUDA GPU on this machine; use --device cpu" in line
+
+
+def test_a_real_full_disk_is_one_line_naming_the_file(tmp_path):
+    """On a 64 KiB tmpfs where this machine allows mounting one (root in a container); skipped elsewhere."""
+    import subprocess
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (the injected ENOSPC test covers the message)")
+    try:
+        r = _invoke("textures", "make", "--out", small / "tex", "--size", 128, "--variants", 2)
+        line = _one_line_error(r, 1)
+        assert f"{small / 'tex'}/" in line and line.endswith("no space left on the device; free some space or write "
+                                                             "to another disk")  # fmt: skip
+        assert not [p for p in (small / "tex").iterdir() if ".tmp" in p.name]
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
