@@ -94,7 +94,10 @@ def run_lock(lock_path: str | os.PathLike, what: str, warn: Callable[[str], None
     warn = warn or (lambda m: print(f"notice: {m}", file=sys.stderr, flush=True))
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(lock_path, "a+")
+    try:
+        f = open(lock_path, "a+")
+    except OSError as e:  # name the output the user chose, not the lock file inside it
+        raise OSError(e.errno, e.strerror, what) from None
     try:
         try:
             fcntl.flock(f, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
