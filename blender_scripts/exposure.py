@@ -11,8 +11,9 @@ so metering costs no extra render and sees shadows, subsurface scattering, the t
 (A 32-pixel, 2-8 sample pre-pass costs about 2% of a sample but its hand median was off by up to 2x: Monte Carlo
 noise skews a per-pixel median; an estimate from the HDRI's irradiance would miss shadows and the sky's sun.)
 
-Images are encoded with a camera-like highlight shoulder above `SHOULDER` (linear) instead of a hard clip, so a
-bright background (a sunlit courtyard behind shaded hands) rolls off to white instead of a flat blown-out area.
+Images are encoded with a camera-like highlight shoulder above `SHOULDER` (linear) instead of a hard clip. The
+background (a separate pass of the same render) is brought down when its median would be brighter than
+`BACKGROUND_MAX` (a sunlit courtyard or sky behind shaded hands): the light on the hands stays as it was.
 """
 
 import json
@@ -25,6 +26,7 @@ CLIP_LEVEL = 250 / 255
 MAX_CLIPPED = 0.01
 FLOOR_MAX_CLIPPED = 0.04  # clipping allowed to keep the median inside the band
 FLOOR_MARGIN = 0.03
+BACKGROUND_MAX = 0.85  # median luma a background is held to (a blown-out one is brought down)
 SHOULDER = 0.6  # linear value where the highlight roll-off starts
 SHOULDER_LENGTH = 1.5  # how slowly it approaches white (1: the slope matches at the knee and nothing more)
 LUMA = np.array([0.2126, 0.7152, 0.0722])
@@ -100,6 +102,20 @@ def choose_gain(linear_hand: np.ndarray, target: float, max_clipped: float = MAX
         return float(gains[at_target])
     floor = int(np.argmin(np.abs(luma - (EXPOSURE_BAND[0] + FLOOR_MARGIN))))
     return float(gains[max(clip_ok, min(floor, last(clipped <= FLOOR_MAX_CLIPPED)))])
+
+
+def background_gain(background: np.ndarray) -> float:
+    """The factor (<= 1) on the background pixels (N,3, scene-linear after the exposure gain) that keeps their
+    median encoded luma at most BACKGROUND_MAX: 1 unless the background would be blown out. Like a fill light on
+    the hands, it only narrows the gap between a shaded subject and a bright scene behind it."""
+    px = np.asarray(background, dtype=np.float32).reshape(-1, 3)
+    if not len(px):
+        return 1.0
+    factors = 2.0 ** (-np.arange(0, 65) / 8.0)  # 1 .. 1/256 in 1/8 stops
+    y = np.median(px @ LUMA.astype(np.float32))
+    shown = srgb_encode(tone_curve(y * factors))  # the median pixel's luma, near enough for a grey-ish sky
+    ok = np.flatnonzero(shown <= BACKGROUND_MAX)
+    return float(factors[ok[0]] if len(ok) else factors[-1])
 
 
 def srgb_to_linear_scalar(v: float) -> float:

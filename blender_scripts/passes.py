@@ -18,8 +18,9 @@ BACKGROUND_DEPTH = 1e9  # Cycles writes 1e10 where no surface was hit
 def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True, gain: float = 1.0,
                   linear: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
     """The renderer's EXR -> {'rgb': uint8 (H,W,3) if rgb (scene-linear x gain, encoded by exposure.encode),
-    'linear': float32 (H,W,3) scene-linear if linear, 'mask': uint8 (H,W) 0 bg / 1 right / 2 left, 'depth':
-    float32 (H,W) camera z in metres, 0 on background} (EXR rows run top to bottom)."""
+    'linear' and 'background': float32 (H,W,3) scene-linear if linear (the transparent film's premultiplied
+    Combined and the Environment pass: their sum is the image), 'mask': uint8 (H,W) 0 bg / 1 right / 2 left,
+    'depth': float32 (H,W) camera z in metres, 0 on background} (EXR rows run top to bottom)."""
     ch = read_exr_channels(path)
     index = ch[f"{layer}.Object Index.X"]
     z = ch[f"{layer}.Depth.Z"]
@@ -30,8 +31,10 @@ def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True, gain: float 
     out = {"mask": mask, "depth": depth}
     if rgb or linear:
         lin = np.stack([ch[f"{layer}.Combined.{c}"] for c in "RGB"], axis=-1)
+        env = f"{layer}.Environment.R"
+        bg = np.stack([ch[f"{layer}.Environment.{c}"] for c in "RGB"], axis=-1) if env in ch else np.zeros_like(lin)
         if rgb:
-            out["rgb"] = encode(lin, gain)
+            out["rgb"] = encode(lin + bg, gain)
         if linear:
-            out["linear"] = lin
+            out["linear"], out["background"] = lin, bg
     return out

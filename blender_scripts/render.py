@@ -224,6 +224,7 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                       "pose_index": i, "hdri": spec.hdri_name, "hdri_rotation": spec.world.rotation,
                       "hdri_strength": spec.world.strength, "texture": os.path.basename(spec.skin.texture or ""),
                       "camera": spec.camera_name, "poses": os.path.basename(s.poses), "exposure": gain,
+                      "background_gain": out["background_gain"],
                       "exposure_target": target, "skin_tone": tone["tone"], "skin_ita": tone["ita"],
                       **hand_figures(out["rgb"], out["mask"])}  # fmt: skip
             if done == 0:

@@ -25,7 +25,7 @@ import numpy as np
 from mathutils import Matrix
 
 from blender_scripts.camera import blender_intrinsics
-from blender_scripts.exposure import encode
+from blender_scripts.exposure import background_gain, encode
 from blender_scripts.lighting import World, WorldParams
 from blender_scripts.materials import SkinMaterial, SkinParams
 from blender_scripts.passes import PASS_INDEX, decode_passes
@@ -83,9 +83,12 @@ class HandScene:
         r.threads_mode = "FIXED" if threads > 0 else "AUTO"
         if threads > 0:
             r.threads = threads
-        r.film_transparent = False
+        # The background comes in its own pass (camera rays that leave the scene), so the exposure rule can hold
+        # a blown-out background down without touching the light on the hands; Combined is the premultiplied rest.
+        r.film_transparent = True
         vl = sc.view_layers[0]
         vl.name = "ViewLayer"
+        vl.use_pass_environment = True
         vl.use_pass_z = True
         vl.use_pass_object_index = True
         im = r.image_settings
@@ -170,7 +173,8 @@ class HandScene:
         much faster): the data passes come from each pixel's first sample either way.
 
         exposure: the film's gain on the scene-linear image, or a meter `exposure(linear (H,W,3), mask (H,W)) ->
-        gain` that chooses it from this very render (blender_scripts.exposure); out['exposure'] is the gain used.
+        gain` that chooses it from this very render's hands (blender_scripts.exposure), which then also holds a
+        blown-out background down (`background_gain`); out['exposure'] and out['background_gain'] are the gains.
         """
         sc = self.scene
         sc.cycles.samples = self.quality.samples if rgb else 1
@@ -186,9 +190,12 @@ class HandScene:
         gain = 1.0 if metered else exposure
         out = decode_passes(path, sc.view_layers[0].name, rgb=rgb and not metered, gain=gain, linear=rgb and metered)
         if rgb:
-            out["exposure"] = float(exposure(out["linear"], out["mask"]) if metered else exposure)
+            out["exposure"], out["background_gain"] = float(gain), 1.0
             if metered:
-                out["rgb"] = encode(out.pop("linear"), out["exposure"])
+                fg, bg = out.pop("linear"), out.pop("background")
+                out["exposure"] = float(exposure(fg, out["mask"]))
+                out["background_gain"] = background_gain(bg[out["mask"] == 0] * out["exposure"])
+                out["rgb"] = encode(fg + out["background_gain"] * bg, out["exposure"])
         bpy.data.orphans_purge(do_recursive=True)
         if _MALLOC_TRIM is not None:
             # The denoiser's and the render's large buffers are freed every sample, but glibc keeps freed heap

@@ -117,3 +117,17 @@ def test_preview_sorts_and_filters_by_the_figures(lit, tmp_path):
     assert contact_sheet(root, tmp_path / "s.png", sort="luma", only="hdri=bright/bright") == 2
     with pytest.raises(InputError, match="--sort brightness"):
         select_samples(root, names, sort="brightness")
+
+
+def test_background_gain_brings_down_only_a_blown_out_background():
+    from blender_scripts.exposure import BACKGROUND_MAX, background_gain
+
+    rng = np.random.default_rng(1)
+    luma = np.array([0.2126, 0.7152, 0.0722])
+    dim = rng.uniform(0.05, 0.2, (400, 3))
+    assert background_gain(dim) == 1.0
+    sky = rng.uniform(8.0, 12.0, (400, 3))  # four stops above white
+    f = background_gain(sky)
+    shown = encode(sky * f).astype(np.float64) / 255
+    assert np.median(shown @ luma) <= BACKGROUND_MAX + 0.01
+    assert np.median(encode(sky * f * 2 ** (1 / 8)).astype(np.float64) / 255 @ luma) > BACKGROUND_MAX - 0.02

@@ -213,11 +213,11 @@ def skin_texture(model, layout: dict, tone: tuple, rng: np.random.Generator, siz
     # Veins lie deeper than the dipole's reach: more, darker (deoxygenated) blood, and a deep layer that takes
     # away the red light, which travels deepest, so they look bluish.
     veins = np.clip(veins, 0, 1)
-    blood += 1.5 * blood0 * veins
+    blood += 0.8 * blood0 * veins
     oxy -= 0.3 * veins
     height += 0.1 * veins
     colour = skin_albedo(melanin, blood, np.clip(oxy, 0.2, 1.0))
-    colour *= 1 - veins[:, None] * np.array([0.10, 0.05, 0.0])
+    colour *= 1 - veins[:, None] * np.array([0.06, 0.03, 0.0])
 
     # Nails: on the back of each distal phalanx, the nail bed seen through the plate; a rounded proximal fold with
     # a cuticle, a pale lunula, a white free edge at the tip.
@@ -235,8 +235,8 @@ def skin_texture(model, layout: dict, tone: tuple, rng: np.random.Generator, siz
     plate = 0.82 * bed + 0.18 * np.array([0.80, 0.76, 0.72])
     lunula = np.clip(1 - (s - edge) / 0.14, 0, 1) * (np.abs(a) < 0.75) * np.where(thumb, 0.7, 0.35)
     plate = plate * (1 - 0.5 * lunula[:, None]) + 0.5 * lunula[:, None] * np.array([0.82, 0.74, 0.72])
-    free = np.clip((s - 0.9) * 12, 0, 1)[:, None]
-    plate = plate * (1 - free) + free * np.array([0.76, 0.72, 0.64])
+    free = np.clip((s - 0.94) * 14, 0, 1)[:, None] * 0.8
+    plate = plate * (1 - free) + free * np.array([0.66, 0.62, 0.55])
     colour = colour * (1 - nail[:, None]) + plate * nail[:, None]
     cuticle = distal & (np.abs(a) < 1.05) & (s <= edge) & (s > edge - 0.07)
     colour[cuticle] = colour[cuticle] * 0.8 + 0.2 * np.array([0.78, 0.70, 0.66])
