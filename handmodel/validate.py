@@ -85,7 +85,9 @@ def sparse_shape(shape, n_values: int, n_indptr: int, compressed_axis: int, wher
     s = numeric_array(shape, where, key, (2,), dtype=np.int64, min=0)
     dims = (int(s[0]), int(s[1]))
     if dims[compressed_axis] + 1 != n_indptr:
-        raise InputError(f"{where}: {_label(key)} {dims} does not match its {n_indptr} index pointers")
+        raise InputError(f"{where}: a sparse matrix whose stored shape {dims} does not match its {n_indptr} index "
+                         "pointers (a corrupt file)")  # fmt: skip
     if dims[0] * dims[1] > max_cells or n_values > dims[0] * dims[1]:
-        raise InputError(f"{where}: {_label(key)} {dims} is not the shape of a sparse matrix holding {n_values} values")
+        raise InputError(f"{where}: a sparse matrix whose stored shape {dims} cannot hold its {n_values} values or is "
+                         f"larger than {max_cells} cells (a corrupt file)")  # fmt: skip
     return dims

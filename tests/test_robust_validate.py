@@ -119,6 +119,19 @@ def test_a_sparse_matrix_whose_stored_shape_asks_for_728_tib_is_refused(tmp_path
         d["J_regressor"].__dict__["_shape"] = (10**7, 10**7)  # 8e14 bytes dense
 
     _plain_mano(tmp_path / "mano", huge)
-    with pytest.raises(InputError, match=r"MANO_RIGHT.pkl: key 'J_regressor'.*sparse shape"):
+    words = r"MANO_RIGHT.pkl: key 'J_regressor': a sparse matrix whose stored shape \(10000000, 10000000\)"
+    with pytest.raises(InputError, match=words):
+        load_hand_models(tmp_path / "mano")
+    assert not list(cache.glob("mano-*"))
+
+
+def test_a_sparse_matrix_with_consistent_pointers_but_a_huge_stored_width_is_refused(tmp_path, cache):
+    def wide(d):
+        m = scipy.sparse.csr_matrix(d["J_regressor"].toarray())
+        m.__dict__["_shape"] = (16, 10**12)  # index pointers match the 16 rows; 128 TB dense
+        d["J_regressor"] = m
+
+    _plain_mano(tmp_path / "mano", wide)
+    with pytest.raises(InputError, match=r"stored shape \(16, 1000000000000\) cannot hold .* or is larger than"):
         load_hand_models(tmp_path / "mano")
     assert not list(cache.glob("mano-*"))
