@@ -9,7 +9,7 @@ import json
 import click
 
 from blender_scripts.settings import RenderSettings
-from interhand.release import SPLITS
+from handmodel.interhand_release import SPLITS
 from training.config import ARCHS, BACKBONES, PRESETS
 
 

@@ -9,9 +9,8 @@ import numpy as np
 
 from blender_scripts.exposure import encode
 from blender_scripts.exr import read_exr_channels
+from handmodel.dataset_io import BACKGROUND_LABEL, MASK_LABELS
 
-# Object pass indices = the mask labels of handmodel.dataset_io.MASK_LABELS.
-PASS_INDEX = {"right": 1, "left": 2}
 BACKGROUND_DEPTH = 1e9  # Cycles writes 1e10 where no surface was hit
 
 
@@ -24,10 +23,10 @@ def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True, gain: float 
     ch = read_exr_channels(path)
     index = ch[f"{layer}.Object Index.X"]
     z = ch[f"{layer}.Depth.Z"]
-    mask = np.zeros(index.shape, np.uint8)
-    for value in PASS_INDEX.values():
+    mask = np.full(index.shape, BACKGROUND_LABEL, np.uint8)
+    for value in MASK_LABELS.values():
         mask[np.rint(index) == value] = value
-    depth = np.where((mask > 0) & (z < BACKGROUND_DEPTH), z, 0.0).astype(np.float32)
+    depth = np.where((mask != BACKGROUND_LABEL) & (z < BACKGROUND_DEPTH), z, 0.0).astype(np.float32)
     out = {"mask": mask, "depth": depth}
     if rgb or linear:
         lin = np.stack([ch[f"{layer}.Combined.{c}"] for c in "RGB"], axis=-1)

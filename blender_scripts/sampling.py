@@ -1,19 +1,16 @@
 """Per-sample scene parameters drawn from (seed, sample id) alone, so any sample can be re-made on its own and the
 same ids give the same images under any shard layout or resume. Numpy only."""
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from blender_scripts.camera import CameraRanges, crop_rig_camera, sample_orbit_camera
+from blender_scripts.camera import CameraRanges, sample_orbit_camera
 from blender_scripts.lighting import WorldParams
 from blender_scripts.materials import SkinParams
-from handmodel.camera import project, world_to_camera
-from handmodel.errors import InputError
-from handmodel.validate import numeric_array, rotation
+from handmodel.camera import framing_intrinsics, project, world_to_camera
+from handmodel.interhand_release import read_camera_file
 from textures.catalogue import texture_detail
 
 
@@ -34,33 +31,16 @@ def sample_rng(seed: int, sample_id: int) -> np.random.Generator:
 
 
 def load_rig_cameras(path) -> list[dict]:
-    """InterHand2.6M's camera file {capture: {campos{cam}: mm, camrot{cam}, focal{cam}, princpt{cam}}} -> a list
-    of {'name', 'K', 'R', 't' (metres), 'size' (W, H) estimated as twice the principal point}."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-        cams = []
-        for capture, c in data.items():
-            for cam in sorted(c["campos"], key=str):
-                key = f"{capture}/{{}}/{cam}"
-                R = rotation(numeric_array(c["camrot"][cam], path, key.format("camrot"), (3, 3), reshape=True), path,
-                             key.format("camrot"), tol=1e-2)  # fmt: skip
-                pos = numeric_array(c["campos"][cam], path, key.format("campos"), (3,), reshape=True) / 1000.0
-                fx, fy = numeric_array(c["focal"][cam], path, key.format("focal"), (2,), reshape=True, min=0,
-                                       min_open=True)  # fmt: skip
-                cx, cy = numeric_array(c["princpt"][cam], path, key.format("princpt"), (2,), reshape=True, min=0.5)
-                K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-                size = (int(round(2 * cx)), int(round(2 * cy)))
-                cams.append({"name": f"{capture}/{cam}", "K": K, "R": R, "t": -R @ pos, "size": size})
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: cannot read the camera file ({e})") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise InputError(
-            f"{path}: not an InterHand2.6M camera file ({type(e).__name__}: {e}; expected "
-            "{capture: {campos, camrot, focal, princpt}})"
-        ) from None
-    if not cams:
-        raise InputError(f"{path}: no cameras in the file")
+    """InterHand2.6M's camera file (read by `handmodel.interhand_release.read_camera_file`, which checks it) -> a
+    list of {'name': 'capture/camera', 'K', 'R', 't' (metres), 'size' (W, H) estimated as twice the principal
+    point}, cameras of a capture sorted by id."""
+    cams = []
+    for capture, rig in read_camera_file(path).items():
+        for cam in sorted(rig, key=str):
+            c = rig[cam]
+            cx, cy = c.K[0, 2], c.K[1, 2]
+            size = (int(round(2 * cx)), int(round(2 * cy)))
+            cams.append({"name": f"{capture}/{cam}", "K": c.K, "R": c.R, "t": c.t, "size": size})
     return cams
 
 
@@ -76,7 +56,8 @@ def pick_rig_camera(rng, cams: list[dict], points: np.ndarray, size: int, fill: 
         w, h = c["size"]
         if uv.min() < 0 or uv[:, 0].max() > w - 1 or uv[:, 1].max() > h - 1:
             continue
-        K = crop_rig_camera(c["K"], c["R"], c["t"], points, size, fill)
+        # The rig's render-then-crop, rendered straight into the crop.
+        K = framing_intrinsics(cam, size, fill, c["K"])
         return K, c["R"], c["t"], c["name"]
     return None
 

@@ -24,13 +24,13 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from blender_scripts.camera import blender_intrinsics
 from blender_scripts.exposure import background_gain, encode
 from blender_scripts.lighting import World, WorldParams
 from blender_scripts.materials import SkinMaterial, SkinParams
-from blender_scripts.passes import PASS_INDEX, decode_passes
+from blender_scripts.passes import decode_passes
 from blender_scripts.quality import DEFAULT_QUALITY, RenderQuality, apply_quality
-from handmodel.camera import opencv_to_blender_matrix_world
+from handmodel.camera import blender_intrinsics, opencv_to_blender_matrix_world
+from handmodel.dataset_io import HAND_LABELS
 from handmodel.joints import HANDS
 
 
@@ -43,6 +43,7 @@ def _libc_malloc_trim():
 
 
 _MALLOC_TRIM = _libc_malloc_trim()
+PIXEL_FILTER_WIDTH = 1.5  # Cycles' default pixel filter (Blackman-Harris) width for the RGB, in pixels
 
 
 @contextlib.contextmanager
@@ -130,7 +131,7 @@ class HandScene:
             layer.data.foreach_set("uv", uvs.ravel())
         mesh.materials.append(self.skin.material)
         obj = bpy.data.objects.new(f"{hand}_hand", mesh)
-        obj.pass_index = PASS_INDEX[hand]
+        obj.pass_index = HAND_LABELS[hand]
         if subdivision > 0:
             mod = obj.modifiers.new("subdivision", "SUBSURF")
             mod.levels = mod.render_levels = subdivision
@@ -170,7 +171,7 @@ class HandScene:
 
     def render(self, rgb: bool = True, exposure=1.0) -> dict[str, np.ndarray]:
         """Render every pass in one Cycles call. rgb=False renders 1 sample with no denoiser (mask and depth only,
-        much faster): the data passes come from each pixel's first sample either way.
+        much faster, each pixel sampled at its centre): the data passes come from each pixel's first sample.
 
         exposure: the film's gain on the scene-linear image, or a meter `exposure(linear (H,W,3), mask (H,W)) ->
         gain` that chooses it from this very render's hands (blender_scripts.exposure), which then also holds a
@@ -178,6 +179,10 @@ class HandScene:
         """
         sc = self.scene
         sc.cycles.samples = self.quality.samples if rgb else 1
+        # A label-only render samples each pixel at its centre, so a mask pixel shows what projects there.
+        width = PIXEL_FILTER_WIDTH if rgb else 0.01
+        if sc.cycles.filter_width != width:
+            sc.cycles.filter_width = width
         want = rgb and self.quality.denoiser != "off"
         if sc.cycles.use_denoising != want:
             sc.cycles.use_denoising = want

@@ -11,7 +11,7 @@ import bpy
 import numpy as np
 
 from handmodel.atomic import atomic_path
-from handmodel.dataset_io import sample_paths, write_annotation
+from handmodel.dataset_io import encode_depth_mm, sample_paths, write_annotation
 from handmodel.png import write_png
 
 JPEG_QUALITY = 95
@@ -39,12 +39,11 @@ class SampleWriter:
             bpy.data.images.remove(image)
 
     def write(self, name: str, out: dict, annotation: dict) -> None:
-        """out: HandScene.render's dict; depth is stored as uint16 millimetres (0 = background)."""
+        """out: HandScene.render's dict; depth is stored as uint16 millimetres (`encode_depth_mm`)."""
         paths = sample_paths(self.root, name)
         for p in paths.values():
             p.parent.mkdir(parents=True, exist_ok=True)
         self.write_jpeg(paths["image"], out["rgb"])
         write_png(paths["mask"], out["mask"])
-        depth_mm = np.clip(np.rint(out["depth"] * 1000.0), 0, 65535).astype(np.uint16)
-        write_png(paths["depth"], depth_mm)
+        write_png(paths["depth"], encode_depth_mm(out["depth"]))
         write_annotation(self.root, name, annotation)

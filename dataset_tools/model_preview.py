@@ -14,7 +14,7 @@ def model_preview(out, mano_dir=None, size: int = 384, samples: int = 32) -> dic
     from blender_scripts.materials import SkinParams
     from blender_scripts.scene import HandScene
     from handmodel import load_hand_models
-    from handmodel.camera import look_at
+    from handmodel.camera import framing_intrinsics, look_at, world_to_camera
     from hdri.catalogue import list_hdris
     from textures.catalogue import list_textures
     from textures.uv_layout import hand_frame, load_or_build
@@ -33,11 +33,7 @@ def model_preview(out, mano_dir=None, size: int = 384, samples: int = 32) -> dic
     pts = np.concatenate(list(verts.values()))
     centre = (pts.min(0) + pts.max(0)) / 2
     R, t = look_at(centre + 0.6 * normal / np.linalg.norm(normal), centre)
-    cam = pts @ R.T + t
-    xy = cam[:, :2] / cam[:, 2:]
-    f = 0.8 * size / (xy.max(0) - xy.min(0)).max()
-    mid = (xy.max(0) + xy.min(0)) / 2
-    K = np.array([[f, 0, (size - 1) / 2 - f * mid[0]], [0, f, (size - 1) / 2 - f * mid[1]], [0, 0, 1]])
+    K = framing_intrinsics(world_to_camera(pts, R, t), size, fill=0.8)
     textures = list_textures(models)
     studio = next(h for h in list_hdris() if h.name == "studio")
     faces = {h: models[h].faces for h in verts}

@@ -3,12 +3,12 @@
 import cv2
 import numpy as np
 
+from handmodel.dataset_io import HAND_LABELS
 from handmodel.errors import InputError
 from handmodel.joints import PARENTS_21
 from handmodel.png import write_png
 
 HAND_COLOURS = {"right": (60, 200, 255), "left": (255, 160, 60)}  # BGR
-MASK_VALUES = {"right": 1, "left": 2}
 
 
 def draw_sample(root, name: str, scale: int = 1) -> np.ndarray:
@@ -25,7 +25,7 @@ def draw_sample(root, name: str, scale: int = 1) -> np.ndarray:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     for hand, colour in HAND_COLOURS.items():
-        contours, _ = cv2.findContours((mask == MASK_VALUES[hand]).astype(np.uint8), cv2.RETR_EXTERNAL,
+        contours, _ = cv2.findContours((mask == HAND_LABELS[hand]).astype(np.uint8), cv2.RETR_EXTERNAL,
                                        cv2.CHAIN_APPROX_NONE)  # fmt: skip
         cv2.drawContours(img, contours, -1, colour, 1, cv2.LINE_AA)
         j = (ann[hand]["joints_2d"] + 0.5) * scale - 0.5

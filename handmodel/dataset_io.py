@@ -3,8 +3,9 @@
     DATASET/meta.json              {"format": "two-hand-dataset", "version": 1, "image_size": [W, H],
                                     "hand_model": {"model", "hash"}, "source": "...", ...settings}
     DATASET/images/ID.jpg          RGB
-    DATASET/masks/ID.png           uint8: 0 background, 1 right, 2 left (visible pixels)
-    DATASET/depth/ID.png           uint16 millimetres, 0 = background (optional)
+    DATASET/masks/ID.png           uint8 MASK_LABELS: 0 background, 1 right hand, 2 left hand, 3 right forearm,
+                                   4 left forearm (visible pixels; training reads 3 and 4 as background)
+    DATASET/depth/ID.png           uint16 millimetres, 0 = background (optional; `encode_depth_mm`)
     DATASET/annotations/ID.json    camera {K, R, t}; right/left {pose, shape, trans, joints_3d, joints_2d}; source
 
 Sample ids are strings (`sample_name(i)` for integer ids). The annotation is written last, so a sample is
@@ -27,7 +28,25 @@ FORMAT_NAME = "two-hand-dataset"
 FORMAT_VERSION = 1
 SUBDIRS = {"image": ("images", ".jpg"), "mask": ("masks", ".png"), "depth": ("depth", ".png"),
            "annotation": ("annotations", ".json")}  # fmt: skip
-MASK_LABELS = {"background": 0, "right": 1, "left": 2}
+
+# Mask labels: the value of each visible pixel in masks/ID.png (the renderer's object pass indices are the same).
+BACKGROUND_LABEL = 0
+HAND_LABELS = {"right": 1, "left": 2}
+FOREARM_LABELS = {"right": 3, "left": 4}
+MASK_LABELS = {"background": BACKGROUND_LABEL, **HAND_LABELS, **{f"{h}_forearm": v for h, v in FOREARM_LABELS.items()}}
+
+DEPTH_SCALE = 1000.0  # depth PNG units per metre (uint16 millimetres)
+
+
+def encode_depth_mm(depth_m: np.ndarray) -> np.ndarray:
+    """Depth (H,W) camera z in metres, 0 = background -> the dataset's uint16 millimetres (rounded, clipped to
+    0..65535, i.e. up to 65.5 m)."""
+    return np.clip(np.rint(np.asarray(depth_m, dtype=np.float64) * DEPTH_SCALE), 0, 65535).astype(np.uint16)
+
+
+def decode_depth_mm(depth_png: np.ndarray) -> np.ndarray:
+    """The dataset's uint16 millimetres (H,W) -> float32 metres, 0 = background."""
+    return (np.asarray(depth_png, dtype=np.float64) / DEPTH_SCALE).astype(np.float32)
 
 
 def sample_name(sample_id: int) -> str:
@@ -112,7 +131,7 @@ def is_complete(root: str | os.PathLike, name: str) -> bool:
 
 def list_samples(root: str | os.PathLike) -> list[str]:
     """Names of the complete samples, sorted."""
-    ann_dir = Path(root) / "annotations"
+    ann_dir = Path(root) / SUBDIRS["annotation"][0]
     if not ann_dir.is_dir():
         return []
     return sorted(p.stem for p in ann_dir.glob("*.json") if not p.name.startswith("."))

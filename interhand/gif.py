@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.errors import InputError
-from interhand.release import annotation_path, check_release, image_dir, is_black, read_images
+from handmodel.interhand_release import annotation_path, check_release, image_dir, is_black, read_images
 
 
 def gif_path(out: str | os.PathLike, split: str, capture: int, seq: str, camera: str) -> Path:

@@ -7,16 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
+from handmodel.dataset_io import HAND_LABELS
 from handmodel.joints import HANDS
 from handmodel.png import write_png
-from interhand.sequence import MASK_VALUES, check_hand_model, frame_file, image_file, load_npz, read_annots
+from interhand.sequence import SEQUENCE_MASK_VALUES, check_hand_model, frame_file, image_file, load_npz, read_annots
 
 
-def mask_to_seed_values(mask: np.ndarray) -> np.ndarray:
-    """The renderer's mask (0 background, 1 right, 2 left) -> the seed's values (0, 200 right, 100 left)."""
+def to_sequence_mask(mask: np.ndarray) -> np.ndarray:
+    """The renderer's mask (the dataset's HAND_LABELS) -> the per-sequence values (SEQUENCE_MASK_VALUES: 0
+    background, 200 right, 100 left)."""
     out = np.zeros(mask.shape, np.uint8)
-    out[mask == 1] = MASK_VALUES["right"]
-    out[mask == 2] = MASK_VALUES["left"]
+    for hand in HANDS:
+        out[mask == HAND_LABELS[hand]] = SEQUENCE_MASK_VALUES[hand]
     return out
 
 
@@ -56,7 +58,7 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
             path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(depth_path) as tmp:
             np.save(tmp, passes["depth"].astype(np.float32))
-        write_png(mask_path, mask_to_seed_values(passes["mask"]))
+        write_png(mask_path, to_sequence_mask(passes["mask"]))
         bar.update(1)
     bar.close()
     return {"written": len(todo), "existing": existing}

@@ -22,6 +22,7 @@ from handmodel.dataset_io import (
     FORMAT_NAME,
     FORMAT_VERSION,
     annotation_to_json,
+    encode_depth_mm,
     is_complete,
     read_meta,
     sample_name,
@@ -30,11 +31,7 @@ from handmodel.dataset_io import (
     write_meta,
 )
 from handmodel.errors import InputError
-from handmodel.joints import HANDS
-from handmodel.outdir import file_sha256, open_output
-from handmodel.png import write_png
-from handmodel.skinning import mano_forward
-from interhand.release import (
+from handmodel.interhand_release import (
     absolute_params,
     annotation_path,
     check_release,
@@ -46,6 +43,10 @@ from interhand.release import (
     read_joint_3d,
     read_mano,
 )
+from handmodel.joints import HANDS
+from handmodel.outdir import file_sha256, open_output
+from handmodel.png import write_png
+from handmodel.skinning import mano_forward
 
 CROP_SIZE = 256
 CROP_FILL = 0.8  # RenderIH's HAND_BBOX_RATIO
@@ -117,7 +118,7 @@ def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, mode
     _, jpg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
     atomic_write_bytes(paths["image"], jpg.tobytes())
     write_png(paths["mask"], passes["mask"])
-    write_png(paths["depth"], np.clip(np.rint(passes["depth"] * 1000.0), 0, 65535).astype(np.uint16))
+    write_png(paths["depth"], encode_depth_mm(passes["depth"]))
     for h in HANDS:
         hands[h]["joints_2d"] = project(hands[h]["joints_3d"], K)
     source = {"dataset": SOURCE, "split": split, "capture": rec.capture, "seq": rec.seq, "camera": rec.camera,

@@ -23,11 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.atomic import atomic_path, atomic_write_json
+from handmodel.camera import root_pivot_shift
 from handmodel.errors import InputError
-from handmodel.joints import HANDS
-from handmodel.pose import relative_to_absolute
-from handmodel.skinning import mano_forward, rest_joints, rodrigues
-from interhand.release import (
+from handmodel.interhand_release import (
     check_release,
     hand_valid,
     image_dir,
@@ -37,10 +35,14 @@ from interhand.release import (
     read_joint_3d,
     read_mano,
 )
+from handmodel.joints import HANDS
+from handmodel.pose import relative_to_absolute
+from handmodel.skinning import mano_forward, rodrigues
 
 FORMAT_NAME = "interhand-sequence"
 FORMAT_VERSION = 1
-MASK_VALUES = {"left": 100, "right": 200}  # the processing seed's mask convention
+# The per-sequence masks' own values (not the dataset's MASK_LABELS): 0 background, 100 left, 200 right.
+SEQUENCE_MASK_VALUES = {"left": 100, "right": 200}
 
 
 def sequence_dir(out: str | os.PathLike, split: str, capture: int, seq: str) -> Path:
@@ -113,13 +115,12 @@ def root_split(model, pose: np.ndarray, shape: np.ndarray, trans: np.ndarray):
     """Absolute pose (48,), shape (10,), trans (3,) -> (pose with the root zeroed, Rh (3,), Th (3,)) such that
     the world vertices are R(Rh) v + Th, v the hand posed without root rotation and translation.
 
-    The root rotation pivots on the rest root joint J: world = R (v - J) + J + trans, so Th = trans + J - R J.
+    The root rotation pivots on the rest root joint J: world = R (v - J) + J + trans, so Th = trans + J - R J
+    (`handmodel.camera.root_pivot_shift`).
     """
-    J = rest_joints(model, shape[None])[0, 0]
-    R = rodrigues(pose[:3])
     local = pose.copy()
     local[:3] = 0.0
-    return local, pose[:3].copy(), trans + J - R @ J
+    return local, pose[:3].copy(), trans + root_pivot_shift(model, shape, rodrigues(pose[:3]))
 
 
 def _select_sequence(records, path: Path, split: str, capture: int, seq: str):
@@ -141,7 +142,7 @@ def write_annots(root: str | os.PathLike, out: str | os.PathLike, split: str, ca
     import cv2
     from tqdm import tqdm
 
-    from interhand.release import annotation_path
+    from handmodel.interhand_release import annotation_path
 
     root = Path(root)
     check_release(root, split)

@@ -8,8 +8,7 @@ import numpy as np
 
 from handmodel.camera import project, world_to_camera
 from handmodel.errors import InputError
-from handmodel.joints import HANDS, PARENTS_21, interhand42_to_21
-from interhand.release import (
+from handmodel.interhand_release import (
     annotation_path,
     check_release,
     image_dir,
@@ -17,6 +16,7 @@ from interhand.release import (
     read_images,
     read_joint_3d,
 )
+from handmodel.joints import HANDS, PARENTS_21, interhand42_to_21
 
 HAND_COLORS = {"right": "tab:red", "left": "tab:blue"}
 HAND_BGR = {"right": (40, 40, 220), "left": (220, 120, 30)}

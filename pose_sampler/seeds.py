@@ -20,12 +20,12 @@ def rng_for(seed: int, stream: str, index: int) -> np.random.Generator:
 
 
 class InterHandSeeds:
-    """Seeds from a release: frame list from `interhand.release.interacting_mano_frames`, in world coordinates."""
+    """Seeds from a release: the frames of `handmodel.interhand_release.interacting_mano_frames`, world coordinates."""
 
     source = "interhand"
 
     def __init__(self, root, split: str, models):
-        from interhand.release import interacting_mano_frames
+        from handmodel.interhand_release import interacting_mano_frames
 
         self.frames = interacting_mano_frames(root, split, models)
         if not self.frames:

@@ -55,21 +55,28 @@ def raycast(meshes: dict, K: np.ndarray, pixels: np.ndarray):
     """Independent reference for a render: the first mesh hit by the ray through each pixel centre.
 
     meshes: {label: (verts (V,3) camera metres, faces (F,3))}; pixels (N,2) (x, y). Returns labels (N,) (0 where
-    nothing is hit) and depth (N,) camera z in metres (0 where nothing is hit), by libigl's ray-mesh test.
+    nothing is hit) and depth (N,) camera z in metres (0 where nothing is hit), by the Moller-Trumbore
+    ray-triangle test against every face (libigl's ray_mesh_intersect misses some hits on these meshes).
     """
-    import igl
-
-    Kinv = np.linalg.inv(K)
-    labels, depth = np.zeros(len(pixels), np.int64), np.zeros(len(pixels))
-    for i, (x, y) in enumerate(pixels):
-        d = Kinv @ np.array([x, y, 1.0])  # z = 1, so the hit parameter is the depth
-        best = np.inf
-        for label, (verts, faces) in meshes.items():
-            # All hits, sorted (first=True returns garbage when nothing is hit).
-            hits = igl.ray_mesh_intersect(np.zeros(3), d, np.ascontiguousarray(verts, np.float64), faces)
-            if hits and hits[0][1] < best:
-                best, labels[i] = hits[0][1], label
-        depth[i] = best if np.isfinite(best) else 0.0
+    pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    dirs = np.c_[pixels, np.ones(len(pixels))] @ np.linalg.inv(K).T  # z = 1, so the ray parameter is the depth
+    labels, depth = np.zeros(len(pixels), np.int64), np.full(len(pixels), np.inf)
+    for label, (verts, faces) in meshes.items():
+        tri = np.asarray(verts, np.float64)[np.asarray(faces)]
+        a, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+        for i, d in enumerate(dirs):
+            p = np.cross(d, e2)
+            det = (e1 * p).sum(1)
+            ok = np.abs(det) > 1e-15
+            inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+            u = (-a * p).sum(1) * inv
+            q = np.cross(-a, e1)
+            v = (q @ d) * inv
+            t = (e2 * q).sum(1) * inv
+            hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+            if hit.any() and t[hit].min() < depth[i]:
+                depth[i], labels[i] = t[hit].min(), label
+    depth[~np.isfinite(depth)] = 0.0
     return labels, depth
 
 

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from handmodel.dataset_io import list_samples, read_annotation, read_meta, sample_paths
+from handmodel.interhand_release import annotation_path
 from handmodel.joints import interhand42_to_21
 from interhand.prepare import prepare_interhand
-from interhand.release import annotation_path
 from tests.interhand_fixtures import (  # noqa: F401
     hand_models,
     interior_pixels,
@@ -23,7 +23,7 @@ from tests.interhand_fixtures import (  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
-# Interacting frames with both hands valid (see test_interhand_release.py), minus the black images: capture 0
+# Interacting frames with both hands valid (see test_handmodel_interhand_release.py), minus the black images: capture 0
 # frame 112 camera 400263, and capture 1 frame 112 in every camera.
 CAMERAS = ("400262", "400263", "400264")
 EXPECTED_IMAGES = sorted(

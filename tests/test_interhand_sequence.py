@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from scipy.spatial.transform import Rotation
 
 from handmodel.errors import InputError
+from handmodel.interhand_release import annotation_path
 from handmodel.skinning import mano_forward
 from interhand.blend_weights import grid_points, write_blend_weights
 from interhand.masks import write_masks
 from interhand.merge import merge_sequences
-from interhand.release import annotation_path
 from interhand.sequence import frame_file, image_file, load_npz, read_annots, sequence_dir, write_annots
 from tests.interhand_fixtures import (  # noqa: F401
     hand_models,

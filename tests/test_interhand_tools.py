@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from handmodel.errors import InputError
+from handmodel.interhand_release import annotation_path
 from interhand.gif import gif_path, write_gifs
-from interhand.release import annotation_path
 from interhand.vis import write_vis
 from tests.interhand_fixtures import mini_annotations, models, release_with_images  # noqa: F401
 

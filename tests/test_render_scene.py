@@ -107,3 +107,66 @@ def test_render_views_groups_sizes_and_each_view_matches_the_ray_caster(standin_
         hit = inside & (labels > 0)
         np.testing.assert_allclose(passes["depth"][hit], depth[hit], atol=2e-4)
     assert 2 in out["a"]["mask"] and 2 not in out["c"]["mask"]  # the hidden left hand is gone from view c
+
+
+def _point_sampled_mask(faces: np.ndarray, verts_cam: np.ndarray, K: np.ndarray, width: int, height: int):
+    """Render one mesh's mask with Blender (a label-only render samples each pixel at its centre)."""
+    from blender_scripts.scene import HandScene
+
+    with HandScene({"right": faces, "left": faces}, width=width, height=height, samples=1, subdivision=0) as scene:
+        scene.set_hands({"right": verts_cam})
+        scene.set_camera(K, np.eye(3), np.zeros(3))
+        return scene.render(rgb=False)["mask"]
+
+
+def _edge_distance(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Distance (N,) from 2D points to the nearest edge of the closed polygon (M,2)."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    d = b - a
+    s = np.clip(np.einsum("nmk,mk->nm", points[:, None] - a, d) / (d * d).sum(1), 0, 1)
+    return np.linalg.norm(points[:, None] - (a + s[..., None] * d), axis=-1).min(1)
+
+
+@pytest.mark.slow
+def test_blender_lights_exactly_the_pixels_whose_centre_projects_inside_the_triangle():
+    """The pixel-centre convention end to end: pixel (i, j) shows what `project` puts at (i, j), for fx != fy, an
+    off-centre principal point and a portrait image (Blender's lens shift is measured in image widths)."""
+    from matplotlib.path import Path as PolyPath
+
+    w, h = 40, 56
+    K = np.array([[50.0, 0.0, 17.3], [0.0, 45.0, 31.7], [0.0, 0.0, 1.0]])
+    corners = np.array([[3.62, 4.28], [35.58, 19.86], [9.27, 49.92]])  # where the triangle's vertices project (pixels)
+    verts = np.c_[(corners - K[:2, 2]) / np.diag(K)[:2] * 1.3, np.full(3, 1.3)]  # at depth 1.3 m
+    assert np.allclose(project(verts, K), corners)
+    cols, rows = np.meshgrid(np.arange(w), np.arange(h))
+    centres = np.c_[cols.ravel(), rows.ravel()].astype(float)
+    assert _edge_distance(centres, corners).min() > 0.02  # no pixel centre sits on an edge
+    expected = PolyPath(corners).contains_points(centres).reshape(h, w)
+    mask = _point_sampled_mask(np.array([[0, 1, 2]]), verts, K, w, h)
+    assert expected.sum() > 600
+    # A half-pixel slip in either axis would flip about 50 pixels along the edges.
+    assert np.array_equal(mask == 1, expected)
+
+
+@pytest.mark.slow
+def test_square_crop_puts_the_hands_centre_on_the_centre_pixel_of_the_rendered_crop():
+    """An odd-sized crop has a centre pixel: a patch a third of a pixel wide at the centre of the points' bounding
+    square, rendered through the crop's intrinsics, lights that pixel and no other."""
+    from handmodel.camera import crop_intrinsics, square_crop
+
+    size = 33
+    K = np.array([[900.0, 0.0, 311.0], [0.0, 880.0, 205.0], [0.0, 0.0, 1.0]])
+    rng = np.random.default_rng(5)
+    pts = rng.uniform([-0.12, -0.05, 0.7], [0.05, 0.09, 1.0], (40, 3))
+    uv = project(pts, K)
+    A = square_crop(uv, size=size, fill=0.8)
+    Kc = crop_intrinsics(K, A)
+    np.testing.assert_allclose(project(pts, Kc), uv @ A[:, :2].T + A[:, 2], atol=1e-9)
+    centre = (uv.min(0) + uv.max(0)) / 2
+    z = 0.8
+    half = z / (6 * Kc[0, 0])  # a sixth of a crop pixel, in metres at depth z
+    mid = z * (np.linalg.inv(K) @ [centre[0], centre[1], 1.0])
+    quad = mid + np.array([[-half, -half, 0.0], [half, -half, 0.0], [half, half, 0.0], [-half, half, 0.0]])
+    mask = _point_sampled_mask(np.array([[0, 1, 2], [0, 2, 3]]), quad, Kc, size, size)
+    lit = np.argwhere(mask == 1)
+    assert lit.tolist() == [[size // 2, size // 2]]

@@ -100,8 +100,8 @@ def test_same_seed_gives_the_same_poses_under_shards_and_resume(tmp_path):
 
 @pytest.mark.slow
 def test_interhand_seeds_are_read_and_a_broken_release_fails_cleanly(tmp_path, sampler_models):
+    from handmodel.interhand_release import annotation_path
     from interhand.mini_release import make_mini_release
-    from interhand.release import annotation_path
 
     root = tmp_path / "ih"
     make_mini_release(root, sampler_models, with_images=False, seed=0)
@@ -111,7 +111,7 @@ def test_interhand_seeds_are_read_and_a_broken_release_fails_cleanly(tmp_path, s
     poses = load_poses(out)
     assert poses.meta["seeds"]["source"] == "interhand" and len(poses) == 4
     # copy 0 of a seed is the frame itself: its root rotation, shape and translation are the release's
-    from interhand.release import interacting_mano_frames
+    from handmodel.interhand_release import interacting_mano_frames
 
     first = interacting_mano_frames(root, "train", sampler_models)[0]
     for h in HANDS:

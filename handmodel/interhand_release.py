@@ -1,5 +1,6 @@
 """Reading an InterHand2.6M release: its layout, its annotation JSON files, its cameras, and the interacting
-frames with both MANO hands.
+frames with both MANO hands. The release is input shared by several stages (`sample-poses --interhand`,
+`render --cameras`, the `interhand` tools), so its reader lives with the hand model rather than in one stage.
 
     ROOT/images/{split}/Capture{c}/{seq}/cam{id}/image{frame}.jpg
     ROOT/annotations/{split}/InterHand2.6M_{split}_data.json         COCO style: images, annotations
@@ -24,7 +25,7 @@ import numpy as np
 from handmodel.errors import InputError
 from handmodel.joints import HANDS, INTERHAND_HAND_OFFSET
 from handmodel.pose import relative_to_absolute
-from handmodel.validate import numeric_array
+from handmodel.validate import numeric_array, rotation
 
 SPLITS = ("train", "val", "test")
 ANNOTATION_KINDS = ("data", "camera", "joint_3d", "MANO_NeuralAnnot")
@@ -118,8 +119,17 @@ def _int_key(path: Path, key: str) -> int:
 
 
 def read_cameras(root: str | os.PathLike, split: str) -> dict[int, dict[str, Camera]]:
-    """{capture: {camera id: Camera}} from the camera file, in metres and the toolkit's convention."""
-    path = annotation_path(root, split, "camera")
+    """{capture: {camera id: Camera}} from a split's camera file, in metres and the toolkit's convention."""
+    return read_camera_file(annotation_path(root, split, "camera"))
+
+
+def read_camera_file(path: str | os.PathLike) -> dict[int, dict[str, Camera]]:
+    """An InterHand2.6M camera file {capture: {campos{cam}: mm, camrot{cam}: 3x3, focal{cam}: [fx, fy],
+    princpt{cam}: [cx, cy]}} -> {capture: {camera id: Camera}} with t = -R campos in metres, in file order.
+
+    The one parser of this format (the release reader and `render --cameras` use it); InputError naming the
+    file and key on anything malformed, or when the file holds no camera."""
+    path = Path(path)
     data = _object(path, "(top level)", load_json(path))
     out = {}
     for cap_key, cap in data.items():
@@ -134,12 +144,15 @@ def read_cameras(root: str | os.PathLike, split: str) -> dict[int, dict[str, Cam
                 if cam not in cap[field]:
                     raise InputError(f"{path}: camera '{cam}' of capture '{cap_key}' has no '{field}' entry")
             pos = _array(path, f"{cap_key}/campos/{cam}", campos, (3,)) / 1000.0
-            R = _array(path, f"{cap_key}/camrot/{cam}", cap["camrot"][cam], (3, 3))
-            fx, fy = _array(path, f"{cap_key}/focal/{cam}", cap["focal"][cam], (2,))
-            cx, cy = _array(path, f"{cap_key}/princpt/{cam}", cap["princpt"][cam], (2,))
+            key = f"{cap_key}/camrot/{cam}"
+            R = rotation(_array(path, key, cap["camrot"][cam], (3, 3)), path, f"'{key}'", tol=1e-2)
+            fx, fy = _array(path, f"{cap_key}/focal/{cam}", cap["focal"][cam], (2,), min=0, min_open=True)
+            cx, cy = _array(path, f"{cap_key}/princpt/{cam}", cap["princpt"][cam], (2,), min=0.5)
             K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
             cams[str(cam)] = Camera(K=K, R=R, t=-R @ pos)
         out[_int_key(path, cap_key)] = cams
+    if not any(out.values()):
+        raise InputError(f"{path}: no cameras in the file (expected {{capture: {{campos, camrot, focal, princpt}}}})")
     return out
 
 

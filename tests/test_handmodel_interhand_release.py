@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from handmodel.errors import InputError
-from handmodel.joints import interhand42_to_21
-from handmodel.skinning import mano_forward
-from interhand.release import (
+from handmodel.interhand_release import (
     annotation_path,
     check_release,
     interacting_mano_frames,
@@ -16,6 +14,8 @@ from interhand.release import (
     read_images,
     read_joint_3d,
 )
+from handmodel.joints import interhand42_to_21
+from handmodel.skinning import mano_forward
 from tests.interhand_fixtures import mini_annotations, models  # noqa: F401
 
 # The mini release's pitfalls (see interhand/mini_release.py) leave exactly these interacting frames valid:
@@ -107,3 +107,36 @@ def test_malformed_joint_file_names_file_and_key(mini_annotations, models):  # n
     path.write_text(json.dumps(data))
     with pytest.raises(InputError, match=r"joint_3d.json: '0/112' has no key 'hand_type'"):
         interacting_mano_frames(root, "train", models)
+
+
+def test_render_rig_cameras_are_the_release_cameras_and_share_its_checks(tmp_path, mini_annotations):  # noqa: F811
+    from blender_scripts.sampling import load_rig_cameras
+
+    root, _ = mini_annotations
+    path = annotation_path(root, "train", "camera")
+    raw = json.loads(path.read_text())
+    release = read_cameras(root, "train")
+    rig = load_rig_cameras(path)
+    assert [c["name"] for c in rig] == [f"{cap}/{cam}" for cap in raw for cam in sorted(raw[cap]["campos"], key=str)]
+    for c in rig:
+        cap, cam = c["name"].split("/")
+        for key in ("K", "R", "t"):
+            np.testing.assert_array_equal(c[key], getattr(release[int(cap)][cam], key))
+        cx, cy = raw[cap]["princpt"][cam]
+        assert c["size"] == (round(2 * cx), round(2 * cy))
+    cap, cam = next(iter(raw)), next(iter(raw[next(iter(raw))]["focal"]))
+    bad = json.loads(path.read_text())
+    bad[cap]["focal"][cam] = [float("nan"), 1000.0]
+    (tmp_path / "nan.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match=rf"nan.json: '{cap}/focal/{cam}' holds NaN"):
+        load_rig_cameras(tmp_path / "nan.json")
+    bad[cap]["camrot"][cam] = [[1.0, 0.0], [0.0, 1.0]]
+    bad[cap]["focal"][cam] = [1000.0, 1000.0]
+    (tmp_path / "rot.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match=rf"rot.json: '{cap}/camrot/{cam}' has 4 values, expected 9"):
+        load_rig_cameras(tmp_path / "rot.json")
+    (tmp_path / "empty.json").write_text("{}")
+    with pytest.raises(InputError, match=r"empty.json: no cameras in the file"):
+        load_rig_cameras(tmp_path / "empty.json")
+    with pytest.raises(InputError, match=r"absent.json: missing"):
+        load_rig_cameras(tmp_path / "absent.json")
