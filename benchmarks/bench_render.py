@@ -7,7 +7,8 @@ the RGB against a 1024-sample render of the same scene, and the speed-up over Re
 process per image, 256 samples, 334x512 rendered then cropped to 256). Every candidate is a fresh long-lived scene
 in this process, warmed up on a scene outside the timed set; the timed scenes change pose, camera, skin texture and
 HDRI every sample as a real run does. Then the resident memory of one worker process (the default recipe) over
---memory-samples renders of distinct samples (the issue asks for < 10% growth over 500), and the issue's four aims.
+--memory-samples renders of distinct samples (the aim: under 10% growth over 500), and whether each of the four aims
+(seconds per sample, PSNR against RenderIH's recipe, speed-up, memory growth) is met.
 
 Other jobs on the machine only ever add wall time: every recipe (RenderIH's too) is timed in --rounds rounds and
 its fastest round is kept; the CPU seconds (all threads) show the work itself, and the load average is printed

@@ -5,7 +5,7 @@
 
 Prints one table: the loader (full augmentation, heatmaps, masks, dense maps, worker processes), one training
 step of the default IntagHand-sized network (forward, losses, backward, AdamW; AMP on CUDA), and the ratio
-loader / training (the issue asks for at least 2) in the same run. Without --data it writes 64 drawn two-hand
+loader / training (the aim: at least 2) in the same run. Without --data it writes 64 drawn two-hand
 samples (tests/train_fixtures.py, cv2, no Blender) at the input size into a temporary folder.
 """
 

@@ -90,7 +90,7 @@ class Job:
             "cameras_sha256": _sha256(s.cameras) if s.cameras else None,
             "hdris": [h.name for h in self.hdris],
             "textures": [os.path.basename(t) for t in self.textures],
-            "hand_model": {"model": self.models.info["model"], "hash": self.models.info["hash"]},
+            "hand_model": self.models.identity,
         }
         meta_path = Path(s.out) / "meta.json"
         if meta_path.exists():

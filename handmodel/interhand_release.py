@@ -118,6 +118,17 @@ def _int_key(path: Path, key: str) -> int:
         raise InputError(f"{path}: key '{key}' is not an integer (captures and frames are keyed by number)") from None
 
 
+def _frame_entries(path: Path):
+    """(capture, frame, 'capture/frame', entry) for every entry of a {capture: {frame: entry}} annotation file,
+    each level checked to be an object and each key to be an integer."""
+    data = _object(path, "(top level)", load_json(path))
+    for cap_key, frames in data.items():
+        frames = _object(path, cap_key, frames)
+        for frame_key, entry in frames.items():
+            key = f"{cap_key}/{frame_key}"
+            yield _int_key(path, cap_key), _int_key(path, frame_key), key, _object(path, key, entry)
+
+
 def read_cameras(root: str | os.PathLike, split: str) -> dict[int, dict[str, Camera]]:
     """{capture: {camera id: Camera}} from a split's camera file, in metres and the toolkit's convention."""
     return read_camera_file(annotation_path(root, split, "camera"))
@@ -159,53 +170,41 @@ def read_camera_file(path: str | os.PathLike) -> dict[int, dict[str, Camera]]:
 def read_joint_3d(root: str | os.PathLike, split: str) -> dict[int, dict[int, dict]]:
     """{capture: {frame: {'world' (42,3) metres, 'valid' (42,) bool, 'hand_type', ...}}}."""
     path = annotation_path(root, split, "joint_3d")
-    data = _object(path, "(top level)", load_json(path))
     out: dict[int, dict[int, dict]] = {}
-    for cap_key, frames in data.items():
-        frames = _object(path, cap_key, frames)
-        cap = out.setdefault(_int_key(path, cap_key), {})
-        for frame_key, entry in frames.items():
-            key = f"{cap_key}/{frame_key}"
-            entry = _object(path, key, entry)
-            for field in ("world_coord", "joint_valid", "hand_type"):
-                if field not in entry:
-                    raise InputError(f"{path}: '{key}' has no key '{field}'")
-            hand_type = entry["hand_type"]
-            if hand_type not in HAND_TYPES:
-                raise InputError(f"{path}: '{key}/hand_type' is {hand_type!r}, expected one of {HAND_TYPES}")
-            cap[_int_key(path, frame_key)] = {
-                "world": _array(path, f"{key}/world_coord", entry["world_coord"], (42, 3)) / 1000.0,
-                "valid": _array(path, f"{key}/joint_valid", entry["joint_valid"], (42,), allow_bool=True) > 0,
-                "hand_type": hand_type,
-                "hand_type_valid": bool(entry.get("hand_type_valid", True)),
-            }
+    for capture, frame, key, entry in _frame_entries(path):
+        for field in ("world_coord", "joint_valid", "hand_type"):
+            if field not in entry:
+                raise InputError(f"{path}: '{key}' has no key '{field}'")
+        hand_type = entry["hand_type"]
+        if hand_type not in HAND_TYPES:
+            raise InputError(f"{path}: '{key}/hand_type' is {hand_type!r}, expected one of {HAND_TYPES}")
+        out.setdefault(capture, {})[frame] = {
+            "world": _array(path, f"{key}/world_coord", entry["world_coord"], (42, 3)) / 1000.0,
+            "valid": _array(path, f"{key}/joint_valid", entry["joint_valid"], (42,), allow_bool=True) > 0,
+            "hand_type": hand_type,
+            "hand_type_valid": bool(entry.get("hand_type_valid", True)),
+        }
     return out
 
 
 def read_mano(root: str | os.PathLike, split: str) -> dict[int, dict[int, dict]]:
     """{capture: {frame: {hand: {'pose' (48,), 'shape' (10,), 'trans' (3,)} or None}}} (mean-relative)."""
     path = annotation_path(root, split, "MANO_NeuralAnnot")
-    data = _object(path, "(top level)", load_json(path))
     out: dict[int, dict[int, dict]] = {}
-    for cap_key, frames in data.items():
-        frames = _object(path, cap_key, frames)
-        cap = out.setdefault(_int_key(path, cap_key), {})
-        for frame_key, entry in frames.items():
-            key = f"{cap_key}/{frame_key}"
-            entry = _object(path, key, entry)
-            hands = {}
-            for hand in HANDS:
-                params = entry.get(hand)
-                if params is None:
-                    hands[hand] = None
-                    continue
-                params = _object(path, f"{key}/{hand}", params)
-                hands[hand] = {}
-                for name, width in MANO_SHAPES.items():
-                    if name not in params:
-                        raise InputError(f"{path}: '{key}/{hand}' has no key '{name}'")
-                    hands[hand][name] = _array(path, f"{key}/{hand}/{name}", params[name], (width,))
-            cap[_int_key(path, frame_key)] = hands
+    for capture, frame, key, entry in _frame_entries(path):
+        hands = {}
+        for hand in HANDS:
+            params = entry.get(hand)
+            if params is None:
+                hands[hand] = None
+                continue
+            params = _object(path, f"{key}/{hand}", params)
+            hands[hand] = {}
+            for name, width in MANO_SHAPES.items():
+                if name not in params:
+                    raise InputError(f"{path}: '{key}/{hand}' has no key '{name}'")
+                hands[hand][name] = _array(path, f"{key}/{hand}/{name}", params[name], (width,))
+        out.setdefault(capture, {})[frame] = hands
     return out
 
 

@@ -61,14 +61,22 @@ def mano_to_21(joints16: np.ndarray, vertices: np.ndarray, tip_ids: np.ndarray) 
 
 
 def interhand42_to_21(values: np.ndarray) -> dict[str, np.ndarray]:
-    """InterHand2.6M's 42-joint array (..., 42, ...) -> {'right': (..., 21, ...), 'left': ...} in our order.
+    """InterHand2.6M's 42-joint array -> {'right': ..., 'left': ...} with 21 joints each, in our order.
 
-    Works for coordinates (42, 3) and for per-joint flags (42,) alike.
+    Coordinates (..., 42, C) (C = 2 or 3) -> (..., 21, C); per-joint flags (..., 42) -> (..., 21). The joint axis
+    is the last one when it has 42 entries, else the one before it.
     """
     values = np.asarray(values)
+    if values.ndim >= 1 and values.shape[-1] == 42:
+        axis = -1
+    elif values.ndim >= 2 and values.shape[-2] == 42:
+        axis = -2
+    else:
+        raise ValueError(
+            f"expected InterHand2.6M's 42 joints on the last or second-last axis, got shape {values.shape}"
+        )
     return {
-        hand: np.take(values, INTERHAND_BLOCK_TO_21 + off, axis=values.ndim - 1 if values.ndim == 1 else -2)
-        for hand, off in INTERHAND_HAND_OFFSET.items()
+        hand: np.take(values, INTERHAND_BLOCK_TO_21 + off, axis=axis) for hand, off in INTERHAND_HAND_OFFSET.items()
     }
 
 

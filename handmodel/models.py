@@ -68,6 +68,29 @@ class HandModels(dict):
         super().__init__(right=right, left=left)
         self.info = info
 
+    @property
+    def identity(self) -> dict:
+        """{'model', 'hash'}: what every output records about the hand model that made it."""
+        return {"model": self.info["model"], "hash": self.info["hash"]}
+
+
+def check_hand_model(made_with: dict | None, expected: dict, where, *, made: str = "made with",
+                     expected_name: str = "the active one", fix: str = "", required: bool = True) -> None:  # fmt: skip
+    """InputError unless `made_with` and `expected` ({'model', 'hash'} records, or `HandModels.info`) name the
+    same hand model: outputs of different models (vertices, weights, faces, trained decoders) do not mix.
+
+    where: the file the record came from; made: how it came about ('made with', 'trained with'); expected_name:
+    what `expected` is; fix: what to do, appended in brackets; required=False lets a record without a hash pass
+    (outputs of tools that do not record one)."""
+    made_with = made_with or {}
+    if not required and not made_with.get("hash"):
+        return
+    if made_with.get("hash") != expected.get("hash"):
+        raise InputError(
+            f"{where}: {made} hand model {made_with.get('model')!r} (hash {made_with.get('hash')}), but "
+            f"{expected_name} is {expected.get('model')!r} (hash {expected.get('hash')})" + (f" ({fix})" if fix else "")
+        )
+
 
 def find_mano_dir(mano_dir: str | os.PathLike | None = None) -> Path | None:
     """The first folder holding both MANO files: mano_dir, $MANO_DIR, assets/mano/."""

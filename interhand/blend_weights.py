@@ -1,5 +1,5 @@
 """`interhand blend-weights`: skinning-weight grids of a processed sequence (for inverse skinning in neural
-avatars), as in the processing seed's prepare_blend_weights.
+avatars).
 
     lbs/canonical.npz       voxel_size, padding; per hand: {hand}_grid_min (3,), {hand}_weights (X,Y,Z,16),
                             {hand}_distance (X,Y,Z) signed metres (< 0 inside), {hand}_shape_offsets (X,Y,Z,3),
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.skinning import mano_forward, rodrigues
-from interhand.sequence import check_hand_model, frame_file, load_npz, read_annots, save_npz
+from interhand.sequence import check_sequence_hand_model, frame_file, load_npz, read_annots, save_npz
 
 VOXEL_SIZE = 0.025  # metres
 PADDING = 0.05  # metres around the mesh's bounding box
@@ -155,7 +155,7 @@ def write_blend_weights(seq_dir: str | os.PathLike, models, progress: bool = Tru
 
     seq_dir = Path(seq_dir)
     annots = read_annots(seq_dir)
-    check_hand_model(seq_dir, annots, models)
+    check_sequence_hand_model(seq_dir, annots, models)
     params = {f["frame"]: load_npz(frame_file(seq_dir, "params", f["frame"])) for f in annots["frames"]}
     hands = [h for h in ("right", "left") if any(f"{h}_shape" in p for p in params.values())]
     canonical, grids = {"voxel_size": np.float64(VOXEL_SIZE), "padding": np.float64(PADDING)}, {}

@@ -10,7 +10,14 @@ import numpy as np
 from handmodel.dataset_io import HAND_LABELS
 from handmodel.joints import HANDS
 from handmodel.png import write_png
-from interhand.sequence import SEQUENCE_MASK_VALUES, check_hand_model, frame_file, image_file, load_npz, read_annots
+from interhand.sequence import (
+    SEQUENCE_MASK_VALUES,
+    check_sequence_hand_model,
+    frame_file,
+    image_file,
+    load_npz,
+    read_annots,
+)
 
 
 def to_sequence_mask(mask: np.ndarray) -> np.ndarray:
@@ -31,7 +38,7 @@ def write_masks(seq_dir: str | os.PathLike, models, progress: bool = True) -> di
 
     seq_dir = Path(seq_dir)
     annots = read_annots(seq_dir)
-    check_hand_model(seq_dir, annots, models)
+    check_sequence_hand_model(seq_dir, annots, models)
     cams = annots["cameras"]
     todo, existing = [], 0
     for f in annots["frames"]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from handmodel.atomic import atomic_write_json
 from handmodel.errors import InputError
+from handmodel.models import check_hand_model
 from interhand.sequence import frame_file, image_file, read_annots, sequence_dir
 
 
@@ -37,9 +38,8 @@ def merge_sequences(out: str | os.PathLike, split: str, capture: int, seqs: list
     first = sources[seqs[0]]
     cameras, frames, owner = {}, [], {}
     for seq, annots in sources.items():
-        if annots["hand_model"] != first["hand_model"]:
-            raise InputError(f"{sequence_dir(out, split, capture, seq)}: made with hand model "
-                             f"{annots['hand_model']}, {seqs[0]} with {first['hand_model']}")  # fmt: skip
+        where = sequence_dir(out, split, capture, seq) / "annots.json"
+        check_hand_model(annots.get("hand_model"), first.get("hand_model") or {}, where, expected_name=f"{seqs[0]}'s")
         for cam, c in annots["cameras"].items():
             if cam in cameras and not all(np.allclose(cameras[cam][k], c[k]) for k in ("K", "R", "t")):
                 raise InputError(f"{sequence_dir(out, split, capture, seq)}: camera {cam} differs from {owner[cam]}'s")

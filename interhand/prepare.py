@@ -49,7 +49,7 @@ from handmodel.png import write_png
 from handmodel.skinning import mano_forward
 
 CROP_SIZE = 256
-CROP_FILL = 0.8  # RenderIH's HAND_BBOX_RATIO
+CROP_FILL = 0.8  # the hands fill 80% of the crop's side, as in RenderIH
 SOURCE = "InterHand2.6M"
 WORKER_SAMPLES = 400  # samples a worker renders before it is replaced (Blender's memory grows over long runs)
 
@@ -194,9 +194,8 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
     jobs, skipped = select_images(root, split, models)
     if limit is not None:
         jobs = jobs[:limit]
-    meta = {"image_size": [CROP_SIZE, CROP_SIZE], "hand_model": {"model": models.info["model"],
-            "hash": models.info["hash"]}, "source": SOURCE, "split": split, "release": str(root.resolve()),
-            "crop_fill": CROP_FILL}  # fmt: skip
+    meta = {"image_size": [CROP_SIZE, CROP_SIZE], "hand_model": models.identity, "source": SOURCE, "split": split,
+            "release": str(root.resolve()), "crop_fill": CROP_FILL}  # fmt: skip
     _check_resume(out, meta)
     # Locked for this shard, fingerprinted by the annotation files' contents (not the release's path): a changed
     # release is refused instead of being mixed with samples of the old one.

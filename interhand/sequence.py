@@ -36,6 +36,7 @@ from handmodel.interhand_release import (
     read_mano,
 )
 from handmodel.joints import HANDS
+from handmodel.models import check_hand_model
 from handmodel.pose import relative_to_absolute
 from handmodel.skinning import mano_forward, rodrigues
 
@@ -99,16 +100,11 @@ def read_annots(seq_dir: str | os.PathLike) -> dict:
     return annots
 
 
-def check_hand_model(seq_dir: str | os.PathLike, annots: dict, models) -> None:
+def check_sequence_hand_model(seq_dir: str | os.PathLike, annots: dict, models) -> None:
     """InputError unless the sequence was processed with the active hand model (vertices, weights and faces
     of different models do not mix)."""
-    made = annots.get("hand_model") or {}
-    if made.get("hash") != models.info["hash"]:
-        raise InputError(
-            f"{Path(seq_dir) / 'annots.json'}: made with hand model {made.get('model')!r} (hash {made.get('hash')}), "
-            f"the active one is {models.info['model']!r} (hash {models.info['hash']}) (rerun `interhand annots`, "
-            "or pass the same --mano-dir)"
-        )
+    check_hand_model(annots.get("hand_model"), models.info, Path(seq_dir) / "annots.json",
+                     fix="rerun `interhand annots`, or pass the same --mano-dir")  # fmt: skip
 
 
 def root_split(model, pose: np.ndarray, shape: np.ndarray, trans: np.ndarray):
@@ -213,7 +209,7 @@ def write_annots(root: str | os.PathLike, out: str | os.PathLike, split: str, ca
         "split": split,
         "capture": capture,
         "seq": seq,
-        "hand_model": {"model": models.info["model"], "hash": models.info["hash"]},
+        "hand_model": models.identity,
         "cameras": {
             cam: {"K": c.K.tolist(), "R": c.R.tolist(), "t": c.t.tolist(), **_image_size(records, cam)}
             for cam, c in sorted(cameras.items())

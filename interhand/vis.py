@@ -1,4 +1,4 @@
-"""`interhand vis`: PNG plots of a sequence in place of the seed's notebooks: the camera rig with the hands,
+"""`interhand vis`: PNG plots of a sequence: the camera rig with the hands,
 the 3D joints of a frame, and the joints projected onto every camera image of that frame."""
 
 import os

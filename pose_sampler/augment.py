@@ -1,7 +1,7 @@
 """Augmentation: copies of a seed pose with each finger joint bent and splayed on its own (RenderIH's recipe).
 
 Per joint, a bend delta uniform in +-`bend_delta_deg` and (base joints only) a splay delta uniform in
-+-`splay_delta_deg`, then clipped to the augmentation ranges of REFERENCE.md. Root rotation, translation and shape
++-`splay_delta_deg`, then clipped to RenderIH's published augmentation ranges. Root rotation, translation and shape
 are kept. RenderIH states its splay ranges with the radial side (toward the thumb) positive; the toolkit's splay is
 positive toward the pinky side (handmodel.anatomy), so the ranges below are mirrored.
 """

@@ -193,7 +193,7 @@ def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, rep
 
 
 def quality_summary(poses: Poses, settings: SampleSettings) -> dict:
-    """The figures the issue promises, over all poses and over the kept ones."""
+    """The quality figures the summary reports, over all poses and over the kept ones."""
     m = poses.metrics
     kept = m["kept"].astype(bool)
     pen, viol = m["penetration_mm"], m["anatomy_violation_deg"]

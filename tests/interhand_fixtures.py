@@ -1,9 +1,9 @@
-"""Fixtures for the InterHand2.6M tests: the hand models, the generated mini release, and an independent
-ray-cast reference for rendered masks and depth.
+"""Helpers of the InterHand2.6M tests: the hand models and the generated mini release (cached per test process),
+and an independent ray-cast reference for rendered masks and depth.
 
-Import fixtures explicitly (`from tests.interhand_fixtures import models, mini_release`). The release with
-images (train split only) is rendered once per test process and shared read-only; tests that modify a release
-make their own annotation-only one (`mini_annotations`).
+The release with images (train split only) is rendered once per test process and shared read-only (the
+`mini_release` fixture in conftest.py); tests that modify a release make their own annotation-only one
+(`mini_annotations`).
 """
 
 import atexit
@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from handmodel import load_hand_models
 from interhand.mini_release import make_mini_release
@@ -31,24 +30,6 @@ def release_with_images() -> tuple[Path, dict]:
     atexit.register(shutil.rmtree, root, True)
     summary = make_mini_release(root / "release", hand_models(), with_images=True, seed=0, splits=("train",), samples=1)
     return root / "release", summary
-
-
-@pytest.fixture
-def models():
-    return hand_models()
-
-
-@pytest.fixture
-def mini_annotations(tmp_path, models):
-    """A private mini release without images (fast), all splits: (root, summary)."""
-    summary = make_mini_release(tmp_path / "release", models, with_images=False, seed=0)
-    return tmp_path / "release", summary
-
-
-@pytest.fixture
-def mini_release():
-    """The shared mini release with rendered images: (root, summary). Do not modify it."""
-    return release_with_images()
 
 
 def raycast(meshes: dict, K: np.ndarray, pixels: np.ndarray):

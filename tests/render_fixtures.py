@@ -1,31 +1,10 @@
-"""Shared fixtures of the renderer's tests: the stand-in hands in a two-hand pose, an independent ray caster.
-
-Import the `*_fixture` names; tests take the short fixture names as arguments.
-"""
+"""Helpers of the renderer's tests: an independent ray caster and a small poses file (the stand-in hands'
+fixtures are in conftest.py)."""
 
 import igl
 import numpy as np
-import pytest
 
 from handmodel.joints import HANDS
-
-
-@pytest.fixture(scope="session", name="standin_models")
-def standin_models_fixture():
-    from handmodel.standin import build_standin
-
-    return build_standin()
-
-
-@pytest.fixture(scope="session", name="two_hand_vertices")
-def two_hand_vertices_fixture(standin_models):
-    """Rest-pose stand-in hands side by side, the left one lower and turned: {hand: (778,3)} world metres."""
-    c, s = np.cos(0.4), np.sin(0.4)
-    turn = np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-    return {
-        "right": standin_models["right"]["v_template"] + [0.0, 0.0, 0.06],
-        "left": standin_models["left"]["v_template"] @ turn.T + [0.0, 0.02, -0.07],
-    }
 
 
 def raycast(vertices: dict, faces: dict, K, R, t, width: int, height: int):

@@ -1,5 +1,7 @@
 """Skinning, joint orders, cameras and anatomy of the shared hand model, against independent computations."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -77,6 +79,21 @@ def test_interhand_order_round_trips_and_puts_wrist_last():
     valid = interhand42_to_21(np.arange(42))
     assert sorted(valid["left"].tolist()) == list(range(21, 42))
     assert sorted(INTERHAND_BLOCK_TO_21.tolist()) == list(range(21))
+
+
+def test_interhand_order_maps_batched_validity_flags_and_coordinates_row_by_row():
+    rng = np.random.default_rng(1)
+    for n in (5, 42):  # fewer frames than joints, and exactly as many (an axis mix-up would go unnoticed)
+        flags = rng.integers(0, 2, (n, 42))
+        coords = rng.normal(size=(n, 42, 3))
+        batched_flags, batched_coords = interhand42_to_21(flags), interhand42_to_21(coords)
+        for hand in ("right", "left"):
+            assert batched_flags[hand].shape == (n, 21) and batched_coords[hand].shape == (n, 21, 3)
+            for i in range(n):
+                assert np.array_equal(batched_flags[hand][i], interhand42_to_21(flags[i])[hand])
+                assert np.array_equal(batched_coords[hand][i], interhand42_to_21(coords[i])[hand])
+        wrist = {"right": 20, "left": 41}
+        assert all(np.array_equal(batched_flags[h][:, 0], flags[:, wrist[h]]) for h in wrist)
 
 
 def test_relative_and_absolute_poses_round_trip(models):
@@ -169,3 +186,20 @@ def test_shard_option_is_parsed_once_for_every_stage():
     for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
         with pytest.raises(InputError, match=f"--shard {bad}"):
             parse_shard(bad)
+    # Every stage that takes --shard answers a bad one with that parser's message, before touching its output.
+    import tempfile
+
+    from click.testing import CliRunner
+
+    import cli
+
+    with tempfile.TemporaryDirectory() as d:
+        stages = (["sample-poses", "--out", f"{d}/poses.npz"], ["render", "--poses", f"{d}/p.npz", "--out", f"{d}/ds"],
+                  ["interhand", "prepare", "--data_path", f"{d}/ih", "--save_path", f"{d}/out"])  # fmt: skip
+        for bad in ("4/4", "a/b"):
+            with pytest.raises(InputError) as expected:
+                parse_shard(bad)
+            for stage in stages:
+                result = CliRunner().invoke(cli.main, [*stage, "--shard", bad])
+                assert result.exit_code == 1 and str(expected.value) in result.output, (stage, result.output)
+        assert os.listdir(d) == []

@@ -16,7 +16,6 @@ from handmodel.interhand_release import (
 )
 from handmodel.joints import interhand42_to_21
 from handmodel.skinning import mano_forward
-from tests.interhand_fixtures import mini_annotations, models  # noqa: F401
 
 # The mini release's pitfalls (see interhand/mini_release.py) leave exactly these interacting frames valid:
 # capture 0 frame 106 has a null left hand, capture 0 frames 200-212 are a right-hand-only sequence,
@@ -24,7 +23,7 @@ from tests.interhand_fixtures import mini_annotations, models  # noqa: F401
 EXPECTED_TRAIN_FRAMES = [(0, 100), (0, 112), (1, 106), (1, 112)]
 
 
-def test_interacting_frames_skip_null_invalid_and_single_hand_frames(mini_annotations, models):  # noqa: F811
+def test_interacting_frames_skip_null_invalid_and_single_hand_frames(mini_annotations, models):
     root, summary = mini_annotations
     frames = interacting_mano_frames(root, "train", models)
     assert [(f["capture"], f["frame"]) for f in frames] == EXPECTED_TRAIN_FRAMES
@@ -34,7 +33,7 @@ def test_interacting_frames_skip_null_invalid_and_single_hand_frames(mini_annota
             assert f[hand]["pose"].shape == (48,) and f[hand]["shape"].shape == (10,) and f[hand]["trans"].shape == (3,)
 
 
-def test_interacting_frames_are_absolute_poses_that_reproduce_joint_3d(mini_annotations, models):  # noqa: F811
+def test_interacting_frames_are_absolute_poses_that_reproduce_joint_3d(mini_annotations, models):
     root, _ = mini_annotations
     stored = json.loads(annotation_path(root, "train", "MANO_NeuralAnnot").read_text())
     joints = json.loads(annotation_path(root, "train", "joint_3d").read_text())
@@ -49,7 +48,7 @@ def test_interacting_frames_are_absolute_poses_that_reproduce_joint_3d(mini_anno
             assert err_mm.max() < 5.0  # the release's 1 mm joint noise; mean-relative poses would be off by cm
 
 
-def test_cameras_map_world_joints_into_view_in_front_of_the_camera(mini_annotations):  # noqa: F811
+def test_cameras_map_world_joints_into_view_in_front_of_the_camera(mini_annotations):
     root, _ = mini_annotations
     cams = read_cameras(root, "train")
     joints = read_joint_3d(root, "train")
@@ -68,7 +67,7 @@ def test_cameras_map_world_joints_into_view_in_front_of_the_camera(mini_annotati
         assert (uv >= 0).all() and (uv[:, 0] < img.width).all() and (uv[:, 1] < img.height).all()
 
 
-def test_not_a_release_and_missing_split_are_named(tmp_path, mini_annotations, models):  # noqa: F811
+def test_not_a_release_and_missing_split_are_named(tmp_path, mini_annotations, models):
     with pytest.raises(InputError, match="not an InterHand2.6M release"):
         check_release(tmp_path, "train")
     with pytest.raises(InputError, match="no such folder"):
@@ -83,7 +82,7 @@ def test_not_a_release_and_missing_split_are_named(tmp_path, mini_annotations, m
         interacting_mano_frames(root, "test", models)
 
 
-def test_malformed_mano_file_names_file_and_key(mini_annotations, models):  # noqa: F811
+def test_malformed_mano_file_names_file_and_key(mini_annotations, models):
     root, _ = mini_annotations
     path = annotation_path(root, "train", "MANO_NeuralAnnot")
     data = json.loads(path.read_text())
@@ -99,7 +98,7 @@ def test_malformed_mano_file_names_file_and_key(mini_annotations, models):  # no
         interacting_mano_frames(root, "train", models)
 
 
-def test_malformed_joint_file_names_file_and_key(mini_annotations, models):  # noqa: F811
+def test_malformed_joint_file_names_file_and_key(mini_annotations, models):
     root, _ = mini_annotations
     path = annotation_path(root, "train", "joint_3d")
     data = json.loads(path.read_text())
@@ -109,7 +108,7 @@ def test_malformed_joint_file_names_file_and_key(mini_annotations, models):  # n
         interacting_mano_frames(root, "train", models)
 
 
-def test_render_rig_cameras_are_the_release_cameras_and_share_its_checks(tmp_path, mini_annotations):  # noqa: F811
+def test_render_rig_cameras_are_the_release_cameras_and_share_its_checks(tmp_path, mini_annotations):
     from blender_scripts.sampling import load_rig_cameras
 
     root, _ = mini_annotations

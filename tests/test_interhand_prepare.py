@@ -12,11 +12,9 @@ from handmodel.dataset_io import list_samples, read_annotation, read_meta, sampl
 from handmodel.interhand_release import annotation_path
 from handmodel.joints import interhand42_to_21
 from interhand.prepare import prepare_interhand
-from tests.interhand_fixtures import (  # noqa: F401
+from tests.interhand_fixtures import (
     hand_models,
     interior_pixels,
-    mini_annotations,
-    models,
     raycast,
     release_with_images,
 )
@@ -104,7 +102,7 @@ def test_prepare_crop_pixels_are_the_release_pixels_seen_through_the_crop_camera
         assert np.median(diff) < 4 and np.mean(diff) < 8  # JPEG twice and bilinear resampling
 
 
-def test_prepare_masks_and_depth_match_a_raycast_of_the_annotated_hands(prepared, models):  # noqa: F811
+def test_prepare_masks_and_depth_match_a_raycast_of_the_annotated_hands(prepared, models):
     from handmodel.skinning import mano_forward
 
     _, out, _ = prepared
@@ -154,7 +152,7 @@ def test_prepare_resumes_and_refuses_a_folder_of_another_split(prepared, tmp_pat
         prepare_interhand(root, copy, hand_models(), split="train", progress=False)
 
 
-def test_prepare_cli_reports_bad_input_in_one_line(tmp_path, mini_annotations):  # noqa: F811
+def test_prepare_cli_reports_bad_input_in_one_line(tmp_path, mini_annotations):
     import cli
 
     runner = CliRunner()

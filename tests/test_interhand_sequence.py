@@ -16,10 +16,9 @@ from interhand.blend_weights import grid_points, write_blend_weights
 from interhand.masks import write_masks
 from interhand.merge import merge_sequences
 from interhand.sequence import frame_file, image_file, load_npz, read_annots, sequence_dir, write_annots
-from tests.interhand_fixtures import (  # noqa: F401
+from tests.interhand_fixtures import (
     hand_models,
     interior_pixels,
-    models,
     raycast,
     release_with_images,
 )
@@ -73,7 +72,7 @@ def test_annots_cameras_follow_the_release_formula(processed):
         assert (c["width"], c["height"]) in ((334, 512), (512, 334))
 
 
-def test_annots_vertices_are_the_canonical_hand_moved_by_rh_th(processed, models):  # noqa: F811
+def test_annots_vertices_are_the_canonical_hand_moved_by_rh_th(processed, models):
     root, out, _ = processed
     seq = sequence_dir(out, "train", 0, SEQ0)
     stored = json.loads(annotation_path(root, "train", "MANO_NeuralAnnot").read_text())["0"]
@@ -118,7 +117,7 @@ def _reference_grid(points, verts, faces, values):
     return np.where(inside, -np.sqrt(sq), np.sqrt(sq)), interp
 
 
-def test_blend_weights_match_libigl_and_sum_to_one(processed, models):  # noqa: F811
+def test_blend_weights_match_libigl_and_sum_to_one(processed, models):
     _, out, _ = processed
     seq = sequence_dir(out, "train", 0, SEQ0)
     report = write_blend_weights(seq, models, progress=False)
@@ -150,7 +149,7 @@ def test_blend_weights_match_libigl_and_sum_to_one(processed, models):  # noqa: 
     assert np.abs(frame["right_pose_offsets"]).max() > 1e-4
 
 
-def test_masks_label_the_hands_and_depth_is_the_mesh_depth(processed, models):  # noqa: F811
+def test_masks_label_the_hands_and_depth_is_the_mesh_depth(processed, models):
     _, out, _ = processed
     seq = sequence_dir(out, "train", 0, SEQ0)
     report = write_masks(seq, models, progress=False)
@@ -219,7 +218,7 @@ def test_sequence_cli_commands_report_bad_input_in_one_line(processed, tmp_path)
     assert res.exit_code == 1 and "at least two sequences" in res.output
 
 
-def test_annots_checks_the_images_before_writing_anything(tmp_path, models):  # noqa: F811
+def test_annots_checks_the_images_before_writing_anything(tmp_path, models):
     from interhand.mini_release import make_mini_release
 
     make_mini_release(tmp_path / "release", models, with_images=False, splits=("train",))
@@ -228,7 +227,7 @@ def test_annots_checks_the_images_before_writing_anything(tmp_path, models):  # 
     assert not (tmp_path / "out").exists()
 
 
-def test_tools_refuse_a_sequence_made_with_another_hand_model(processed, tmp_path, models):  # noqa: F811
+def test_tools_refuse_a_sequence_made_with_another_hand_model(processed, tmp_path, models):
     _, out, _ = processed
     annots = json.loads((sequence_dir(out, "train", 0, SEQ0) / "annots.json").read_text())
     annots["hand_model"] = {"model": "mano", "hash": "0123456789abcdef"}

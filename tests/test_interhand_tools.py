@@ -12,7 +12,7 @@ from handmodel.errors import InputError
 from handmodel.interhand_release import annotation_path
 from interhand.gif import gif_path, write_gifs
 from interhand.vis import write_vis
-from tests.interhand_fixtures import mini_annotations, models, release_with_images  # noqa: F401
+from tests.interhand_fixtures import release_with_images
 
 SEQ0 = "0000_two_hands_clasp"
 
@@ -80,7 +80,7 @@ def test_mini_release_cli_writes_the_release_layout(tmp_path):
     assert not (root / "images").exists()
 
 
-def test_mini_release_stores_mean_relative_poses(mini_annotations, models):  # noqa: F811
+def test_mini_release_stores_mean_relative_poses(mini_annotations, models):
     root, _ = mini_annotations
     from handmodel.joints import interhand42_to_21
     from handmodel.skinning import mano_forward
@@ -100,8 +100,8 @@ def test_mini_release_stores_mean_relative_poses(mini_annotations, models):  # n
 
 
 def test_mini_release_split_made_alone_equals_the_same_split_of_the_full_release(tmp_path, mini_annotations, models):  # noqa: F811
+    from handmodel.interhand_release import SPLITS
     from interhand.mini_release import make_mini_release
-    from interhand.release import SPLITS
 
     full, _ = mini_annotations
     for split in SPLITS[1:]:  # train alone is also first in the full release; the others moved

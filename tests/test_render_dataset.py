@@ -16,7 +16,7 @@ import torch
 from blender_scripts.render import Job, RenderSettings, run
 from handmodel import load_hand_models
 from handmodel.camera import project
-from handmodel.dataset_io import list_samples, read_annotation, sample_paths
+from handmodel.dataset_io import SUBDIRS, list_samples, read_annotation, sample_paths
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.png import encode_png
@@ -159,4 +159,63 @@ def test_render_unreadable_texture_fails_naming_it_and_writes_no_sample(tmp_path
     with pytest.raises(InputError, match="broken.png: cannot read the texture"):
         run(settings(tmp_path, bad), progress=False)
     assert list_samples(tmp_path / "ds") == []
-    assert not any((tmp_path / "ds" / "images").glob("*")) if (tmp_path / "ds" / "images").exists() else True
+    # Not one file (sample or temporary) in any sample folder.
+    sample_dirs = [tmp_path / "ds" / sub for sub, _ in SUBDIRS.values()]
+    assert [p for d in sample_dirs if d.is_dir() for p in d.iterdir()] == []
+
+
+def _rig_file(path, cameras: dict) -> None:
+    """An InterHand2.6M-style camera file for capture 0: cameras {id: (eye (3,) m, target (3,) m)}."""
+    from handmodel.camera import look_at
+
+    rig = {"campos": {}, "camrot": {}, "focal": {}, "princpt": {}}
+    for cam, (eye, target) in cameras.items():
+        R, _ = look_at(np.asarray(eye, float), np.asarray(target, float))
+        rig["campos"][cam] = (np.asarray(eye, float) * 1000).tolist()  # millimetres, camera = R (X - campos)
+        rig["camrot"][cam] = R.tolist()
+        rig["focal"][cam] = [600.0, 630.0]
+        rig["princpt"][cam] = [167.0, 256.0]  # a 334 x 512 image
+    path.write_text(json.dumps({"0": rig}))
+
+
+@pytest.mark.slow
+def test_render_cameras_renders_from_the_rig_camera_that_sees_the_hands_into_the_square_crop(
+    tmp_path, models, texture_dir
+):
+    make_poses_file(tmp_path / "poses.npz", models, 2)
+    eye = np.array([0.05, -0.15, -0.8])
+    # Camera 400002 looks away from the hands; 400007 looks at them.
+    _rig_file(tmp_path / "camera.json", {"400002": (eye, eye * 2), "400007": (eye, [0.0, 0.0, 0.0])})
+    s = settings(tmp_path, texture_dir, cameras=str(tmp_path / "camera.json"))
+    assert run(s, progress=False) == 2
+    rig = json.loads((tmp_path / "camera.json").read_text())["0"]
+    R_rig = np.asarray(rig["camrot"]["400007"])
+    for name in list_samples(s.out):
+        ann = read_annotation(s.out, name)
+        raw = json.loads(sample_paths(s.out, name)["annotation"].read_text())
+        assert raw["source"]["camera"] == "0/400007"
+        np.testing.assert_allclose(ann["camera"]["R"], R_rig, atol=1e-12)
+        np.testing.assert_allclose(ann["camera"]["t"], -R_rig @ eye, atol=1e-12)
+        K = ann["camera"]["K"]
+        assert K[0, 0] / K[1, 1] == pytest.approx(600.0 / 630.0)  # the crop scales both axes alike
+        # The posed hands fill 80% of the square, centred on its centre pixel.
+        verts = []
+        for hand in HANDS:
+            h = ann[hand]
+            v, _ = mano_forward(models[hand], h["pose"][None], h["shape"][None], h["trans"][None])
+            verts.append(project(v[0], K))  # camera-space parameters: the camera sits at the origin
+        uv = np.concatenate(verts)
+        lo, hi = uv.min(0), uv.max(0)
+        assert (hi - lo).max() == pytest.approx(0.8 * SIZE, rel=1e-6)
+        np.testing.assert_allclose((lo + hi) / 2, [(SIZE - 1) / 2] * 2, atol=1e-6)
+        # The rendered silhouette spans the same square: both hands' mask pixels reach the projected extremes.
+        mask = cv2.imread(str(sample_paths(s.out, name)["mask"]), cv2.IMREAD_UNCHANGED)
+        assert set(np.unique(mask)) == {0, 1, 2}
+        ys, xs = np.nonzero(mask)
+        np.testing.assert_allclose([xs.min(), ys.min()], lo, atol=1.5)
+        np.testing.assert_allclose([xs.max(), ys.max()], hi, atol=1.5)
+    # A rig whose cameras all look away is an input error naming the file.
+    _rig_file(tmp_path / "away.json", {"400002": (eye, eye * 2)})
+    with pytest.raises(InputError, match=r"away.json: no camera sees both hands of pose 0"):
+        run(settings(tmp_path, texture_dir, cameras=str(tmp_path / "away.json"), out=str(tmp_path / "ds2")),
+            progress=False)  # fmt: skip

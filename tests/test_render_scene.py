@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from handmodel.camera import look_at, project, world_to_camera
-from tests.render_fixtures import raycast, standin_models_fixture, two_hand_vertices_fixture  # noqa: F401
+from tests.render_fixtures import raycast
 
 W, H = 64, 48
 

@@ -49,6 +49,9 @@ def test_hdri_catalogue_lists_blenders_eight_and_the_sky(tmp_path):
     assert {"city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset"} <= set(names)
     assert names[-1] == "sky" and entries[-1].path is None
     (tmp_path / "mine.exr").write_bytes(b"")
-    assert "hdris/mine" not in names
+    # A user's HDRI is listed only from the folders it is asked for, and then alone (named folder/stem).
+    assert not any(e.name.endswith("mine") for e in list_hdris())
     user = list_hdris([tmp_path], include_bundled=False, include_sky=False)
-    assert [e.name for e in user] == [f"{tmp_path.name}/mine"]
+    assert [(e.name, e.path) for e in user] == [(f"{tmp_path.name}/mine", str(tmp_path / "mine.exr"))]
+    both = list_hdris([tmp_path])
+    assert [e.name for e in both] == names[:-1] + [f"{tmp_path.name}/mine", "sky"]  # bundled, user, sky

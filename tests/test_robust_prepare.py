@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from interhand.release import annotation_path
+from handmodel.interhand_release import annotation_path
 from tests.interhand_fixtures import mini_annotations, models  # noqa: F401
 
 

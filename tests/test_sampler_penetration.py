@@ -18,11 +18,6 @@ from pose_sampler.penetration import (
     penetration_depth,
     signed_distance,
 )
-from tests import sampler_fixtures
-
-posed_pairs = sampler_fixtures.posed_pairs  # the shared fixture
-sampler_geometry = sampler_fixtures.sampler_geometry  # the shared fixture
-sampler_models = sampler_fixtures.sampler_models  # the shared fixture
 
 
 def _igl_signed(points, verts, faces):

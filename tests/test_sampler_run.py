@@ -16,12 +16,9 @@ from handmodel.joints import HANDS
 from handmodel.poses_io import load_poses
 from pose_sampler.penetration import close_boundary, oriented_outward
 from pose_sampler.run import SampleSettings, sample_poses
-from tests import sampler_fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = dict(copies=4, iters=24)
-
-sampler_models = sampler_fixtures.sampler_models  # the shared fixture
 
 
 def _arrays(poses):

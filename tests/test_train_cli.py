@@ -15,9 +15,6 @@ from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward
 from training.demo import draw_meshes
 
-rendered_dataset = train_fixtures.rendered_dataset
-drawn_dataset = train_fixtures.drawn_dataset
-
 
 def _invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)

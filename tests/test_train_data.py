@@ -6,7 +6,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-import train_fixtures
 
 from handmodel.dataset_io import read_annotation
 from handmodel.errors import InputError
@@ -16,8 +15,6 @@ from handmodel.skinning import mano_forward
 from training.dataset import HandDataset, MixSampler
 from training.targets import gaussian_heatmaps, gaussian_heatmaps_torch
 
-drawn_dataset = train_fixtures.drawn_dataset  # the shared fixtures
-models, graphs = train_fixtures.models, train_fixtures.graphs
 SIZE = 64
 NO_AUG = None
 FLIP_ONLY = {"enabled": True, "rotation_deg": 0.0, "scale": [1.0, 1.0], "flip": 1.0, "color_gain": 0.0}

@@ -7,8 +7,6 @@ import train_fixtures
 from training.checkpoint import read_checkpoint
 from training.trainer import spawn
 
-drawn_dataset = train_fixtures.drawn_dataset
-
 
 @pytest.mark.slow
 def test_two_process_gloo_ddp_trains_and_checkpoints(drawn_dataset, tmp_path):

@@ -3,7 +3,6 @@
 import pytest
 import torch
 import torchvision
-import train_fixtures
 from train_fixtures import tiny_config
 
 from handmodel.errors import InputError
@@ -11,8 +10,6 @@ from handmodel.joints import HANDS
 from training.checkpoint import load_model, read_checkpoint, save_checkpoint
 from training.config import PRESETS, build_config, resolve_config
 from training.model import TwoHandNet, build_backbone
-
-models, graphs = train_fixtures.models, train_fixtures.graphs  # the shared fixtures
 
 
 @pytest.fixture(scope="module")

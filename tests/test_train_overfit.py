@@ -7,7 +7,6 @@ import train_fixtures
 from training.evaluate import evaluate
 from training.trainer import train
 
-rendered_dataset = train_fixtures.rendered_dataset
 STEPS = 150
 
 

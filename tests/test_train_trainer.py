@@ -9,8 +9,6 @@ from training.checkpoint import read_checkpoint
 from training.config import resolve_config
 from training.trainer import learning_rate, train
 
-drawn_dataset = train_fixtures.drawn_dataset
-
 
 def test_learning_rate_warms_up_steps_down_and_follows_the_stage_scale():
     cfg = resolve_config(

@@ -96,11 +96,6 @@ def make_drawn_dataset(root, n: int = 4, size: int = 128, seed: int = 0, models=
 
 
 @pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
-
-
-@pytest.fixture(scope="module")
 def graphs(models):
     from training.mesh_graph import hand_graphs
 

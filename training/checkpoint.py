@@ -8,6 +8,7 @@ import torch
 
 from handmodel.atomic import atomic_write_bytes
 from handmodel.errors import InputError
+from handmodel.models import check_hand_model
 from training.model import ARCH, ARCH_VERSION, TwoHandNet
 
 
@@ -47,19 +48,15 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def check_hand_model(ckpt: dict, models) -> None:
-    want, have = ckpt["hand_model"], models.info
-    if want["hash"] != have["hash"]:
-        raise InputError(
-            f"{ckpt['path']}: trained with hand model {want['model']!r} (hash {want['hash']}), but the active one is "
-            f"{have['model']!r} (hash {have['hash']}) (use the same --mano-dir as for training)"
-        )
+def check_checkpoint_hand_model(ckpt: dict, models) -> None:
+    check_hand_model(ckpt["hand_model"], models.info, ckpt["path"], made="trained with",
+                     fix="use the same --mano-dir as for training")  # fmt: skip
 
 
 def load_model(path: str | os.PathLike, models, graphs, device="cpu"):
     """(TwoHandNet in eval mode on `device`, checkpoint dict) from a checkpoint, checked against `models`."""
     ckpt = read_checkpoint(path)
-    check_hand_model(ckpt, models)
+    check_checkpoint_hand_model(ckpt, models)
     model_cfg = dict(ckpt["config"]["model"], backbone_weights=None)  # the weights are in the state dict
     net = TwoHandNet(graphs, model_cfg)
     try:

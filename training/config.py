@@ -1,4 +1,4 @@
-"""Training configuration: the defaults (IntagHand's, REFERENCE.md), YAML files, data presets and `--data/--mix`.
+"""Training configuration: the defaults (IntagHand's published settings), YAML files, data presets and `--data/--mix`.
 
 A config is a plain nested dict, so it round-trips through YAML exactly; `resolve_config` fills every missing key
 from DEFAULTS and checks the values a user is likely to get wrong.
@@ -64,7 +64,7 @@ DEFAULTS = {
     },
 }
 
-# The seed's data_type choices by name; "real" is InterHand2.6M (`interhand prepare`), "synthetic" RenderIH.
+# The data mixes of RenderIH's experiments by name; "real" is InterHand2.6M (`interhand prepare`), "synthetic" RenderIH.
 PRESETS = {
     "real": [{"mix": {"interhand": 1.0}}],
     "real+synthetic": [{"mix": {"interhand": 0.5, "renderih": 0.5}}],

@@ -1,4 +1,4 @@
-"""Reading the dataset format (ARCHITECTURE.md) for training: one reader, augmentation, mixing by ratio.
+"""Reading the dataset format (handmodel/dataset_io.py) for training: one reader, augmentation, mixing by ratio.
 
 `HandDataset` reads one dataset folder and turns a sample into network input and targets; `MixedDataset` holds
 several by name and `MixSampler` draws from them by ratio, sharded across DistributedDataParallel ranks. The
@@ -15,6 +15,7 @@ import torch
 from handmodel.dataset_io import MASK_LABELS, list_samples, read_annotation, read_meta, sample_paths
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.models import check_hand_model
 from handmodel.skinning import mano_forward
 from training.targets import (
     apply_affine,
@@ -57,14 +58,9 @@ class HandDataset:
         self.root = Path(root)
         self.name = name or self.root.name
         self.meta = read_meta(self.root)
-        active = models.info
-        made_with = self.meta.get("hand_model") or {}
-        if made_with.get("hash") and made_with.get("hash") != active.get("hash"):
-            raise InputError(
-                f"{self.root / 'meta.json'}: made with hand model {made_with.get('model')!r} "
-                f"(hash {made_with.get('hash')}), but the active hand model is {active.get('model')!r} "
-                f"(hash {active.get('hash')}) (train with the same model: --mano-dir or the stand-in)"
-            )
+        check_hand_model(self.meta.get("hand_model"), models.info, self.root / "meta.json", required=False,
+                         expected_name="the active hand model",
+                         fix="train with the same model: --mano-dir or the stand-in")  # fmt: skip
         self.names = list_samples(self.root)
         if not self.names:
             raise InputError(f"{self.root / 'annotations'}: no samples (is {self.root} a finished dataset?)")

@@ -1,4 +1,4 @@
-"""IntagHand's training losses and weights (REFERENCE.md), as pure functions over batched tensors.
+"""IntagHand's published training losses and weights, as pure functions over batched tensors.
 
 Per hand: 3D vertex L1, 3D joint L1, 2D vertex MSE, normal consistency, edge length (from an epoch on), the same
 3D/2D terms at the 252-node level; averaged over the two hands. Image maps: mask smooth-L1 (beta 0.05) on the raw

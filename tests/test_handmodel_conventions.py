@@ -1,4 +1,4 @@
-"""The dataset format's conventions: mask labels and the depth encoding."""
+"""Conventions of the dataset format (mask labels, depth encoding) and of the cache root."""
 
 import numpy as np
 
@@ -28,3 +28,14 @@ def test_depth_is_stored_as_rounded_clipped_uint16_millimetres():
     assert back.dtype == np.float32
     np.testing.assert_allclose(back[1:], depth[1:], atol=5e-4 + 1e-6)
     assert back[0, 0] == 0.0 and back[0, 1] == np.float32(65.535)
+
+
+def test_the_decoder_graph_cache_lives_under_handkit_cache(tmp_path, monkeypatch, models):
+    from training.mesh_graph import cache_path, hand_graphs
+
+    monkeypatch.setenv("HANDKIT_CACHE", str(tmp_path / "cache"))
+    graphs = hand_graphs(models)
+    written = list((tmp_path / "cache").iterdir())
+    assert written == [cache_path(models.info["hash"])] and written[0].parent == tmp_path / "cache"
+    again = hand_graphs(models)  # read back from that cache
+    assert all(np.array_equal(again[h].pooling[0], graphs[h].pooling[0]) for h in graphs)
