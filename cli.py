@@ -740,8 +740,7 @@ def interhand_mini_release(out, no_images, seed, samples, mano_dir):
     from interhand.mini_release import make_mini_release
 
     models = _interhand_models(mano_dir)
-    fingerprint = {"seed": seed, "samples": samples, "images": not no_images,
-                   "hand_model": {"model": models.info["model"], "hash": models.info["hash"]}}  # fmt: skip
+    fingerprint = {"seed": seed, "samples": samples, "images": not no_images, "hand_model": models.identity}
     with open_output(out, "mini-release", fingerprint, hint="write it into another --out"):
         summary = make_mini_release(out, models, with_images=not no_images, seed=seed, samples=samples)
     for split, info in summary.items():

@@ -7,7 +7,6 @@ from click.testing import CliRunner
 
 from cli import main
 from handmodel.interhand_release import annotation_path
-from tests.interhand_fixtures import mini_annotations, models  # noqa: F401
 
 
 def _prepare(root, out, *extra):
@@ -16,7 +15,7 @@ def _prepare(root, out, *extra):
 
 
 @pytest.mark.slow
-def test_prepare_refuses_a_folder_made_from_other_release_annotations(tmp_path, mini_annotations):  # noqa: F811
+def test_prepare_refuses_a_folder_made_from_other_release_annotations(tmp_path, mini_annotations):
     root, _ = mini_annotations
     out = tmp_path / "ds"
     r = _prepare(root, out, "--limit", 2)

@@ -14,7 +14,6 @@ from cli import main
 from handmodel.dataset_io import sample_paths
 
 REPO = Path(__file__).resolve().parent.parent
-drawn_dataset = train_fixtures.drawn_dataset
 
 
 def _invoke(*args):

@@ -90,8 +90,7 @@ def make_drawn_dataset(root, n: int = 4, size: int = 128, seed: int = 0, models=
         cv2.imwrite(str(paths["mask"]), mask)
         camera = {"K": K, "R": np.eye(3), "t": np.zeros(3)}
         write_annotation(root, name, annotation_to_json(camera, hands, {"kind": "drawn", "seed": seed}))
-    hand_model = {"model": models.info["model"], "hash": models.info["hash"]}
-    write_meta(root, {"image_size": [size, size], "hand_model": hand_model, "source": "drawn"})
+    write_meta(root, {"image_size": [size, size], "hand_model": models.identity, "source": "drawn"})
     return root
 
 
