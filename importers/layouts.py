@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.camera import mano_world_to_camera
+from handmodel.dataset_io import HAND_LABELS
 from handmodel.joints import HANDS
 from handmodel.mano_files import safe_unpickle
 from handmodel.skinning import mano_forward, matrix_to_axis_angle
@@ -117,6 +118,6 @@ def mask_from_channels(mask_bgr: np.ndarray) -> np.ndarray:
     g = mask_bgr[..., MASK_CHANNELS["right"]].astype(np.int16)
     r = mask_bgr[..., MASK_CHANNELS["left"]].astype(np.int16)
     labels = np.zeros(mask_bgr.shape[:2], dtype=np.uint8)
-    labels[g > MASK_THRESHOLD] = 1
-    labels[(r > MASK_THRESHOLD) & (r > g)] = 2
+    labels[g > MASK_THRESHOLD] = HAND_LABELS["right"]
+    labels[(r > MASK_THRESHOLD) & (r > g)] = HAND_LABELS["left"]
     return labels

@@ -148,7 +148,7 @@ def import_dataset(kind: str, root, out, models, split: str = "train", workers: 
     indices = list_indices(folder, layout)
     if limit is not None:
         indices = indices[:limit]
-    hand_model = {"model": models.info["model"], "hash": models.info["hash"]}
+    hand_model = models.identity
     meta = {"hand_model": hand_model, "source": layout.source, "split": split, "release": str(folder.resolve())}
     fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "importer": kind, "split": split,
                    "hand_model": hand_model}  # fmt: skip

@@ -152,9 +152,6 @@ def test_a_missing_file_inside_the_dataset_is_named(drawn_dataset, models, graph
         HandDataset(bad, models, graphs, SIZE, NO_AUG)[1]
 
 
-rendered_dataset = train_fixtures.rendered_dataset
-
-
 @pytest.mark.slow
 def test_targets_of_a_rendered_sample_follow_intaghands_rule_computed_with_smplx(rendered_dataset, models, graphs):
     """Common scale and root_rel against smplx's MANO run on the stored parameters (not the project's skinning)."""
