@@ -1,31 +1,50 @@
 """Helpers of the renderer's tests: an independent ray caster and a small poses file (the stand-in hands'
 fixtures are in conftest.py)."""
 
-import igl
 import numpy as np
 
 from handmodel.joints import HANDS
 
 
-def raycast(vertices: dict, faces: dict, K, R, t, width: int, height: int):
-    """Ray-cast each pixel centre with libigl: (labels (H,W) 0/1/2, depth (H,W) camera z, 0 = miss)."""
-    V = np.concatenate([vertices[h] for h in HANDS]).astype(np.float64)
-    F = np.concatenate([faces["right"], faces["left"] + len(vertices["right"])]).astype(np.int64)
-    n_right = len(faces["right"])
-    center = -R.T @ t
-    labels = np.zeros((height, width), np.uint8)
-    depth = np.zeros((height, width), np.float32)
-    Kinv = np.linalg.inv(K)
-    for v in range(height):
-        for u in range(width):
-            d = R.T @ (Kinv @ [u, v, 1.0])
-            # All hits, sorted by distance (libigl's first=True returns garbage on a miss).
-            hits = igl.ray_mesh_intersect(center, d, V, F)
-            if hits:
-                fid, dist = hits[0][0], hits[0][1]
-                labels[v, u] = 1 if fid < n_right else 2
-                depth[v, u] = dist  # d has camera z = 1, so the ray parameter is the camera z
+def raycast_pixels(meshes: dict, K: np.ndarray, pixels: np.ndarray):
+    """Independent reference for a render: the first mesh hit by the ray through each pixel centre.
+
+    meshes: {label: (verts (V,3) camera metres, faces (F,3))}; pixels (N,2) (x, y). Returns labels (N,) (0 where
+    nothing is hit) and depth (N,) camera z in metres (0 where nothing is hit), by the Moller-Trumbore
+    ray-triangle test against every face (libigl's ray_mesh_intersect misses some hits on these meshes).
+    """
+    pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    dirs = np.c_[pixels, np.ones(len(pixels))] @ np.linalg.inv(K).T  # z = 1, so the ray parameter is the depth
+    labels, depth = np.zeros(len(pixels), np.int64), np.full(len(pixels), np.inf)
+    for label, (verts, faces) in meshes.items():
+        tri = np.asarray(verts, np.float64)[np.asarray(faces)]
+        a, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+        for i, d in enumerate(dirs):
+            p = np.cross(d, e2)
+            det = (e1 * p).sum(1)
+            ok = np.abs(det) > 1e-15
+            inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+            u = (-a * p).sum(1) * inv
+            q = np.cross(-a, e1)
+            v = (q @ d) * inv
+            t = (e2 * q).sum(1) * inv
+            hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+            if hit.any() and t[hit].min() < depth[i]:
+                depth[i], labels[i] = t[hit].min(), label
+    depth[~np.isfinite(depth)] = 0.0
     return labels, depth
+
+
+def raycast(vertices: dict, faces: dict, K, R, t, width: int, height: int):
+    """Ray-cast every pixel centre of a W x H image of both hands (world vertices, camera K, R, t): labels (H,W)
+    0 / 1 right / 2 left and depth (H,W) camera z, 0 = miss (`raycast_pixels`)."""
+    from handmodel.camera import world_to_camera
+
+    meshes = {1: (world_to_camera(vertices["right"], R, t), faces["right"]),
+              2: (world_to_camera(vertices["left"], R, t), faces["left"])}  # fmt: skip
+    cols, rows = np.meshgrid(np.arange(width), np.arange(height))
+    labels, depth = raycast_pixels(meshes, K, np.c_[cols.ravel(), rows.ravel()])
+    return labels.reshape(height, width).astype(np.uint8), depth.reshape(height, width).astype(np.float32)
 
 
 def make_poses_file(path, models, n: int, seed: int = 0):

@@ -15,9 +15,9 @@ from interhand.prepare import prepare_interhand
 from tests.interhand_fixtures import (
     hand_models,
     interior_pixels,
-    raycast,
     release_with_images,
 )
+from tests.render_fixtures import raycast_pixels
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +119,7 @@ def test_prepare_masks_and_depth_match_a_raycast_of_the_annotated_hands(prepared
             verts, _ = mano_forward(models[hand], h["pose"][None], h["shape"][None], h["trans"][None])
             meshes[label] = (verts[0], models[hand].faces)  # camera-space parameters -> camera-space mesh
         pix = interior_pixels(mask, 6, depth_mm, max_jump=5)
-        labels, depth = raycast(meshes, ann["camera"]["K"], pix)
+        labels, depth = raycast_pixels(meshes, ann["camera"]["K"], pix)
         rendered = mask[pix[:, 1], pix[:, 0]]
         assert (labels == rendered).mean() > 0.98
         hit = (labels == rendered) & (labels > 0)

@@ -19,9 +19,9 @@ from interhand.sequence import frame_file, image_file, load_npz, read_annots, se
 from tests.interhand_fixtures import (
     hand_models,
     interior_pixels,
-    raycast,
     release_with_images,
 )
+from tests.render_fixtures import raycast_pixels
 
 pytestmark = pytest.mark.slow  # the shared release is rendered with Blender
 
@@ -165,7 +165,7 @@ def test_masks_label_the_hands_and_depth_is_the_mesh_depth(processed, models):
         assert set(np.unique(mask)) == {0} | {values[h] for h in f["hands"]}
         meshes = {values[h]: (verts[h] @ c["R"].T + c["t"], models[h].faces) for h in f["hands"]}
         pix = interior_pixels(mask, 5, depth)
-        labels, ref_depth = raycast(meshes, c["K"], pix)
+        labels, ref_depth = raycast_pixels(meshes, c["K"], pix)
         rendered = mask[pix[:, 1], pix[:, 0]]
         assert (labels == rendered).mean() > 0.98
         hit = (labels == rendered) & (labels > 0)
