@@ -51,3 +51,28 @@ def mini_annotations(tmp_path, models):
 def mini_release():
     """The shared mini release with rendered images (train split): (root, summary). Do not modify it."""
     return release_with_images()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A private, empty hand-model cache ($HANDKIT_CACHE) and no $MANO_DIR, for tests that convert models."""
+    monkeypatch.setenv("HANDKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MANO_DIR", raising=False)
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def texture_dir(tmp_path_factory, models):
+    """A user texture folder with one small generated skin texture and its detail map (found by its name), so
+    render tests do not wait for the full texture set."""
+    from handmodel.png import encode_png
+    from textures.skin import SKIN_TONES, skin_texture
+    from textures.uv_layout import load_or_build
+
+    d = tmp_path_factory.mktemp("textures")
+    img, detail, _ = skin_texture(
+        models["right"], load_or_build(models)["right"], SKIN_TONES["III"], np.random.default_rng(0), 128
+    )
+    (d / "sand.png").write_bytes(encode_png(img))
+    (d / "sand.detail.png").write_bytes(encode_png(detail))
+    return d

@@ -7,7 +7,6 @@ import torch
 import trimesh
 from scipy.spatial.transform import Rotation
 
-from handmodel import load_hand_models
 from handmodel.forearm import (
     FOREARM,
     capsule,
@@ -20,11 +19,6 @@ from handmodel.forearm import (
     wrist_loop,
 )
 from handmodel.skinning import mano_forward
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
 
 
 def _polyline_perimeter(a, b, n=20000):

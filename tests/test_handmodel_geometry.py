@@ -7,7 +7,6 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from handmodel import load_hand_models
 from handmodel.anatomy import (
     LIMITS_DEG,
     angles_from_pose,
@@ -35,11 +34,6 @@ from handmodel.joints import (
 from handmodel.pose import absolute_to_relative, relative_to_absolute
 from handmodel.skinning import mano_forward, matrix_to_axis_angle, rodrigues
 from handmodel.torch_layer import HandLayer
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
 
 
 @pytest.mark.parametrize("hand", ["right", "left"])

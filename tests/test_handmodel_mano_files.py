@@ -15,13 +15,6 @@ from handmodel.torch_layer import HandLayer
 from tests.handmodel_fixtures import write_licensed_style_mano
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HANDKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MANO_DIR", raising=False)
-    return tmp_path / "cache"
-
-
 def test_licensed_style_files_convert_without_chumpy_and_fix_left_shapedirs(tmp_path, cache):
     truth = write_licensed_style_mano(tmp_path / "mano")
     models = load_hand_models(tmp_path / "mano")

@@ -11,18 +11,12 @@ import pytest
 import torch
 import trimesh
 
-from handmodel import load_hand_models
 from handmodel.anatomy import joint_frames, pose_from_angles, sample_natural_hand_poses
 from handmodel.joints import FINGERS, MANO16_TIPS_TO_21, MANO_FINGER_JOINTS
 from handmodel.mano_files import EXPECTED_SHAPES, read_mano_pickle
 from handmodel.skinning import mano_forward
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
 
 
 def test_assets_info_names_a_folder_smplx_loads():

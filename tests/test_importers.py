@@ -11,15 +11,9 @@ from importer_fixtures import make_layout
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
-from handmodel import load_hand_models
 from handmodel.dataset_io import list_samples, read_annotation, sample_name, sample_paths
 from handmodel.joints import HANDS, MANO16_TIPS_TO_21
 from importers.run import import_dataset
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
 
 
 def smplx_camera_joints(models, record: dict, hand: str) -> np.ndarray:

@@ -14,37 +14,15 @@ import pytest
 import torch
 
 from blender_scripts.render import Job, RenderSettings, run
-from handmodel import load_hand_models
 from handmodel.camera import project
 from handmodel.dataset_io import SUBDIRS, list_samples, read_annotation, sample_paths
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
-from handmodel.png import encode_png
 from handmodel.skinning import mano_forward
 from tests.render_fixtures import make_poses_file
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = 64
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
-
-
-@pytest.fixture(scope="module")
-def texture_dir(tmp_path_factory, models):
-    """One small generated texture, so the tests do not wait for the full texture set."""
-    from textures.skin import SKIN_TONES, skin_texture
-    from textures.uv_layout import load_or_build
-
-    d = tmp_path_factory.mktemp("textures")
-    img, detail, _ = skin_texture(
-        models["right"], load_or_build(models)["right"], SKIN_TONES["III"], np.random.default_rng(0), 128
-    )
-    (d / "sand.png").write_bytes(encode_png(img))
-    (d / "sand.detail.png").write_bytes(encode_png(detail))  # a user folder's detail map, found by its name
-    return d
 
 
 def settings(tmp_path, texture_dir, **kw) -> RenderSettings:

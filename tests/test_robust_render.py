@@ -10,29 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from handmodel import load_hand_models
 from handmodel.dataset_io import list_samples, read_meta, sample_paths
-from handmodel.png import encode_png
 from tests.render_fixtures import make_poses_file
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
-
-
-@pytest.fixture(scope="module")
-def texture_dir(tmp_path_factory, models):
-    from textures.skin import SKIN_TONES, skin_texture
-    from textures.uv_layout import load_or_build
-
-    d = tmp_path_factory.mktemp("textures")
-    img, _, _ = skin_texture(models["right"], load_or_build(models)["right"], SKIN_TONES["III"],
-                             np.random.default_rng(0), 64)  # fmt: skip
-    (d / "sand.png").write_bytes(encode_png(img))
-    return d
 
 
 def _render_cmd(poses, out, texture_dir, *extra):

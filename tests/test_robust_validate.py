@@ -97,13 +97,6 @@ def _plain_mano(folder, change):
         (folder / name).write_bytes(pickle.dumps(data, protocol=2))
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HANDKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MANO_DIR", raising=False)
-    return tmp_path / "cache"
-
-
 def test_a_mano_file_with_nan_vertices_is_refused_before_caching(tmp_path, cache):
     def nan_vertex(d):
         d["v_template"][5, 1] = np.nan

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import connected_components
 
-from handmodel import load_hand_models
 from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward
 from training.mesh_graph import LEVEL_SIZES, build_hand_graph, cache_path, hand_graphs
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_hand_models(quiet=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from handmodel.dataset_io import MASK_LABELS, list_samples, read_annotation, read_meta, sample_paths
+from handmodel.dataset_io import MASK_LABELS, SUBDIRS, list_samples, read_annotation, read_meta, sample_paths
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.models import check_hand_model
@@ -63,7 +63,7 @@ class HandDataset:
                          fix="train with the same model: --mano-dir or the stand-in")  # fmt: skip
         self.names = list_samples(self.root)
         if not self.names:
-            raise InputError(f"{self.root / 'annotations'}: no samples (is {self.root} a finished dataset?)")
+            raise InputError(f"{self.root / SUBDIRS['annotation'][0]}: no samples (is {self.root} a finished dataset?)")
         for kind in ("image", "mask"):
             folder = sample_paths(self.root, self.names[0])[kind].parent
             present = {p.name for p in folder.glob("*")} if folder.is_dir() else set()
