@@ -10,6 +10,7 @@ import click
 
 from blender_scripts.settings import RenderSettings
 from handmodel.interhand_release import SPLITS
+from interhand.prepare import SELECTIONS as PREPARE_SELECTIONS
 from training.config import ARCHS, BACKBONES, PRESETS
 
 
@@ -600,8 +601,12 @@ def _interhand_models(mano_dir):
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N candidate images.")
 @click.option("--shard", default="0/1", show_default=True,
               help="K/N: only the sample ids with id % N == K (N jobs can fill one folder).")  # fmt: skip
+@click.option("--selection", type=click.Choice(PREPARE_SELECTIONS), default="default", show_default=True,
+              help="Frame rule and crop: 'default' (joint_3d interacting, both wrists valid, crop around the joints) "
+              "or 'intaghand' (the data file's interacting + hand_type_valid, no wrist check, images with a mean "
+              "under 10 dropped, crop around both hands' vertices).")  # fmt: skip
 @MANO_DIR_OPTION
-def interhand_prepare(data_path, save_path, split, workers, limit, shard, mano_dir):
+def interhand_prepare(data_path, save_path, split, workers, limit, shard, selection, mano_dir):
     """Interacting frames with both MANO hands valid -> the toolkit's dataset format: 256x256 crops around both
     hands (80% fill), camera-space MANO parameters, 21 joints per hand, masks and depth rendered with Blender.
 
@@ -613,7 +618,7 @@ def interhand_prepare(data_path, save_path, split, workers, limit, shard, mano_d
     shard = parse_shard(shard)
     models = _interhand_models(mano_dir)
     r = prepare_interhand(data_path, save_path, models, split=split, workers=workers, limit=limit,
-                        shard=shard)  # fmt: skip
+                          shard=shard, selection=selection)  # fmt: skip
     click.echo(f"prepare {split}: {r['written']} samples written, {r['existing']} already there "
                f"({r['candidates']} candidate images) -> {save_path}")  # fmt: skip
     skipped = {k: v for k, v in r.items() if k not in ("written", "existing", "candidates") and v}

@@ -1,6 +1,6 @@
 """Does the network learn? The small preset trained on rendered samples against a mean-hands baseline, on CPU.
 
-    .venv/bin/python benchmarks/bench_learning.py [--train 240] [--test 40] [--steps 400] [--size 64]
+    .venv/bin/python benchmarks/bench_learning.py [--train 240] [--test 40] [--steps 300] [--size 64]
         [--work out/bench_learning]
 
 Renders a training and a held-out split with the toolkit's own `sample-poses` and `render` (different seeds, so
@@ -67,7 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", type=int, default=240, help="training samples")
     ap.add_argument("--test", type=int, default=40, help="held-out samples")
-    ap.add_argument("--steps", type=int, default=400, help="training steps (batch 8)")
+    ap.add_argument("--steps", type=int, default=300, help="training steps (batch 8)")
     ap.add_argument("--size", type=int, default=64, help="render and network input side, pixels")
     ap.add_argument("--work", default=str(ROOT / "out" / "bench_learning"))
     a = ap.parse_args()
@@ -81,7 +81,7 @@ def main() -> None:
     user = load_yaml(ROOT / "training" / "configs" / "tiny.yaml")
     user["data"] = {"renderih": str(train_dir)}
     user["model"]["input_size"] = a.size
-    user["train"].update(max_steps=a.steps, batch_size=8, steps_per_epoch=max(1, a.train // 8), threads=2)
+    user["train"].update(max_steps=a.steps, batch_size=8, steps_per_epoch=max(1, a.train // 8))
     user["augment"] = {"enabled": True, "rotation_deg": 30.0, "flip": 0.0}
     cfg = resolve_config(user)
     t1 = time.perf_counter()

@@ -56,6 +56,7 @@ class ImageRecord:
     camera: str
     frame: int
     hand_type: str | None
+    hand_type_valid: bool | None = None  # the annotation's flag (None: the annotation has none)
 
 
 def annotation_path(root: str | os.PathLike, split: str, kind: str) -> Path:
@@ -215,12 +216,13 @@ def read_images(root: str | os.PathLike, split: str) -> list[ImageRecord]:
     for field in ("images", "annotations"):
         if not isinstance(data.get(field), list):
             raise InputError(f"{path}: no '{field}' list (expected the COCO-style InterHand2.6M data file)")
-    hand_type = {}
+    hand_type, hand_type_valid = {}, {}
     for i, ann in enumerate(data["annotations"]):
         ann = _object(path, f"annotations/{i}", ann)
         if "image_id" not in ann:
             raise InputError(f"{path}: 'annotations/{i}' has no key 'image_id'")
         hand_type[ann["image_id"]] = ann.get("hand_type")
+        hand_type_valid[ann["image_id"]] = None if ann.get("hand_type_valid") is None else bool(ann["hand_type_valid"])
     records = []
     for i, img in enumerate(data["images"]):
         img = _object(path, f"images/{i}", img)
@@ -239,6 +241,7 @@ def read_images(root: str | os.PathLike, split: str) -> list[ImageRecord]:
                     camera=str(img["camera"]),
                     frame=int(img["frame_idx"]),
                     hand_type=hand_type.get(img["id"]),
+                    hand_type_valid=hand_type_valid.get(img["id"]),
                 )
             )
         except (TypeError, ValueError) as e:

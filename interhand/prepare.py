@@ -4,7 +4,8 @@ Every image of an interacting frame with both hands valid and both MANO entries 
 256x256 crop around both hands' 2D joints (80% fill), camera-space MANO parameters (the root-pivot fix of
 `handmodel.camera.mano_world_to_camera`), 21 joints per hand in the toolkit's order, and the visible-hand mask and
 depth rendered with Blender through the crop's camera. Black images are skipped and counted with the frames
-that fail the selection.
+that fail the selection. `--selection intaghand` uses IntagHand's frame rule and crop instead (SELECTIONS below):
+with it, test sets hold the frames published numbers were measured on.
 
 Sample names are the candidates' positions in the (capture, frame, camera) order, so reruns and parallel
 workers agree; a sample is complete when its annotation exists, and a rerun skips complete samples.
@@ -54,10 +55,31 @@ SOURCE = "InterHand2.6M"
 WORKER_SAMPLES = 400  # samples a worker renders before it is replaced (Blender's memory grows over long runs)
 
 
-def select_images(root: str | os.PathLike, split: str, models) -> tuple[list[dict], Counter]:
+# Which frames become samples. "default": the joint_3d entry says interacting (and hand_type_valid), both wrists
+# valid, both MANO entries present; the crop is around both hands' 2D joints. "intaghand": IntagHand's rule, the
+# data file's annotation says interacting and hand_type_valid and both MANO entries are present (no wrist check),
+# an image whose mean is under DARK_MEAN is dropped, and the crop is around both hands' projected vertices.
+SELECTIONS = ("default", "intaghand")
+DARK_MEAN = 10.0
+
+
+def intaghand_skip_reason(record, mano_entry: dict | None) -> str | None:
+    """None when IntagHand's frame rule keeps the image, else 'not_interacting' or 'null_mano'."""
+    if record.hand_type != "interacting" or not record.hand_type_valid:
+        return "not_interacting"
+    if mano_entry is None or any(mano_entry.get(h) is None for h in HANDS):
+        return "null_mano"
+    return None
+
+
+def select_images(
+    root: str | os.PathLike, split: str, models, selection: str = "default"
+) -> tuple[list[dict], Counter]:
     """The candidate images of a split, sorted by (capture, frame, camera), and the count of images skipped
     per reason (`release.SKIP_REASONS`). Each candidate: {'record': ImageRecord, 'camera': Camera,
-    'params': {hand: {'pose' (48,) absolute, 'shape', 'trans'}} in world coordinates}."""
+    'params': {hand: {'pose' (48,) absolute, 'shape', 'trans'}} in world coordinates}. `selection`: SELECTIONS."""
+    if selection not in SELECTIONS:
+        raise InputError(f"--selection {selection!r}: not one of {', '.join(SELECTIONS)}")
     check_release(root, split)
     records = read_images(root, split)
     joints, mano, cameras = read_joint_3d(root, split), read_mano(root, split), read_cameras(root, split)
@@ -65,7 +87,10 @@ def select_images(root: str | os.PathLike, split: str, models) -> tuple[list[dic
     jobs = []
     for rec in sorted(records, key=lambda r: (r.capture, r.frame, r.camera, r.seq)):
         entry = mano.get(rec.capture, {}).get(rec.frame)
-        reason = frame_skip_reason(joints.get(rec.capture, {}).get(rec.frame), entry)
+        if selection == "intaghand":
+            reason = intaghand_skip_reason(rec, entry)
+        else:
+            reason = frame_skip_reason(joints.get(rec.capture, {}).get(rec.frame), entry)
         if reason is not None:
             skipped[reason] += 1
             continue
@@ -75,7 +100,8 @@ def select_images(root: str | os.PathLike, split: str, models) -> tuple[list[dic
                 f"{annotation_path(root, split, 'camera')}: no camera '{rec.camera}' for capture {rec.capture} "
                 f"(needed by {rec.file_name})"
             )
-        jobs.append({"record": rec, "camera": camera, "params": absolute_params(entry, models)})
+        jobs.append({"record": rec, "camera": camera, "params": absolute_params(entry, models),
+                     "selection": selection})  # fmt: skip
     return jobs, skipped
 
 
@@ -93,7 +119,7 @@ def camera_space_hands(models, params: dict, camera) -> dict[str, dict[str, np.n
 
 def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, models, renderer) -> str:
     """Write one sample (masks and depth from `renderer`, a blender_scripts.views.ViewRenderer); returns
-    'written', 'black' or 'missing_image'."""
+    'written', 'black', 'dark' or 'missing_image'."""
     import cv2
 
     from blender_scripts.views import View
@@ -102,11 +128,15 @@ def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, mode
     image = cv2.imread(str(image_dir(root, split) / rec.file_name), cv2.IMREAD_COLOR)
     if image is None:
         return "missing_image"
+    intaghand = job.get("selection") == "intaghand"
     if is_black(image):
         return "black"
+    if intaghand and float(image.mean()) < DARK_MEAN:
+        return "dark"
     hands = camera_space_hands(models, job["params"], camera)
-    joints2d = {h: project(hands[h]["joints_3d"], camera.K) for h in HANDS}
-    A = square_crop(np.concatenate([joints2d[h] for h in HANDS]), size=CROP_SIZE, fill=CROP_FILL)
+    around = "verts" if intaghand else "joints_3d"  # IntagHand crops around the projected vertices
+    points2d = np.concatenate([project(hands[h][around], camera.K) for h in HANDS])
+    A = square_crop(points2d, size=CROP_SIZE, fill=CROP_FILL)
     K = crop_intrinsics(camera.K, A)
     crop = cv2.warpAffine(image, A, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     # The camera-space hands seen through the crop's camera at the origin: the same pixels as the world hands
@@ -180,22 +210,25 @@ def _check_resume(out: Path, meta: dict) -> None:
 
 def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, split: str = "train",
                       workers: int = 1, limit: int | None = None, shard: tuple[int, int] = (0, 1),
-                      progress: bool = True) -> dict:  # fmt: skip
+                      progress: bool = True, selection: str = "default") -> dict:  # fmt: skip
     """Prepare a split (see module docstring). Returns the report: {'candidates', 'written', 'existing',
-    'black', 'missing_image', and the frame skip reasons: 'not_interacting', 'invalid_hand', 'null_mano',
-    'no_joint_3d'} counted in images. `limit`: only the first N candidates (for a quick look). `shard` (K, N):
-    only the candidates whose sample id is K modulo N, so N jobs (a Slurm array, ...) share one folder."""
+    'black', 'dark' (selection intaghand), 'missing_image', and the frame skip reasons: 'not_interacting',
+    'invalid_hand', 'null_mano', 'no_joint_3d'} counted in images. `selection`: one of SELECTIONS. `limit`: only
+    the first N candidates (for a quick look). `shard` (K, N): only the candidates whose sample id is K modulo N,
+    so N jobs (a Slurm array, ...) share one folder."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     from tqdm import tqdm
 
     root, out = Path(root), Path(out)
-    jobs, skipped = select_images(root, split, models)
+    jobs, skipped = select_images(root, split, models, selection)
     if limit is not None:
         jobs = jobs[:limit]
     meta = {"image_size": [CROP_SIZE, CROP_SIZE], "hand_model": models.identity, "source": SOURCE, "split": split,
             "release": str(root.resolve()), "crop_fill": CROP_FILL}  # fmt: skip
+    if selection != "default":  # (folders of the default rule keep the fingerprint they had before the option)
+        meta["selection"] = selection
     _check_resume(out, meta)
     # Locked for this shard, fingerprinted by the annotation files' contents (not the release's path): a changed
     # release is refused instead of being mixed with samples of the old one.

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from handmodel.dataset_io import list_samples, read_annotation, read_meta, sample_paths
 from handmodel.interhand_release import annotation_path
 from handmodel.joints import interhand42_to_21
-from interhand.prepare import prepare_interhand
+from interhand.prepare import prepare_interhand, select_images
 from tests.interhand_fixtures import (
     hand_models,
     interior_pixels,
@@ -208,3 +208,54 @@ def test_prepare_shards_fill_one_folder_with_the_serial_samples(prepared, tmp_pa
         a, b = read_annotation(tmp_path / "sh", name), read_annotation(out, name)
         assert a["source"] == b["source"]
         np.testing.assert_allclose(a["right"]["joints_3d"], b["right"]["joints_3d"])
+
+
+def _intaghand_rule_images(root) -> list[tuple]:
+    """IntagHand's frame rule read straight from the release's JSON: the data file's annotation says
+    'interacting' and hand_type_valid, and both MANO entries are present (no wrist check)."""
+    data = json.loads(annotation_path(root, "train", "data").read_text())
+    mano = json.loads(annotation_path(root, "train", "MANO_NeuralAnnot").read_text())
+    ann = {a["image_id"]: a for a in data["annotations"]}
+    keep = []
+    for img in data["images"]:
+        a = ann[img["id"]]
+        entry = mano.get(str(img["capture"]), {}).get(str(img["frame_idx"]))
+        if a["hand_type"] == "interacting" and a["hand_type_valid"] and entry and entry["right"] and entry["left"]:
+            keep.append((img["capture"], img["frame_idx"], str(img["camera"])))
+    return sorted(keep)
+
+
+def test_intaghand_selection_keeps_exactly_the_frames_its_rule_keeps(mini_release, tmp_path):
+    root, _ = mini_release
+    rule = _intaghand_rule_images(root)
+    jobs, skipped = select_images(root, "train", hand_models(), selection="intaghand")
+    got = sorted((j["record"].capture, j["record"].frame, j["record"].camera) for j in jobs)
+    assert got == rule
+    # The default rule drops capture 1 frame 100 (invalid right wrist); IntagHand's keeps it.
+    assert {(1, 100, c) for c in CAMERAS} <= set(got) and not {(1, 100, c) for c in CAMERAS} & set(EXPECTED_IMAGES)
+    out = tmp_path / "intaghand"
+    report = prepare_interhand(root, out, hand_models(), split="train", progress=False, selection="intaghand")
+    written = sorted(
+        (a["source"]["capture"], a["source"]["frame"], a["source"]["camera"])
+        for a in (read_annotation(out, n) for n in list_samples(out))
+    )
+    # Images with a mean under 10 (of 255) are dropped: computed here from the release's image files.
+    from PIL import Image
+
+    recs = {(j["record"].capture, j["record"].frame, j["record"].camera): j["record"] for j in jobs}
+    bright = [k for k in rule if np.asarray(Image.open(root / "images" / "train" / recs[k].file_name)).mean() >= 10]
+    assert written == bright and report["written"] == len(bright) and len(bright) < len(rule)
+    assert report["black"] + report.get("dark", 0) == len(rule) - len(bright)
+    # The crop is around both hands' projected vertices: they fill 80% of its side.
+    ann = read_annotation(out, list_samples(out)[0])
+    from handmodel.camera import project
+    from handmodel.skinning import mano_forward
+
+    pts = []
+    for hand in ("right", "left"):
+        a = ann[hand]
+        v, _ = mano_forward(hand_models()[hand], a["pose"][None], a["shape"][None], a["trans"][None])
+        pts.append(project(v[0], ann["camera"]["K"]))
+    pts = np.concatenate(pts)
+    assert np.isclose((pts.max(0) - pts.min(0)).max(), 0.8 * 256, rtol=1e-6)
+    assert read_meta(out)["selection"] == "intaghand"
