@@ -166,8 +166,12 @@ def assets_import_mano(mano_dir):
               help="InterHand2.6M split for --interhand.")  # fmt: skip
 @click.option("--copies", type=POSITIVE, default=8, show_default=True, help="Augmented copies per seed pose.")
 @click.option("--iters", type=POSITIVE, default=90, show_default=True, help="Optimization steps (all stages).")
-@click.option("--batch-size", type=POSITIVE, default=256, show_default=True,
-              help="Poses optimized together; also the chunk of ids that sharding and resume work in.")  # fmt: skip
+@click.option("--batch-size", type=POSITIVE, default=32, show_default=True,
+              help="Poses optimized together; also the chunk of ids that sharding and resume work in "
+                   "(a pose's result does not depend on --num or --shard, only on its id and this).")  # fmt: skip
+@click.option("--contact", type=click.Choice(["touching", "free"]), default="touching", show_default=True,
+              help="touching: the hands end in contact (a goal of the optimizer and of the filter); free: left to the "
+                   "contact loss.")  # fmt: skip
 @click.option("--max-penetration-mm", type=FiniteFloat(0), default=2.0, show_default=True,
               help="Keep poses whose deepest vertex inside the other hand is at most this deep.")  # fmt: skip
 @click.option("--max-anatomy-deg", type=FiniteFloat(0), default=0.1, show_default=True,
@@ -180,8 +184,8 @@ def assets_import_mano(mano_dir):
 @click.option("--threads", type=NON_NEGATIVE, default=0, show_default=True,
               help="CPU threads for torch (0: torch's default).")  # fmt: skip
 @MANO_DIR_OPTION
-def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size, max_penetration_mm, max_anatomy_deg,
-                     device, shard, restart, no_report, threads, mano_dir):  # fmt: skip
+def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size, contact, max_penetration_mm,
+                     max_anatomy_deg, device, shard, restart, no_report, threads, mano_dir):  # fmt: skip
     """Sample interacting two-hand poses that do not interpenetrate and respect the joint limits.
 
     Seeds (InterHand2.6M frames or the built-in prior) are copied and perturbed, then optimized in batches
@@ -201,7 +205,7 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
     settings = SampleSettings(
         num=num, seed=seed, copies=copies, batch_size=batch_size, iters=iters,
         max_penetration_mm=max_penetration_mm, max_anatomy_deg=max_anatomy_deg, interhand=interhand, split=split,
-        device=device,
+        contact=contact, device=device,
     )  # fmt: skip
     settings.validate()
     with open_poses_output(out, settings, shard=k_n, restart=restart):

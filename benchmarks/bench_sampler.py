@@ -1,13 +1,16 @@
-"""Pose sampler benchmark: penetration query speed and error against libigl, and optimized poses per second.
+"""Pose sampler benchmark: `sample-poses` end to end (old code against new), the penetration query against libigl.
 
-    .venv/bin/python benchmarks/bench_sampler.py                       # CPU: batches 256 and 1024
-    .venv/bin/python benchmarks/bench_sampler.py --device cuda --batches 1024 6144
-    .venv/bin/python benchmarks/bench_sampler.py --batches 64 --pairs 16   # a quick look
+    .venv/bin/python benchmarks/bench_sampler.py --old ../sampler-old --num 256   # CPU, old and new side by side
+    .venv/bin/python benchmarks/bench_sampler.py --device cuda --num 6144 --batch-size 6144
+    .venv/bin/python benchmarks/bench_sampler.py --num 64 --tables            # plus the query/component tables
 
-Everything is measured in one run; ratios are against libigl on the same pairs (query table), the old code path
-on the same inputs (component table: smplx's layer vs the lean LBS, the winding number vs ray crossings) and the
-first batch size (throughput table, followed by its seconds per stage). End to end means `sample_poses` itself:
-seeds, augmentation, optimization, exact before/after metrics and the file, without the report figures.
+End to end means the `sample-poses` command itself, run as a subprocess with its default settings (seeds,
+augmentation, optimization, exact metrics, the file and the report), timed in wall seconds and in the CPU seconds
+of the child process; with `--old PATH` (a checkout of an earlier commit, e.g. `git worktree add ../sampler-old
+<commit>`) the same command of that checkout runs in the same invocation, old and new alternating, so the ratio is
+measured under the same machine load. The tables (`--tables`): ratios against libigl on the same pairs (query
+table) and the old code path on the same inputs (component table: smplx's layer vs the lean LBS, the winding
+number vs ray crossings).
 """
 
 import argparse
@@ -35,7 +38,6 @@ from pose_sampler.penetration import (
     penetration_depth,
 )
 from pose_sampler.prior import sample_prior_seeds
-from pose_sampler.run import SampleSettings, sample_poses
 from pose_sampler.seeds import rng_for
 
 
@@ -155,24 +157,49 @@ def component_table(models, geom, n_pairs: int, device, batch: int = 1024) -> li
     return rows
 
 
-def throughput_table(batches, iters: int, device: str) -> list[tuple]:
-    rows = []
-    for b in batches:
+def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, repeats: int) -> dict:
+    """`cli.py sample-poses --num NUM` of a checkout, defaults otherwise: best wall seconds, their CPU seconds."""
+    import resource
+    import subprocess
+
+    best = None
+    for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            settings = SampleSettings(num=b, batch_size=b, iters=iters, device=device, seed=0)
+            cmd = [sys.executable, "cli.py", "sample-poses", "--out", f"{tmp}/p.npz", "--num", str(num), "--seed", "0"]
+            if device != "cpu":
+                cmd += ["--device", device]
+            if batch_size:
+                cmd += ["--batch-size", str(batch_size)]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            s = sample_poses(Path(tmp) / "p.npz", settings, report=False, progress=False)
-            seconds = time.perf_counter() - t
-        rows.append((b, seconds, b / seconds, s["share_all_pen_le_2mm"], s["penetration_mm_before_median"],
-                     s["penetration_mm_after_median"], s["kept"] / b, s["seconds_by_stage"]))  # fmt: skip
-    return rows
+            done = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True, env=_env(checkout))
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode != 0:
+                raise SystemExit(f"{checkout}: sample-poses failed:\n{done.stderr[-2000:]}")
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            kept = next((line for line in done.stdout.splitlines() if "kept" in line), "")
+        if best is None or wall < best["wall"]:
+            best = {"wall": wall, "cpu": cpu, "kept": kept.strip()}
+    return best
+
+
+def _env(checkout: Path) -> dict:
+    import os
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(checkout)
+    return env
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--batches", type=int, nargs="+", default=[256, 1024])
-    ap.add_argument("--iters", type=int, default=90)
+    ap.add_argument("--num", type=int, default=256, help="poses of the end-to-end runs")
+    ap.add_argument("--batch-size", type=int, default=None, help="--batch-size of the new code (default: its own)")
+    ap.add_argument("--old", type=Path, default=None, help="a checkout of the old code to compare with")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--tables", action="store_true", help="also the query and component tables")
     ap.add_argument("--pairs", type=int, default=32, help="hand pairs for the query table")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--component-batch", type=int, default=1024, help="batch of the skinning comparison")
@@ -180,9 +207,24 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    new = Path(__file__).resolve().parent.parent
+    print(f"device: {device} ({torch.get_num_threads()} CPU threads)")
+    print(f"\nend to end: cli.py sample-poses --num {args.num} --seed 0, defaults otherwise (report included)")
+    print(f"{'code':8s} {'wall s':>8s} {'CPU s':>8s} {'poses/s':>8s} {'x old':>6s}  summary")
+    rows = []
+    for name, checkout in (("old", args.old), ("new", new)):
+        if checkout is None:
+            continue
+        r = end_to_end(checkout, args.num, args.device, args.batch_size if name == "new" else None, args.repeats)
+        rows.append((name, r))
+    old = rows[0][1] if rows[0][0] == "old" else None
+    for name, r in rows:
+        ratio = f"{old['wall'] / r['wall']:6.2f}" if old else "     -"
+        print(f"{name:8s} {r['wall']:8.1f} {r['cpu']:8.1f} {args.num / r['wall']:8.2f} {ratio}  {r['kept']}")
+    if not args.tables:
+        return
     models = load_hand_models()
     geom = TwoHandGeometry(models, HandLayer(models, device=device), joint_frames(models), device)
-    print(f"device: {device} ({torch.get_num_threads()} CPU threads), hand model: {models.info['model']}")
     print(f"\npenetration query, {args.pairs} posed pairs x 778 vertices (right hand into the left)")
     print(f"{'method':58s} {'seconds':>8s} {'points/s':>10s} {'x libigl':>8s} {'err mm':>8s}")
     for name, sec, n, ratio, err in query_table(models, geom, args.pairs, device):
@@ -191,20 +233,8 @@ def main():
     print("   query that the loop uses, i.e. on trusted faces)")
     print(f"\nold path -> new path, same inputs (batch {args.component_batch} for skinning)")
     print(f"{'component':72s} {'old s':>7s} {'new s':>7s} {'x':>6s} {'max diff':>10s}")
-    for name, old, new, diff, unit in component_table(models, geom, args.pairs, device, args.component_batch):
-        print(f"{name:72s} {old:7.3f} {new:7.3f} {old / new:6.1f} {diff:7.2g} {unit}")
-    print(f"\nend to end (sample_poses, {args.iters} iterations, report off)")
-    print(f"{'batch':>6s} {'seconds':>8s} {'poses/s':>8s} {'x first':>8s} {'<=2mm':>7s} {'pen before':>10s} "
-          f"{'pen after':>9s} {'kept':>6s}")  # fmt: skip
-    rows = throughput_table(args.batches, args.iters, args.device)
-    for b, sec, rate, share, before, after, kept, _ in rows:
-        print(f"{b:6d} {sec:8.1f} {rate:8.2f} {rate / rows[0][2]:8.2f} {share:7.1%} {before:8.2f}mm {after:7.2f}mm "
-              f"{kept:6.1%}")  # fmt: skip
-    print("\nseconds per stage (share of the run)")
-    names = list(rows[0][7])
-    print(f"{'stage':24s}" + "".join(f" {'batch ' + str(r[0]):>16s}" for r in rows))
-    for name in names:
-        print(f"{name:24s}" + "".join(f" {r[7].get(name, 0.0):8.1f} ({r[7].get(name, 0.0) / r[1]:5.1%})" for r in rows))
+    for name, old_s, new_s, diff, unit in component_table(models, geom, args.pairs, device, args.component_batch):
+        print(f"{name:72s} {old_s:7.3f} {new_s:7.3f} {old_s / new_s:6.1f} {diff:7.2g} {unit}")
 
 
 if __name__ == "__main__":

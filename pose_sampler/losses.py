@@ -46,47 +46,54 @@ def penetration_loss(sd: torch.Tensor, margin: float) -> torch.Tensor:
     return 1000.0 * torch.relu(margin - sd).sum(-1)
 
 
+def surface_attraction(sd: torch.Tensor, margin: float, radius: float) -> torch.Tensor:
+    """Points outside the surface, closer than `radius` (m), drawn onto it: (w 1000 (sd - margin) (M,) mm, w (M,))
+    with w = contact_weights(sd - margin, radius - margin) (no gradient through w), for signed distances (M,).
+    Linear like the penetration term, so a weaker weight never pulls a hand into the other."""
+    gap = torch.relu(sd - margin)
+    w = contact_weights(gap.detach(), radius - margin) * (sd > margin)
+    return w * 1000.0 * gap, w
+
+
 def contact_weights(dist: torch.Tensor, radius: float) -> torch.Tensor:
     """RenderIH's pair weight 0.5 cos(pi d / r) + 0.5 for d < r, else 0: (…) metres -> (…)."""
     w = 0.5 * torch.cos(math.pi * dist / radius) + 0.5
     return torch.where(dist < radius, w, torch.zeros_like(w))
 
 
-def contact_loss(
-    verts_r: torch.Tensor, verts_l: torch.Tensor, pairs: torch.Tensor, weights: torch.Tensor
-) -> torch.Tensor:
-    """Weighted squared distance of anchor pairs, mm^2: pairs (B, K, 2) long (right vertex, left vertex),
-    weights (B, K) (0 where there is no pair) -> (B,)."""
-    r = verts_r.gather(1, pairs[..., 0:1].expand(-1, -1, 3))
-    l_ = verts_l.gather(1, pairs[..., 1:2].expand(-1, -1, 3))
-    return (weights * ((1000.0 * (r - l_)) ** 2).sum(-1)).sum(-1)
+PARTNERS = 4  # nearest anchors of the other hand paired with each anchor
 
 
 @torch.no_grad()
-def find_contact_pairs(
-    verts_r: torch.Tensor,
-    verts_l: torch.Tensor,
-    normals_r: torch.Tensor,
-    normals_l: torch.Tensor,
-    anchors: torch.Tensor,
-    radius: float = 0.015,
-    max_pairs: int = 4,
-    min_opposition: float = 0.6,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """RenderIH's contact pairs between the anchor vertices (A,) of the two hands (same ids on both, the hands
-    share a topology): pairs closer than `radius` with opposing normals (dot < -min_opposition), the `max_pairs`
-    closest kept. Returns pairs (B, K, 2) long vertex ids and weights (B, K), zero where fewer pairs exist."""
-    ar, al = verts_r[:, anchors], verts_l[:, anchors]
-    d = torch.cdist(ar, al)  # (B, A, A)
-    dot = torch.einsum("bik,bjk->bij", normals_r[:, anchors], normals_l[:, anchors])
-    d = torch.where(dot < -min_opposition, d, torch.full_like(d, float("inf")))
-    flat = d.flatten(1)
-    k = min(max_pairs, flat.shape[1])
-    best = flat.topk(k, dim=1, largest=False)
-    i, j = best.indices // len(anchors), best.indices % len(anchors)
-    pairs = torch.stack([anchors[i], anchors[j]], dim=-1)
-    weights = contact_weights(best.values.clamp_max(1e3), radius)
-    return pairs, weights
+def anchor_pairs(verts_r: torch.Tensor, verts_l: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """Contact pairs between the anchor vertices (A,) of the two hands (the same ids on both: the hands share a
+    topology): for each anchor of either hand, its PARTNERS nearest anchors of the other. verts (B, V, 3) ->
+    pairs (B, 2 A PARTNERS, 2) long (right vertex, left vertex)."""
+    d = torch.cdist(verts_r[:, anchors], verts_l[:, anchors])  # (B, A, A)
+    k = min(PARTNERS, len(anchors))
+    to_left = d.topk(k, dim=2, largest=False).indices  # (B, A, k): left partners of each right anchor
+    to_right = d.topk(k, dim=1, largest=False).indices.transpose(1, 2)  # (B, A, k): right partners of left
+    own = anchors[None, :, None].expand_as(to_left)
+    return torch.cat([torch.stack([own, anchors[to_left]], -1).flatten(1, 2),
+                      torch.stack([anchors[to_right], own], -1).flatten(1, 2)], 1)  # fmt: skip
+
+
+def anchor_contact_loss(verts_r, verts_l, pairs: torch.Tensor, radius: float, scale: float) -> torch.Tensor:
+    """Mean over pairs of w d^2, mm^2, with w = scale * contact_weights(d, radius) recomputed from the current
+    distance d (no gradient through w): verts (B, V, 3), pairs (B, K, 2) -> (B,)."""
+    r = verts_r.gather(1, pairs[..., 0:1].expand(-1, -1, 3))
+    l_ = verts_l.gather(1, pairs[..., 1:2].expand(-1, -1, 3))
+    d2 = ((1000.0 * (r - l_)) ** 2).sum(-1)
+    w = scale * contact_weights(d2.detach().sqrt() / 1000.0, radius)
+    return (w * d2).mean(-1)
+
+
+def edge_length_loss(verts: torch.Tensor, rest: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Mean squared change of the edge lengths (E, 2) of posed verts (B, V, 3) against the rest mesh (B, V, 3),
+    mm^2 -> (B,)."""
+    length = (verts[:, edges[:, 0]] - verts[:, edges[:, 1]]).norm(dim=-1)
+    rest_length = (rest[:, edges[:, 0]] - rest[:, edges[:, 1]]).norm(dim=-1)
+    return ((1000.0 * (length - rest_length)) ** 2).mean(-1)
 
 
 def farthest_point_anchors(verts: np.ndarray, count: int = 108) -> np.ndarray:

@@ -95,7 +95,9 @@ class MeshTopology:
     unsure: torch.Tensor
 
     @classmethod
-    def build(cls, faces: np.ndarray, n_verts: int, rest_verts: np.ndarray, device="cpu") -> "MeshTopology":
+    def build(cls, faces: np.ndarray, n_verts: int, rest_verts: np.ndarray, device="cpu", signs=True) -> "MeshTopology":
+        """From faces (F, 3); `signs=False` skips the fold test (`unsure` all False) for queries that never use a
+        sign (unsigned distances, crossings)."""
         faces = np.asarray(faces, dtype=np.int64)
         owner = {}
         for f, tri in enumerate(faces):
@@ -114,7 +116,7 @@ class MeshTopology:
         width = max(len(a) for a in around)
         vertex_faces = np.array([(a + a[:1] * width)[:width] if a else [0] * width for a in around])
         t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
-        unsure = unsure_faces(rest_verts, faces, vertex_faces)
+        unsure = unsure_faces(rest_verts, faces, vertex_faces) if signs else np.zeros(len(faces), dtype=bool)
         return cls(t(faces), t(edge_face), t(vertex_faces), torch.as_tensor(unsure, device=device))
 
 
@@ -344,6 +346,17 @@ def inside_mesh(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor, 
         hit &= ((e * x_opp).sum(-1) - px * w) * w > 0  # the crossing lies at x > px
         out.append((hit.to(verts.dtype) @ step) > 0.5)
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool, device=points.device)
+
+
+@torch.no_grad()
+def inside_rows(points: torch.Tensor, rows: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """`inside_mesh` for points (M, 3) each against its own mesh verts[rows] (rows (M,), verts (B, V, 3)): (M,) bool.
+    The same watertight ray-crossing count, batched over the points' meshes."""
+    out = torch.zeros(len(points), dtype=torch.bool, device=points.device)
+    for b in rows.unique():
+        sel = (rows == b).nonzero(as_tuple=True)[0]
+        out[sel] = inside_mesh(points[sel], verts[b], faces)
+    return out
 
 
 @torch.no_grad()

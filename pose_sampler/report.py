@@ -1,6 +1,7 @@
-"""The run's report: penetration before/after, joint angles against the limits, a grid of posed pairs, a summary.
+"""The run's report: penetration, joint angles against the limits, a grid of posed pairs, a summary.
 
-Written to a folder beside the output: `penetration.png`, `angles.png`, `poses.png`, `summary.txt`.
+Written to a folder beside the output: `penetration.png`, `angles.png`, `poses.png`, `interaction.png` (contact
+share and area, wrist distance, relative rotation, interaction types, coupling), `summary.txt`.
 """
 
 from pathlib import Path
@@ -24,22 +25,26 @@ def summary_text(summary: dict, poses) -> str:
     """The one-screen text summary of a run."""
     m = poses.metrics
     kept = m["kept"].astype(bool)
-    pen0, pen1 = m["penetration_mm_before"], m["penetration_mm"]
-    ana0, ana1 = m["anatomy_violation_deg_before"], m["anatomy_violation_deg"]
+    pen1, ana1 = m["penetration_mm"], m["anatomy_violation_deg"]
     model = poses.meta.get("hand_model", {})
-    touching_kept = np.mean(m["contact_pairs"][kept] > 0) if kept.any() else 0.0
     share = summary["share_kept_pen_le_2mm_and_anatomy_le_0.1deg"]
+    k = kept if kept.any() else np.ones(len(kept), dtype=bool)
     rows = [
         f"sample-poses: {summary['num']} poses, {summary['kept']} kept ({kept.mean():.1%})",
         f"  hand model: {model.get('model')} {model.get('hash')}; seeds: {poses.meta.get('seeds', {})}",
-        "  max penetration depth per pose (mm)     before    after",
-        f"    median                              {np.median(pen0):8.2f} {np.median(pen1):8.2f}",
-        f"    90th percentile                     {np.percentile(pen0, 90):8.2f} {np.percentile(pen1, 90):8.2f}",
-        f"    share <= 2 mm                       {np.mean(pen0 <= 2):8.1%} {np.mean(pen1 <= 2):8.1%}",
-        "  worst excess over the joint limits (deg)",
-        f"    max                                 {ana0.max():8.2f} {ana1.max():8.2f}",
-        f"    share <= 0.1 deg                    {np.mean(ana0 <= 0.1):8.1%} {np.mean(ana1 <= 0.1):8.1%}",
-        f"  hands touching (contact pairs > 0): {np.mean(m['contact_pairs'] > 0):.1%} of all, {touching_kept:.1%} kept",
+        "  max penetration depth per pose (mm)     all     kept",
+        f"    median                              {np.median(pen1):8.2f} {np.median(pen1[k]):8.2f}",
+        f"    90th percentile                     {np.percentile(pen1, 90):8.2f} {np.percentile(pen1[k], 90):8.2f}",
+        f"    share <= 2 mm                       {np.mean(pen1 <= 2):8.1%} {np.mean(pen1[k] <= 2):8.1%}",
+        "  worst excess over the joint limits or the ring/pinky coupling (deg)",
+        f"    max                                 {ana1.max():8.2f} {ana1[k].max():8.2f}",
+        f"    coupling alone, max                 {m['coupling_violation_deg'].max():8.2f}",
+        f"  surfaces within 2 mm: {np.mean(m['surface_gap_mm'] <= 2):.1%} of all, "
+        f"{np.mean(m['surface_gap_mm'][k] <= 2):.1%} of kept; vertices within 2 mm of the other hand (median, kept): "
+        f"{np.median(m['contact_vertices'][k]):.0f}",
+        f"  intersecting triangle pairs <= 75 (RenderIH's filter): {np.mean(m['intersecting_triangles'] <= 75):.1%}"
+        f" of all (median {np.median(m['intersecting_triangles']):.0f})",
+        f"  one body (both wrists reachable, no forearm through the other hand): {np.mean(m['one_body']):.1%} of all",
         f"  kept with penetration <= 2 mm and anatomy <= 0.1 deg: {share:.1%}",
         f"  mean optimization steps per pose: {m['iterations'].mean():.1f}",
     ]
@@ -61,9 +66,8 @@ def write_report(folder, poses, models, frames, summary: dict, grid: int = 6) ->
     m = poses.metrics
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    top = max(1.0, float(np.percentile(m["penetration_mm_before"], 99)))
+    top = max(3.0, float(np.percentile(m["penetration_mm"], 99)))
     bins = np.linspace(0, top, 30)
-    ax.hist(np.clip(m["penetration_mm_before"], 0, top), bins=bins, alpha=0.6, label="before optimization")
     ax.hist(np.clip(m["penetration_mm"], 0, top), bins=bins, alpha=0.6, label="after optimization")
     ax.axvline(2.0, color="k", ls="--", lw=1, label="2 mm")
     ax.set_xlabel("max penetration depth per pose (mm)")
@@ -121,5 +125,45 @@ def write_report(folder, poses, models, frames, summary: dict, grid: int = 6) ->
     _save(fig, folder / "poses.png")
     plt.close(fig)
 
+    _interaction_figure(plt, folder, poses, models)
     atomic_write_bytes(folder / "summary.txt", summary_text(summary, poses).encode())
     return folder
+
+
+def _interaction_figure(plt, folder: Path, poses, models) -> None:
+    """interaction.png: contact share, contact-area histogram, wrist distance, relative rotation, interaction
+    types and the ring/pinky coupling figure."""
+    from scipy.spatial.transform import Rotation
+
+    from handmodel.forearm import posed_frames
+
+    m = poses.metrics
+    kept = m["kept"].astype(bool)
+    sel = kept if kept.any() else np.ones(len(poses), dtype=bool)
+    f = {h: posed_frames(models[h], *(poses.params[h][k] for k in ("pose", "shape", "trans"))) for h in HANDS}
+    wrist_mm = 1000 * np.linalg.norm(f["right"]["wrist"] - f["left"]["wrist"], axis=1)
+    rel = Rotation.from_rotvec(poses.params["left"]["pose"][:, :3]).inv() * Rotation.from_rotvec(
+        poses.params["right"]["pose"][:, :3]
+    )
+    rel_deg = np.degrees(rel.magnitude())
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7))
+    gap = m["surface_gap_mm"]
+    edges = [0, 0.5, 1, 2, 5, 10, np.inf]
+    counts = [np.mean((gap[sel] >= a) & (gap[sel] < b)) for a, b in zip(edges[:-1], edges[1:])]
+    axes[0, 0].bar(range(len(counts)), counts)
+    axes[0, 0].set_xticks(range(len(counts)), ["<0.5", "0.5-1", "1-2", "2-5", "5-10", ">10"])
+    axes[0, 0].set_title(f"surface gap (mm), kept: {np.mean(gap[sel] <= 2):.0%} within 2 mm")
+    axes[0, 1].hist(m["contact_vertices"][sel], bins=30)
+    axes[0, 1].set_title("contact area: vertices within 2 mm of the other hand")
+    axes[0, 2].hist(wrist_mm[sel], bins=30)
+    axes[0, 2].set_title("wrist distance (mm)")
+    axes[1, 0].hist(rel_deg[sel], bins=30)
+    axes[1, 0].set_title("relative rotation of the two roots (deg)")
+    names, n = np.unique(m["interaction"][sel], return_counts=True) if "interaction" in m else ([], [])
+    axes[1, 1].barh(list(names), n)
+    axes[1, 1].set_title("interaction types (kept)")
+    axes[1, 2].hist(m["coupling_violation_deg"], bins=30)
+    axes[1, 2].set_title(f"ring/pinky coupling violation (deg), max {m['coupling_violation_deg'].max():.2f}")
+    fig.tight_layout()
+    _save(fig, folder / "interaction.png")
+    plt.close(fig)

@@ -24,6 +24,11 @@ from pose_sampler.augment import augment_angles
 from pose_sampler.seeds import rng_for
 
 FORMAT_NOTE = "absolute axis-angle (flat_hand_mean=True), metres, world coordinates"
+# --contact: 'touching' makes contact a goal (the optimizer pulls the hands together, a pose that ends apart is
+# moved rigidly into contact, and a kept pose has its surfaces within CONTACT_MM); 'free' leaves contact to the
+# loss alone.
+CONTACT_GOALS = ("touching", "free")
+CONTACT_MM = 2.0
 
 
 @dataclass
@@ -31,7 +36,7 @@ class SampleSettings:
     num: int = 64
     seed: int = 0
     copies: int = 8
-    batch_size: int = 256
+    batch_size: int = 32
     iters: int = 90
     max_penetration_mm: float = 2.0
     max_anatomy_deg: float = 0.1
@@ -39,12 +44,15 @@ class SampleSettings:
     splay_delta_deg: float = 30.0
     interhand: str | None = None
     split: str = "train"
+    contact: str = "touching"
     device: str = "cpu"
 
     def validate(self) -> None:
         for name in ("num", "copies", "batch_size", "iters"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')}: must be at least 1, got {getattr(self, name)}")
+        if self.contact not in CONTACT_GOALS:
+            raise InputError(f"--contact {self.contact}: expected one of {', '.join(CONTACT_GOALS)}")
         if self.max_penetration_mm < 0 or self.max_anatomy_deg < 0:
             raise InputError("--max-penetration-mm / --max-anatomy-deg: must not be negative")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -84,19 +92,53 @@ def _finished(path: Path, ids: np.ndarray, key: str) -> bool:
 def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, report: bool = True, progress=True):
     """Run the sampler; returns a summary dict (counts, quality figures, timings, paths written)."""
     settings.validate()
-    k, n_shards = shard
     out = Path(out)
     layout = output_layout(out)
-    if layout["single"] and n_shards > 1:
-        raise InputError(f"{out}: --shard needs a folder as --out (each shard writes its own chunk files)")
-    if not 0 <= k < n_shards:
-        raise InputError(f"--shard {k}/{n_shards}: K must be in 0..N-1")
+    _check_shard(out, layout, shard)
     key = settings.key()
     if layout["single"] and out.is_file():
         done = load_poses(out)
         if done.meta.get("settings_key") == key and len(done) == settings.num:
             return {"skipped": True, "out": str(out), "kept": int(done.metrics["kept"].sum()), "num": len(done)}
+    t0 = time.perf_counter()
+    run = _setup(settings, layout, key, mano_dir)
+    mine, todo = _plan(settings, layout, key, shard)
+    stages = {"setup": time.perf_counter() - t0}
+    t_run = time.perf_counter()
+    _run_chunks(todo, settings, run, layout, stages, progress)
+    summary = {
+        "skipped": False,
+        "out": str(out),
+        "chunks_run": len(todo),
+        "seconds_sampling": time.perf_counter() - t_run,
+        "poses_run": int(sum(len(ids) for _, ids in todo)),
+        "seconds_total": time.perf_counter() - t0,
+        "seconds_by_stage": stages,
+    }
+    if layout["single"]:
+        result = merge_chunks([chunk_path(layout["chunks"], c) for c in range(_n_chunks(settings))], run["meta"])
+        save_poses(out, result)
+        shutil.rmtree(layout["chunks"], ignore_errors=True)
+    else:
+        result = merge_chunks([chunk_path(out, c) for c in mine], run["meta"])
+    summary.update(quality_summary(result, settings))
+    if report:
+        from pose_sampler.report import write_report
 
+        summary["report"] = str(write_report(layout["report"], result, run["models"], run["frames"], summary))
+    return summary
+
+
+def _check_shard(out: Path, layout: dict, shard) -> None:
+    k, n_shards = shard
+    if layout["single"] and n_shards > 1:
+        raise InputError(f"{out}: --shard needs a folder as --out (each shard writes its own chunk files)")
+    if not 0 <= k < n_shards:
+        raise InputError(f"--shard {k}/{n_shards}: K must be in 0..N-1")
+
+
+def _setup(settings: SampleSettings, layout: dict, key: str, mano_dir) -> dict:
+    """Hand model, geometry on the device, seed source, the naturalness prior (fitted and saved), the file meta."""
     from handmodel import load_hand_models
     from handmodel.anatomy import angles_from_pose, joint_frames
     from handmodel.torch_layer import HandLayer
@@ -104,21 +146,19 @@ def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, rep
     from pose_sampler.optimize import OptimSettings, TwoHandGeometry
     from pose_sampler.seeds import InterHandSeeds, PriorSeeds
 
-    t0 = time.perf_counter()
     models = load_hand_models(mano_dir=mano_dir)
     frames = joint_frames(models)
     device = torch.device(settings.device)
     layer = HandLayer(models, device=device)
     geom = TwoHandGeometry(models, layer, frames, device)
-    n_seeds = -(-settings.num // settings.copies)
     if settings.interhand:
         source = InterHandSeeds(settings.interhand, settings.split, models)
     else:
-        source = PriorSeeds(models, frames, layer, settings.seed, n_seeds)
+        source = PriorSeeds(models, frames, layer, settings.seed, geom.topo)
     fit = source.fit_poses()
     prior = fit_prior(np.concatenate([angles_from_pose(fit[h], frames[h]) for h in HANDS]))
     save_prior(layout["prior"], prior)
-    optim = OptimSettings(iters=settings.iters)
+    optim = OptimSettings(iters=settings.iters, contact_goal=settings.contact == "touching")
     meta = {
         "hand_model": dict(models.info),
         "convention": FORMAT_NOTE,
@@ -128,24 +168,35 @@ def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, rep
         "seeds": source.description,
         "naturalness_prior": layout["prior"].name,
     }
+    return {"models": models, "frames": frames, "geom": geom, "source": source, "prior": prior, "optim": optim,
+            "meta": meta}  # fmt: skip
 
-    n_chunks = -(-settings.num // settings.batch_size)
-    mine = [c for c in range(n_chunks) if c % n_shards == k]
+
+def _n_chunks(settings: SampleSettings) -> int:
+    return -(-settings.num // settings.batch_size)
+
+
+def _plan(settings: SampleSettings, layout: dict, key: str, shard) -> tuple[list, list]:
+    """This shard's chunks, and of those the ones still to run, as (chunk, ids) pairs."""
+    k, n_shards = shard
+    mine = [c for c in range(_n_chunks(settings)) if c % n_shards == k]
     todo = []
     for c in mine:
         ids = np.arange(c * settings.batch_size, min((c + 1) * settings.batch_size, settings.num))
         if not _finished(chunk_path(layout["chunks"], c), ids, key):
             todo.append((c, ids))
+    return mine, todo
+
+
+def _run_chunks(todo: list, settings: SampleSettings, run: dict, layout: dict, stages: dict, progress) -> None:
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=sum(len(ids) for _, ids in todo), unit="pose", desc="sample-poses", dynamic_ncols=True)
-    t_opt = time.perf_counter()
-    stages = {"setup": t_opt - t0}
     for c, ids in todo:
-        poses = _run_chunk(ids, settings, source, geom, prior, optim, bar, stages)
-        poses.meta = meta
+        poses = _run_chunk(c, ids, settings, run, bar, stages)
+        poses.meta = run["meta"]
         t = time.perf_counter()
         save_poses(chunk_path(layout["chunks"], c), poses)
         stages["write"] = stages.get("write", 0.0) + time.perf_counter() - t
@@ -153,43 +204,17 @@ def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, rep
             bar.update(len(ids))
     if bar is not None:
         bar.close()
-    seconds = time.perf_counter() - t_opt
-    summary = {
-        "skipped": False,
-        "out": str(out),
-        "chunks_run": len(todo),
-        "seconds_sampling": seconds,
-        "poses_run": int(sum(len(ids) for _, ids in todo)),
-        "seconds_total": time.perf_counter() - t0,
-        "seconds_by_stage": stages,
-    }
 
-    if layout["single"]:
-        parts = [load_poses(chunk_path(layout["chunks"], c)) for c in range(n_chunks)]
-        merged = Poses(
-            params={h: {p: np.concatenate([x.params[h][p] for x in parts]) for p in parts[0].params[h]} for h in HANDS},
-            ids=np.concatenate([x.ids for x in parts]),
-            metrics={m: np.concatenate([x.metrics[m] for x in parts]) for m in parts[0].metrics},
-            meta=meta,
-        )
-        save_poses(out, merged)
-        shutil.rmtree(layout["chunks"], ignore_errors=True)
-        result = merged
-    else:
-        done = [chunk_path(out, c) for c in mine]
-        parts = [load_poses(p) for p in done]
-        result = Poses(
-            params={h: {p: np.concatenate([x.params[h][p] for x in parts]) for p in parts[0].params[h]} for h in HANDS},
-            ids=np.concatenate([x.ids for x in parts]),
-            metrics={m: np.concatenate([x.metrics[m] for x in parts]) for m in parts[0].metrics},
-            meta=meta,
-        )
-    summary.update(quality_summary(result, settings))
-    if report:
-        from pose_sampler.report import write_report
 
-        summary["report"] = str(write_report(layout["report"], result, models, frames, summary))
-    return summary
+def merge_chunks(paths: list, meta: dict) -> Poses:
+    """The chunk files, in order, as one Poses with the run's meta."""
+    parts = [load_poses(p) for p in paths]
+    return Poses(
+        params={h: {p: np.concatenate([x.params[h][p] for x in parts]) for p in parts[0].params[h]} for h in HANDS},
+        ids=np.concatenate([x.ids for x in parts]),
+        metrics={m: np.concatenate([x.metrics[m] for x in parts]) for m in parts[0].metrics},
+        meta=meta,
+    )
 
 
 def quality_summary(poses: Poses, settings: SampleSettings) -> dict:
@@ -197,33 +222,42 @@ def quality_summary(poses: Poses, settings: SampleSettings) -> dict:
     m = poses.metrics
     kept = m["kept"].astype(bool)
     pen, viol = m["penetration_mm"], m["anatomy_violation_deg"]
-    return {
+
+    def share(x):
+        return float(x[kept].mean()) if kept.any() else 0.0
+
+    out = {
         "num": len(poses),
         "kept": int(kept.sum()),
-        "penetration_mm_before_median": float(np.median(m["penetration_mm_before"])),
         "penetration_mm_after_median": float(np.median(pen)),
-        "penetration_mm_before_max": float(m["penetration_mm_before"].max()),
         "penetration_mm_after_max": float(pen.max()),
         "share_all_pen_le_2mm": float((pen <= 2.0).mean()),
-        "share_kept_pen_le_2mm_and_anatomy_le_0.1deg": float(((pen <= 2.0) & (viol <= 0.1))[kept].mean())
-        if kept.any()
-        else 0.0,
-        "anatomy_violation_deg_before_max": float(m["anatomy_violation_deg_before"].max()),
+        "share_kept_pen_le_2mm_and_anatomy_le_0.1deg": share((pen <= 2.0) & (viol <= 0.1)),
         "anatomy_violation_deg_after_max": float(viol.max()),
-        "touching_share": float((m["contact_pairs"] > 0).mean()),
+        "coupling_violation_deg_after_max": float(m["coupling_violation_deg"].max()),
+        "touching_share": float((m["surface_gap_mm"] <= 2.0).mean()),
+        "share_kept_touching_2mm": share(m["surface_gap_mm"] <= 2.0),
+        "median_kept_contact_vertices": float(np.median(m["contact_vertices"][kept])) if kept.any() else 0.0,
+        "share_all_intersecting_triangles_le_75": float((m["intersecting_triangles"] <= 75).mean()),
+        "share_kept_one_body": share(m["one_body"].astype(bool)),
     }
+    if "penetration_mm_before" in m:
+        out["penetration_mm_before_median"] = float(np.median(m["penetration_mm_before"]))
+    return out
 
 
-def _start_parameters(ids: np.ndarray, settings: SampleSettings, source, geom):
+def _start_parameters(ids: np.ndarray, settings: SampleSettings, source, geom) -> dict:
     """Seeds and augmented copies for sample ids (n,): the start tensors for `optimize`."""
-    from pose_sampler.losses import find_contact_pairs
-
     seed_ids = ids // settings.copies
     uniq, inverse = np.unique(seed_ids, return_inverse=True)
     seeds = source.seeds(uniq)
     original = source.is_original(seed_ids) & (ids % settings.copies == 0)
     dev, dt = geom.device, geom.dtype
-    start, seed_start = {}, {}
+
+    def t(a):
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=dev)
+
+    start = {}
     for h in HANDS:
         pose = seeds[h]["pose"][inverse]
         angles = np.einsum("jab,nja->njb", geom.frames[h].double().cpu().numpy(), pose[:, 3:].reshape(-1, 15, 3))
@@ -232,30 +266,43 @@ def _start_parameters(ids: np.ndarray, settings: SampleSettings, source, geom):
             if not original[i]:
                 rng = rng_for(settings.seed, f"augment-{h}", sid)
                 aug[i] = augment_angles(rng, angles[i : i + 1], settings.bend_delta_deg, settings.splay_delta_deg)[0]
-
-        def t(a):
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=dev)
-
-        common = {
-            "root": t(pose[:, :3]),
-            "shape": t(seeds[h]["shape"][inverse]),
-            "trans": t(seeds[h]["trans"][inverse]),
-        }
-        start[h] = {**common, "angles": t(aug)}
-        seed_start[h] = {**common, "angles": t(angles)}
-    # Contact pairs come from the seed as it was, before augmentation moved the fingers.
-    with torch.no_grad():
-        v = {h: geom.verts(h, *(seed_start[h][k] for k in ("root", "angles", "shape", "trans"))) for h in HANDS}
-        nr, nl = (geom.normals(h, v[h])[1] for h in HANDS)
-        start["pairs"], start["weights"] = find_contact_pairs(v["right"], v["left"], nr, nl, geom.anchors)
+        start[h] = {"root": t(pose[:, :3]), "shape": t(seeds[h]["shape"][inverse]),
+                    "trans": t(seeds[h]["trans"][inverse]), "angles": t(aug)}  # fmt: skip
+    start["body_to_world"] = t(seeds["body_to_world"][inverse])
+    start["label"] = np.asarray(seeds["label"])[inverse]
+    _place_copies(start, torch.as_tensor(~original, device=dev), geom)
     return start
 
 
-def _run_chunk(ids, settings: SampleSettings, source, geom, prior, optim, bar, stages: dict) -> Poses:
+@torch.no_grad()
+def _place_copies(start: dict, moved: torch.Tensor, geom) -> None:
+    """Slide each augmented copy's left hand (rows `moved`) to first contact with the right along the line
+    between the hands' centres: the perturbed fingers neither start inside the other hand nor away from it."""
+    from pose_sampler.placement import touching_shift
+
+    rows = moved.nonzero(as_tuple=True)[0]
+    if len(rows) == 0:
+        return
+    v = {h: geom.verts(h, *(start[h][k][rows] for k in ("root", "angles", "shape", "trans"))) for h in HANDS}
+    a = v["left"].mean(1) - v["right"].mean(1)
+    a = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    shift = touching_shift(v["right"], v["left"], a, geom.topo["right"], geom.topo["left"], nearest=256)
+    start["left"]["trans"][rows] += a * shift[:, None]
+
+
+def _padded(ids: np.ndarray, settings: SampleSettings) -> np.ndarray:
+    """A chunk's ids padded to the full chunk (ids past --num are computed and dropped): a pose's result then
+    never depends on how many poses the run has, as a batched float computation can round differently."""
+    first = ids[0] - ids[0] % settings.batch_size
+    return np.arange(first, first + settings.batch_size)
+
+
+def _run_chunk(c: int, ids, settings: SampleSettings, run: dict, bar, stages: dict) -> Poses:
     """One chunk of sample ids (n,) end to end; adds each stage's seconds to `stages`."""
     from pose_sampler.metrics import pose_metrics
-    from pose_sampler.optimize import optimize
+    from pose_sampler.optimize import optimize, snap_into_contact
 
+    geom, prior = run["geom"], run["prior"]
     clock = [time.perf_counter()]
 
     def lap(name):
@@ -263,42 +310,59 @@ def _run_chunk(ids, settings: SampleSettings, source, geom, prior, optim, bar, s
         stages[name] = stages.get(name, 0.0) + now - clock[0]
         clock[0] = now
 
-    start = _start_parameters(ids, settings, source, geom)
+    full = _padded(ids, settings)
+    start = _start_parameters(full, settings, run["source"], geom)
     lap("seeds + augmentation")
-    before = pose_metrics(geom, start)
-    lap("metrics before")
 
     def progress(_, info):
         if bar is not None:
             bar.set_postfix(loss=f"{info['loss']:.3g}", pen_mm=f"{info['pen_mm']:.2f}", active=info["active"])
 
-    result = optimize(geom, prior, start, optim, progress=progress)
-    lap("optimization")
+    result = optimize(geom, prior, start, run["optim"], progress=progress)
     final = {h: {**start[h], **result[h]} for h in HANDS}
-    # Metrics from the parameters exactly as stored (float32 axis-angle), so the file alone reproduces them.
+    if run["optim"].contact_goal:
+        snap_into_contact(geom, final, run["optim"])
+    lap("optimization")
+    # Metrics of the whole padded chunk, then cut: a batched float computation may round differently for another
+    # number of rows, and a pose's figures must not depend on --num either.
+    params, stored = _stored(geom, final, slice(None))
+    body = start["body_to_world"]
+    after = pose_metrics(geom, stored, body, run["models"], params)
+    lap("metrics")
+    keep = slice(0, len(ids))
+    nat = sum(prior.nll(stored[h]["angles"]).cpu().numpy() for h in HANDS) / 2
+    params = {h: {k: v[keep] for k, v in params[h].items()} for h in HANDS}
+    after = {k: v[keep] for k, v in after.items()}
+    kept = (after["penetration_mm"] <= settings.max_penetration_mm) & (
+        after["anatomy_violation_deg"] <= settings.max_anatomy_deg
+    )
+    kept &= after["one_body"].astype(bool)
+    if settings.contact == "touching":
+        kept &= after["surface_gap_mm"] <= CONTACT_MM
+    metrics = {**after, "kept": kept}
+    metrics["naturalness_nll"] = nat[keep].astype(np.float32)
+    metrics["iterations"] = result["iterations"][keep].cpu().numpy()
+    metrics["seed_id"] = (ids // settings.copies).astype(np.int64)
+    metrics["copy"] = (ids % settings.copies).astype(np.int64)
+    metrics["interaction"] = start["label"][keep].astype(str)
+    metrics["body_to_world"] = body[keep].cpu().double().numpy()
+    return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta={})
+
+
+def _stored(geom, final: dict, keep: slice) -> tuple[dict, dict]:
+    """The parameters exactly as the file stores them (float32 axis-angle) and the tensors rebuilt from them, so
+    the metrics are those of the file alone."""
     params, stored = {}, {}
     for h in HANDS:
-        pose = torch.cat([final[h]["root"], geom.pose_from_angles(h, final[h]["angles"])], 1).cpu().numpy()
-        params[h] = {"pose": pose.astype(np.float32), "shape": final[h]["shape"].cpu().numpy().astype(np.float32),
-                     "trans": final[h]["trans"].cpu().numpy().astype(np.float32)}  # fmt: skip
+        f = {k: v[keep] for k, v in final[h].items()}
+        pose = torch.cat([f["root"], geom.pose_from_angles(h, f["angles"])], 1).cpu().numpy()
+        params[h] = {"pose": pose.astype(np.float32), "shape": f["shape"].cpu().numpy().astype(np.float32),
+                     "trans": f["trans"].cpu().numpy().astype(np.float32)}  # fmt: skip
         p32 = torch.as_tensor(params[h]["pose"], dtype=geom.dtype, device=geom.device)
         stored[h] = {"root": p32[:, :3], "angles": geom.angles_from_pose(h, p32[:, 3:]),
                      "shape": torch.as_tensor(params[h]["shape"], device=geom.device),
                      "trans": torch.as_tensor(params[h]["trans"], device=geom.device)}  # fmt: skip
-    after = pose_metrics(geom, stored)
-    lap("metrics after")
-    nat = sum(prior.nll(stored[h]["angles"]).detach().cpu().numpy() for h in HANDS) / 2
-    kept = (after["penetration_mm"] <= settings.max_penetration_mm) & (
-        after["anatomy_violation_deg"] <= settings.max_anatomy_deg
-    )
-    metrics = {**after, "kept": kept}
-    for name in ("penetration_mm", "penetration_vertices", "anatomy_violation_deg", "contact_pairs"):
-        metrics[f"{name}_before"] = before[name]
-    metrics["naturalness_nll"] = nat.astype(np.float32)
-    metrics["iterations"] = result["iterations"].cpu().numpy()
-    metrics["seed_id"] = (ids // settings.copies).astype(np.int64)
-    metrics["copy"] = (ids % settings.copies).astype(np.int64)
-    return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta={})
+    return params, stored
 
 
 def remove_partial(out) -> None:

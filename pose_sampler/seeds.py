@@ -10,6 +10,7 @@ import numpy as np
 
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from pose_sampler import one_body
 
 MAX_PRIOR_FIT = 1024  # seeds the naturalness prior is fitted on (built-in prior)
 
@@ -27,6 +28,7 @@ class InterHandSeeds:
     def __init__(self, root, split: str, models):
         from handmodel.interhand_release import interacting_mano_frames
 
+        self.models = models
         self.frames = interacting_mano_frames(root, split, models)
         if not self.frames:
             raise InputError(
@@ -40,6 +42,7 @@ class InterHandSeeds:
         picks = [self.frames[int(j) % len(self.frames)] for j in seed_ids]
         out = {h: {k: np.stack([p[h][k] for p in picks]) for k in ("pose", "shape", "trans")} for h in HANDS}
         out["label"] = np.array([f"capture{p['capture']}/frame{p['frame']}" for p in picks])
+        out["body_to_world"] = one_body.estimate(self.models, out)
         return out
 
     def fit_poses(self) -> dict[str, np.ndarray]:
@@ -56,23 +59,25 @@ class PriorSeeds:
 
     source = "prior"
 
-    def __init__(self, models, frames, layer, seed: int, n_seeds: int):
-        self.models, self.frames, self.layer, self.seed, self.n_seeds = models, frames, layer, seed, n_seeds
-        self.description = {"source": "prior", "seeds": n_seeds}
+    def __init__(self, models, frames, layer, seed: int, topo=None):
+        self.models, self.frames, self.layer, self.seed, self.topo = models, frames, layer, seed, topo
+        self.description = {"source": "prior", "prior_fit_seeds": MAX_PRIOR_FIT}
 
     def seeds(self, seed_ids: np.ndarray) -> dict:
         from pose_sampler.prior import sample_prior_seeds
 
         out = sample_prior_seeds(
-            lambda sid, stream: rng_for(self.seed, stream, sid), seed_ids, self.models, self.frames, self.layer
-        )
+            lambda sid, stream: rng_for(self.seed, stream, sid), seed_ids, self.models, self.frames, self.layer,
+            self.topo,
+        )  # fmt: skip
         out["label"] = out.pop("config")
         return out
 
     def fit_poses(self) -> dict[str, np.ndarray]:
+        """The first MAX_PRIOR_FIT seeds' finger poses, whatever --num is (a pose must not depend on it)."""
         from pose_sampler.prior import finger_poses
 
-        ids = np.arange(min(self.n_seeds, MAX_PRIOR_FIT))
+        ids = np.arange(MAX_PRIOR_FIT)
         return finger_poses(lambda sid, stream: rng_for(self.seed, stream, sid), ids, self.frames)
 
     def is_original(self, seed_ids: np.ndarray) -> np.ndarray:

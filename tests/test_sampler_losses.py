@@ -81,20 +81,45 @@ def test_only_the_thumbs_first_joint_may_twist():
 def test_contact_pairs_and_weights_follow_renderih():
     d = torch.tensor([0.0, 0.0075, 0.015, 0.02])
     np.testing.assert_allclose(losses.contact_weights(d, 0.015).numpy(), [1.0, 0.5, 0.0, 0.0], atol=1e-7)
-    # two facing planes of points 5 mm apart: every pair has opposed normals
+    # two planes of points 5 mm apart: each anchor's 4 nearest partners on the other plane, found both ways
     xy = torch.stack(torch.meshgrid(torch.linspace(0, 0.02, 5), torch.linspace(0, 0.02, 5), indexing="ij"), -1)
-    xy = xy.reshape(1, -1, 2)
-    r = torch.cat([xy, torch.zeros(1, 25, 1)], -1)
-    l_ = torch.cat([xy, torch.full((1, 25, 1), 0.005)], -1)
-    nr = torch.tensor([0.0, 0.0, 1.0]).expand(1, 25, 3)
-    pairs, w = losses.find_contact_pairs(r, l_, nr, -nr, torch.arange(25), max_pairs=4)
-    assert pairs.shape == (1, 4, 2) and torch.all(pairs[..., 0] == pairs[..., 1])
-    np.testing.assert_allclose(w.numpy(), 0.5 * np.cos(np.pi * 5 / 15) + 0.5, rtol=1e-6)
-    loss = losses.contact_loss(r, l_, pairs, w)
-    np.testing.assert_allclose(loss.numpy(), 4 * w[0, 0].item() * 25.0, rtol=1e-5)  # 4 pairs x w x (5 mm)^2
-    # same-facing normals are not a contact
-    _, w_same = losses.find_contact_pairs(r, l_, nr, nr, torch.arange(25))
-    assert torch.all(w_same == 0)
+    xy = xy.reshape(1, -1, 2).double()
+    r = torch.cat([xy, torch.zeros(1, 25, 1, dtype=torch.float64)], -1)
+    l_ = torch.cat([xy, torch.full((1, 25, 1), 0.005, dtype=torch.float64)], -1)
+    pairs = losses.anchor_pairs(r, l_, torch.arange(25))
+    assert pairs.shape == (1, 2 * 25 * losses.PARTNERS, 2)
+    dist = torch.cdist(r[0], l_[0]).numpy()
+    for i, j in pairs[0].tolist():  # every pair is among the 4 nearest of its anchor, checked by brute force
+        assert dist[i, j] <= np.sort(dist[i])[3] + 1e-12 or dist[i, j] <= np.sort(dist[:, j])[3] + 1e-12
+    loss = losses.anchor_contact_loss(r, l_, pairs, radius=0.020, scale=0.3)
+    pd = np.array([dist[i, j] for i, j in pairs[0].tolist()]) * 1000
+    w = 0.3 * (0.5 * np.cos(np.pi * pd / 20) + 0.5) * (pd < 20)
+    np.testing.assert_allclose(loss.numpy(), [np.mean(w * pd**2)], rtol=1e-9)
+
+
+def test_surface_attraction_pulls_only_near_points_outside_the_margin():
+    sd = torch.tensor([-0.001, 0.0004, 0.001, 0.003, 0.007], dtype=torch.float64, requires_grad=True)
+    pull, w = losses.surface_attraction(sd, 0.0005, 0.006)
+    np.testing.assert_allclose(w.detach().numpy()[:2], 0.0)  # inside or within the margin: nothing
+    assert w[4] == 0 and 0 < w[3] < w[2] <= 1  # beyond the radius nothing, nearer more
+    np.testing.assert_allclose(pull.detach().numpy()[2:4], (w * 1000 * (sd - 0.0005)).detach().numpy()[2:4])
+    pull.sum().backward()
+    assert torch.all(sd.grad[2:4] > 0) and torch.all(sd.grad[[0, 1, 4]] == 0)
+
+
+def test_edge_length_term_is_zero_at_rest_and_the_mean_squared_change():
+    rng = np.random.default_rng(3)
+    rest = torch.tensor(rng.normal(size=(2, 6, 3)))
+    edges = torch.tensor([[0, 1], [1, 2], [3, 5]])
+    assert torch.all(losses.edge_length_loss(rest, rest, edges) == 0)
+    posed = rest.clone()
+    posed[:, 1] *= 1.1
+    ref = [
+        np.mean([(1000 * (np.linalg.norm(posed[b, i] - posed[b, j]) - np.linalg.norm(rest[b, i] - rest[b, j]))) ** 2
+                 for i, j in edges.tolist()])
+        for b in range(2)
+    ]  # fmt: skip
+    np.testing.assert_allclose(losses.edge_length_loss(posed, rest, edges).numpy(), ref, rtol=1e-9)
 
 
 def test_augmentation_perturbs_bend_and_splay_within_the_reference_ranges(sampler_models):
@@ -112,6 +137,22 @@ def test_augmentation_perturbs_bend_and_splay_within_the_reference_ranges(sample
     assert np.abs(aug[..., 2] - seeds[..., 2]).mean() > np.radians(15)  # it does move the joints
     again = augment_angles(np.random.default_rng(3), seeds)
     np.testing.assert_array_equal(aug, again)
+
+
+def test_augmentation_is_uniform_inside_the_window_around_the_seed_angle(sampler_models):
+    from scipy.stats import kstest
+
+    a = np.zeros((4000, 15, 3))
+    a[:, :, 2] = np.radians(60.0)  # every bend at 60 deg
+    aug = np.degrees(augment_angles(np.random.default_rng(5), a, bend_delta_deg=30.0, splay_delta_deg=10.0))
+    for j in range(15):
+        lo = max(BEND_CLIP_DEG[j, 0], 60 - 30)
+        hi = min(BEND_CLIP_DEG[j, 1], 60 + 30)
+        x = aug[:, j, 2]
+        assert kstest(x, "uniform", args=(lo, hi - lo)).pvalue > 1e-3
+        assert np.mean(np.abs(x - hi) < 0.5) < 1.5 * 0.5 / (hi - lo)  # no pile-up on the range end
+    # the augmentation never leaves the anatomical limits
+    assert limit_violation_deg(np.radians(aug)).max() < 1e-9
 
 
 def test_naturalness_prior_is_the_gaussian_density_scipy_gives_and_round_trips(tmp_path, sampler_models):

@@ -151,3 +151,45 @@ def test_the_loop_search_reaches_as_far_as_the_runs_margin(posed_pairs, sampler_
         rb, rp = found["right"][:2]
         got = set(rp[rb == b].tolist())
         assert wanted and len(wanted - got) <= 0.02 * len(wanted)
+
+
+def test_line_crossings_match_a_direct_solve():
+    from pose_sampler.placement import line_crossings
+
+    rng = np.random.default_rng(0)
+    tri = rng.normal(size=(2, 30, 3, 3))
+    origin = rng.normal(size=(2, 20, 3)) * 0.5
+    d = rng.normal(size=(2, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    t = line_crossings(torch.tensor(origin), torch.tensor(d), torch.tensor(tri)).numpy()
+    hits = 0
+    for b in range(2):
+        for p in range(20):
+            for f in range(30):
+                a0, a1, a2 = tri[b, f]
+                # origin + s d = a0 + u (a1 - a0) + v (a2 - a0)
+                s, u, v = np.linalg.solve(np.stack([d[b], a0 - a1, a0 - a2], 1), a0 - origin[b, p])
+                hit = u >= 0 and v >= 0 and u + v <= 1
+                assert hit == np.isfinite(t[b, p, f])
+                if hit:
+                    hits += 1
+                    assert abs(s - t[b, p, f]) < 1e-9
+    assert hits > 20
+
+
+@pytest.mark.slow
+def test_touching_shift_leaves_no_vertex_inside_and_a_small_gap(posed_pairs, sampler_geometry):
+    from pose_sampler.placement import touching_shift
+
+    vr, vl = (torch.as_tensor(posed_pairs[h][:4]) for h in HANDS)  # some of these pairs interpenetrate
+    a = torch.nn.functional.normalize(vl.mean(1) - vr.mean(1), dim=-1)
+    g = sampler_geometry
+    shift = touching_shift(vr, vl, a, g.topo["right"], g.topo["left"], gap_m=0.0005)
+    vl2 = vl + (a * shift[:, None])[:, None]
+    for b in range(4):
+        for p, v, hand in ((vr[b], vl2[b], "left"), (vl2[b], vr[b], "right")):
+            sd = _igl_signed(p.numpy(), v.numpy(), g.topo[hand].faces.numpy())
+            assert sd.min() > -1e-6  # no vertex inside (libigl's winding number)
+        gap = np.abs(_igl_signed(vl2[b].numpy(), vr[b].numpy(), g.topo["right"].faces.numpy())).min()
+        gap = min(gap, np.abs(_igl_signed(vr[b].numpy(), vl2[b].numpy(), g.topo["left"].faces.numpy())).min())
+        assert gap <= 0.0006  # touching: the surfaces at most the gap apart
