@@ -157,9 +157,11 @@ def component_table(models, geom, n_pairs: int, device, batch: int = 1024) -> li
     return rows
 
 
-def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, repeats: int) -> dict:
-    """`cli.py sample-poses --num NUM` of a checkout, defaults otherwise: best wall seconds, their CPU seconds."""
+def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, repeats: int, keep=None) -> dict:
+    """`cli.py sample-poses --num NUM` of a checkout, defaults otherwise: best wall seconds, their CPU seconds.
+    With `keep` (a folder), the last run's poses file and report stay there."""
     import resource
+    import shutil
     import subprocess
 
     best = None
@@ -179,6 +181,9 @@ def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, re
                 raise SystemExit(f"{checkout}: sample-poses failed:\n{done.stderr[-2000:]}")
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             kept = next((line for line in done.stdout.splitlines() if "kept" in line), "")
+            if keep is not None:
+                shutil.rmtree(keep, ignore_errors=True)
+                shutil.copytree(tmp, keep)
         if best is None or wall < best["wall"]:
             best = {"wall": wall, "cpu": cpu, "kept": kept.strip()}
     return best
@@ -200,6 +205,7 @@ def main():
     ap.add_argument("--old", type=Path, default=None, help="a checkout of the old code to compare with")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--tables", action="store_true", help="also the query and component tables")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the new code's output in this folder")
     ap.add_argument("--pairs", type=int, default=32, help="hand pairs for the query table")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--component-batch", type=int, default=1024, help="batch of the skinning comparison")
@@ -215,7 +221,8 @@ def main():
     for name, checkout in (("old", args.old), ("new", new)):
         if checkout is None:
             continue
-        r = end_to_end(checkout, args.num, args.device, args.batch_size if name == "new" else None, args.repeats)
+        r = end_to_end(checkout, args.num, args.device, args.batch_size if name == "new" else None, args.repeats,
+                       args.keep if name == "new" else None)  # fmt: skip
         rows.append((name, r))
     old = rows[0][1] if rows[0][0] == "old" else None
     for name, r in rows:

@@ -101,8 +101,8 @@ def surface_distance(points, verts, topo, face_reach, idx, nn_dist, within: floa
 @torch.no_grad()
 def intersecting_triangle_pairs(vr: torch.Tensor, vl: torch.Tensor, geom) -> np.ndarray:
     """Pairs (right face, left face) of the open hand meshes that cross each other, per pose (B,): a pair
-    crosses when an edge of one passes through the other (Moller's test, edge by edge). Two faces can only cross
-    if a vertex of one is within an edge length of the other's vertices, so only those faces are tested."""
+    crosses when an edge of one passes through the other (Moller's test, edge by edge). Broad phase: faces with a
+    vertex within an edge length of the other hand, then pairs whose bounding spheres overlap."""
     (_, d_r), (_, d_l) = nearest_vertex_both(vr, vl)
     near_m = geom.max_edge
     faces = geom.topo_open["right"].faces  # the same vertex triples on both hands
@@ -113,27 +113,31 @@ def intersecting_triangle_pairs(vr: torch.Tensor, vl: torch.Tensor, geom) -> np.
         if len(fr) == 0 or len(fl) == 0:
             continue
         tr, tl = vr[b][faces[fr]], vl[b][faces[fl]]  # (Fr, 3, 3), (Fl, 3, 3)
-        hit = _edges_cross(tr, tl) | _edges_cross(tl, tr).T
-        counts[b] = int(hit.sum())
+        cr, cl = tr.mean(1), tl.mean(1)
+        rr = (tr - cr[:, None]).norm(dim=-1).amax(1)
+        rl = (tl - cl[:, None]).norm(dim=-1).amax(1)
+        i, j = (torch.cdist(cr, cl) <= rr[:, None] + rl[None]).nonzero(as_tuple=True)
+        if len(i):
+            counts[b] = int((_edges_cross(tr[i], tl[j]) | _edges_cross(tl[j], tr[i])).sum())
     return counts
 
 
 def _edges_cross(ta: torch.Tensor, tb: torch.Tensor) -> torch.Tensor:
-    """(Fa, Fb) bool: some edge of triangle a (Fa, 3, 3) passes through triangle b (Fb, 3, 3)."""
-    e1 = tb[:, 1] - tb[:, 0]  # (Fb, 3)
+    """(P,) bool: some edge of triangle ta[p] (P, 3, 3) passes through triangle tb[p] (P, 3, 3)."""
+    e1 = tb[:, 1] - tb[:, 0]
     e2 = tb[:, 2] - tb[:, 0]
-    out = torch.zeros(len(ta), len(tb), dtype=torch.bool, device=ta.device)
+    out = torch.zeros(len(ta), dtype=torch.bool, device=ta.device)
     for k in range(3):
-        p0, p1 = ta[:, k], ta[:, (k + 1) % 3]  # (Fa, 3)
-        d = (p1 - p0)[:, None, :]  # (Fa, 1, 3)
-        pvec = torch.cross(d.expand(-1, len(tb), -1), e2[None].expand(len(ta), -1, -1), dim=-1)
-        det = (e1[None] * pvec).sum(-1)
+        p0, p1 = ta[:, k], ta[:, (k + 1) % 3]
+        d = p1 - p0
+        pvec = torch.cross(d, e2, dim=-1)
+        det = (e1 * pvec).sum(-1)
         ok = det.abs() > 1e-20
         inv = 1.0 / torch.where(ok, det, torch.ones_like(det))
-        s = p0[:, None, :] - tb[None, :, 0]
+        s = p0 - tb[:, 0]
         u = (s * pvec).sum(-1) * inv
-        q = torch.cross(s, e1[None].expand_as(s), dim=-1)
+        q = torch.cross(s, e1, dim=-1)
         v = (q * d).sum(-1) * inv
-        t = (q * e2[None]).sum(-1) * inv
+        t = (q * e2).sum(-1) * inv
         out |= ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t >= 0) & (t <= 1)
     return out

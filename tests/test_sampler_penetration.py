@@ -193,3 +193,19 @@ def test_touching_shift_leaves_no_vertex_inside_and_a_small_gap(posed_pairs, sam
         gap = np.abs(_igl_signed(vl2[b].numpy(), vr[b].numpy(), g.topo["right"].faces.numpy())).min()
         gap = min(gap, np.abs(_igl_signed(vr[b].numpy(), vl2[b].numpy(), g.topo["left"].faces.numpy())).min())
         assert gap <= 0.0006  # touching: the surfaces at most the gap apart
+
+
+def test_intersecting_triangle_pairs_match_libigl_on_pushed_together_hands(posed_pairs, sampler_geometry):
+    from pose_sampler.metrics import intersecting_triangle_pairs
+
+    vr, vl = (torch.as_tensor(posed_pairs[h][:3]) for h in HANDS)
+    ours = intersecting_triangle_pairs(vr, vl, sampler_geometry)
+    faces = sampler_geometry.topo_open["right"].faces.numpy()
+    for b in range(3):
+        ref = 0
+        a, c = vr[b].numpy()[faces], vl[b].numpy()[faces]
+        near = np.linalg.norm(a.mean(1)[:, None] - c.mean(1)[None], axis=-1) < 0.02  # no face is that large
+        for i, j in zip(*np.nonzero(near)):
+            ref += bool(igl.tri_tri_intersection_test_3d(*(x[None] for x in a[i]), *(x[None] for x in c[j]))[0])
+        assert ours[b] == ref
+    assert ours.sum() > 0  # some of these pairs interpenetrate
