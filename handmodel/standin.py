@@ -1,14 +1,34 @@
 """A generated stand-in hand model in MANO's exact format, for when the licensed MANO files are absent.
 
-Parametric tubes stitched to a palm: the palm is a tube of rings from the wrist (left open) to the knuckle line,
-where its top ring splits into the four finger tubes; the thumb tube grows from a patch on the palm's radial side;
-every finger ends in a rounded cap whose pole is the fingertip vertex. Extra vertices at quad centres on the palm
-bring the count to exactly 778. The skeleton follows MANO's joint order and kinematic tree with MANO-like rest
-positions (fingers along -x, palm facing -y, thumb on +z for the right hand); the left hand mirrors the right.
+Parametric tubes stitched to a palm: the palm is a tube of rings from the wrist (left open, where the forearm of
+`handmodel.forearm` joins or its wrist cap closes it) to the knuckle line, where its top ring splits into the four
+finger tubes; the thumb tube grows from a patch on the palm's radial, palmar side. Every finger ends in a rounded
+cap whose pole is the fingertip vertex. Rings crowd at the joints and the fingertips, where a hand bends and is
+looked at. Extra vertices at quad centres on the palm bring the count to exactly 778. The skeleton follows MANO's
+joint order and kinematic tree with MANO-like rest positions (fingers along -x, palm facing -y, thumb on +z for the
+right hand); the left hand mirrors the right.
 
-Skinning weights blend smoothly across each joint; shape directions change size, finger lengths and widths, palm
-width, length and thickness; pose correctives bulge the skin at bent joints; the 45x45 pose components are the
-principal axes of poses drawn by `anatomy.sample_natural_hand_poses`. Everything is deterministic.
+Shape, from published anthropometry (adult means, sexes pooled; lengths between joint centres):
+- Hand length (wrist joint to the middle fingertip) 0.189 m, hand breadth across the metacarpal heads 0.083 m, hand
+  thickness at the metacarpals 0.029 m (ANSUR II survey, Gordon et al. 2014: hand length men 0.194 / women 0.178,
+  breadth 0.089 / 0.078); palm length (wrist joint to middle MCP) 0.095 m.
+- Phalanx lengths (Buryanov and Kotiuk 2010, "Proportions of hand segments", Int. J. Morphol. 28: 755-758; the
+  distal segment runs to the tip of the pad, about 5 mm past the bone), MCP->PIP / PIP->DIP / DIP->tip in mm:
+  index 40 / 23 / 21, middle 45 / 27 / 22, ring 42 / 26 / 22, little 33 / 19 / 20; thumb CMC->MCP / MCP->IP /
+  IP->tip 44 / 32 / 27.
+- Finger breadths (ANSUR II finger breadths, proximal and distal joints; base from the web spacing of the MCPs),
+  base / PIP / DIP in mm: index 21 / 19 / 16, middle 21 / 19 / 16.5, ring 20 / 18 / 15.5, little 18 / 16 / 14;
+  thumb 26 at the MCP and 22 at the IP joint. Sections are elliptical, about 0.85 as thick as broad.
+- Details drawn on that frame: pads under each phalanx (largest at the fingertip), creases at the palmar side of
+  the joints, knuckles slightly wider than the shafts with dorsal bumps, MCP knuckle bumps on the back of the palm,
+  a fingertip flattened on its nail side; a palm thicker at the thenar and hypothenar eminences than at its hollow
+  centre; the thumb's web; the thumb leaving the palm about 2.5 cm from the wrist at about 45 degrees from the
+  middle finger's line, its nail turned to face sideways (radially) at rest.
+
+Skinning weights blend smoothly across each joint over a width that keeps the section's area when it bends (pose
+correctives add the skin's bulge at a bent joint); shape directions change size, finger lengths and widths, palm
+width, length and thickness; the 45x45 pose components are the principal axes of poses drawn by
+`anatomy.sample_natural_hand_poses`. Everything is deterministic.
 """
 
 import numpy as np
@@ -18,26 +38,44 @@ from handmodel.joints import MANO_FINGER_JOINTS, MANO_PARENTS
 
 NUM_VERTICES = 778
 
-WRIST = np.array([0.095, 0.0, 0.0])
-WRIST_SEMI_AXES = (0.027, 0.016)  # lateral (z), thickness (y)
+# The figures of the module docstring (metres) that tests compare the generated mesh with.
+ANTHROPOMETRY = {
+    "hand_length": 0.189,
+    "hand_breadth": 0.083,
+    "hand_thickness": 0.029,
+    "palm_length": 0.095,
+    "phalanges": {"index": (0.040, 0.023, 0.021), "middle": (0.045, 0.027, 0.022), "ring": (0.042, 0.026, 0.022),
+                  "pinky": (0.033, 0.019, 0.020), "thumb": (0.044, 0.032, 0.027)},
+    "breadths": {"index": (0.021, 0.019, 0.016), "middle": (0.021, 0.019, 0.0165), "ring": (0.020, 0.018, 0.0155),
+                 "pinky": (0.018, 0.016, 0.014), "thumb": (0.026, 0.022)},
+}  # fmt: skip
+
+WRIST = np.array([ANTHROPOMETRY["palm_length"], 0.0, 0.0])
+WRIST_SEMI_AXES = (0.029, 0.0185)  # lateral (z), thickness (y): the forearm's wrist section, a little inside it
 PALM_RINGS = 9
 HALF_RING = 13  # dorsal and palmar points per palm ring
 RING = 2 * HALF_RING
 FINGER_RING = 8
 LONG_FINGERS = ("index", "middle", "ring", "pinky")
-# MCP centre, direction, phalanx lengths (proximal, middle, distal incl. tip), half-width at the base.
-FINGER_SPECS = {
-    "index": ((0.006, 0.0, 0.026), (-1.0, 0.0, 0.06), (0.038, 0.024, 0.021), 0.0088),
-    "middle": ((0.000, 0.0, 0.004), (-1.0, 0.0, 0.0), (0.042, 0.028, 0.022), 0.0090),
-    "ring": ((0.004, 0.0, -0.016), (-1.0, 0.0, -0.05), (0.039, 0.026, 0.022), 0.0085),
-    "pinky": ((0.014, -0.002, -0.034), (-1.0, 0.0, -0.12), (0.031, 0.020, 0.020), 0.0075),
+# MCP centre and finger direction at rest (the knuckle line arcs: the middle MCP is the most distal).
+FINGER_BASES = {
+    "index": ((0.004, 0.0, 0.0295), (-1.0, 0.0, 0.07)),
+    "middle": ((0.000, 0.0, 0.0085), (-1.0, 0.0, 0.0)),
+    "ring": ((0.004, 0.0, -0.0115), (-1.0, 0.0, -0.06)),
+    "pinky": ((0.013, -0.001, -0.0295), (-1.0, 0.0, -0.14)),
 }
-THUMB_DIRS = ((-0.6, -0.22, 0.72), (-0.8, -0.15, 0.52), (-0.9, -0.1, 0.36))
-THUMB_LENGTHS = (0.034, 0.030, 0.026)
-THUMB_RADIUS = (0.0105, 0.0085)
+THICKNESS = 0.86  # finger cross-section: dorsal-palmar over lateral
+TIP_TAPER = 0.88  # half-width at the start of the fingertip's cap over that at the DIP joint
+# Thumb: CMC -> MCP direction, MCP -> IP, IP -> tip, in the rest hand's frame.
+THUMB_DIRS = ((-0.53, -0.40, 0.76), (-0.74, -0.30, 0.60), (-0.82, -0.24, 0.52))
 THUMB_PATCH_RING = 2  # the thumb replaces 3 quads between palm rings 2 and 3 ...
 THUMB_PATCH_POSITIONS = (23, 24, 25, 0)  # ... spanning these ring positions (palmar side to the radial edge)
-THICKNESS = 0.85  # finger cross-section: dorsal-palmar over lateral
+THUMB_NAIL_ROLL_DEG = 75.0  # the thumb's nail faces this far round from the palm's back, towards the radial side
+# Ring stations of a finger as fractions of its phalanges (proximal, middle, distal), then the cap's ring angles:
+# crowded at the joints, where it bends, and at the tip.
+PHALANX_STATIONS = ((0.3, 0.62, 0.86, 1.0), (0.14, 0.5, 0.84, 1.0), (0.15, 0.48, 0.78))
+CAP_DEG = (38.0, 68.0)
+CORRECTIVE = 0.2  # outward bulge at a joint bent by 90 degrees, as a fraction of the local radius
 
 
 def _unit(v) -> np.ndarray:
@@ -48,6 +86,10 @@ def _unit(v) -> np.ndarray:
 def _smoothstep(x):
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
+
+
+def _bump(x, centre, width):
+    return np.exp(-(((np.asarray(x) - centre) / width) ** 2))
 
 
 class _MeshBuilder:
@@ -69,6 +111,10 @@ class _MeshBuilder:
         out += [(a, b, c), (a, c, d)]
 
 
+def _half_width(finger: str) -> float:
+    return ANTHROPOMETRY["breadths"][finger][0] / 2
+
+
 def _palm_positions_to_fingers():
     """For each palm ring position, the finger(s) whose base loop it belongs to at the knuckle line."""
     owners = []
@@ -81,36 +127,41 @@ def _palm_positions_to_fingers():
     return owners
 
 
+# The palm's surface heights at the knuckle line (metres from the MCP joints' plane): the back over the MCP heads
+# (dorsal knuckle bumps) and the palmar pad under them; between fingers, the web sits lower.
+KNUCKLE_DORSAL = (0.0105, 0.0068)  # over a finger, between fingers
+KNUCKLE_PALMAR = (0.0118, 0.0080)
+
+
 def _knuckle_ring() -> np.ndarray:
     """The palm's top ring (26, 3): d0..d12 along the knuckles (dorsal), then p12..p0 (palmar)."""
-    centers = {f: np.array(FINGER_SPECS[f][0]) for f in LONG_FINGERS}
-    widths = {f: FINGER_SPECS[f][3] for f in LONG_FINGERS}
-    dorsal = []
+    centers = {f: np.array(FINGER_BASES[f][0]) for f in LONG_FINGERS}
+    widths = {f: _half_width(f) for f in LONG_FINGERS}
+    ring = np.zeros((RING, 3))
     for i in range(HALF_RING):
         k, r = divmod(i, 3)
         if i == 12 or (r == 0 and i > 0):  # an edge between fingers, or the ulnar edge
             a = LONG_FINGERS[k - 1]
             if i == 12:
                 c = centers[a]
-                p = np.array([c[0], c[1], c[2] - widths[a] - 0.001])
+                p = np.array([c[0] + 0.002, c[1], c[2] - widths[a] - 0.0015])
+                up, down = 0.55 * KNUCKLE_DORSAL[1], 0.7 * KNUCKLE_PALMAR[1]
             else:
-                b = LONG_FINGERS[k]
-                p = (centers[a] + centers[b]) / 2
-            dorsal.append((p, 0.45))
+                p = (centers[a] + centers[LONG_FINGERS[k]]) / 2
+                up, down = KNUCKLE_DORSAL[1], KNUCKLE_PALMAR[1]
         elif r == 0:  # the radial edge at the index finger
             c = centers["index"]
-            dorsal.append((np.array([c[0], c[1], c[2] + widths["index"] + 0.002]), 0.45))
+            p = np.array([c[0] + 0.002, c[1], c[2] + widths["index"] + 0.0015])
+            up, down = 0.55 * KNUCKLE_DORSAL[1], 0.7 * KNUCKLE_PALMAR[1]
         else:
             f = LONG_FINGERS[k]
             c = centers[f]
-            dz = (1 / 3 if r == 1 else -1 / 3) * widths[f] * 1.1
-            dorsal.append((np.array([c[0], c[1], c[2] + dz]), 1.0))
-    ring = np.zeros((RING, 3))
-    for i, (p, height) in enumerate(dorsal):
-        owner = LONG_FINGERS[min(i // 3, 3)]
-        h = THICKNESS * widths[owner] * height
-        ring[i] = p + [0.0, h, 0.0]
-        ring[RING - 1 - i] = p - [0.0, h, 0.0]
+            dz = (1 / 3 if r == 1 else -1 / 3) * widths[f] * 1.15
+            p = np.array([c[0], c[1], c[2] + dz])
+            scale = widths[f] / widths["middle"]
+            up, down = KNUCKLE_DORSAL[0] * scale, KNUCKLE_PALMAR[0] * scale
+        ring[i] = p + [0.0, up, 0.0]
+        ring[RING - 1 - i] = p - [0.0, down, 0.0]
     return ring
 
 
@@ -122,19 +173,40 @@ def _wrist_ring() -> np.ndarray:
     return WRIST + np.concatenate([dorsal, palmar[::-1]])
 
 
-def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces, follow=None):
+def _palm_relief(t, u, palmar):
+    """Extra thickness (metres) of the palm at height t (0 wrist .. 1 knuckles) and lateral place u (0 ulnar ..
+    1 radial), on the palmar or dorsal side: the thenar and hypothenar eminences, the hollow between them, and the
+    arched back of the hand."""
+    t, u = np.asarray(t, dtype=np.float64), np.asarray(u, dtype=np.float64)
+    fade = np.sin(np.pi * np.clip(t, 0, 1)) ** 0.7  # nothing at the wrist loop and at the knuckle ring
+    if palmar:
+        thenar = 0.0085 * _bump(t, 0.28, 0.22) * _bump(u, 0.72, 0.2)
+        hypothenar = 0.0070 * _bump(t, 0.38, 0.30) * _bump(u, 0.10, 0.20)
+        hollow = 0.0035 * _bump(t, 0.55, 0.22) * _bump(u, 0.45, 0.22)
+        return fade * (0.0025 + thenar + hypothenar - hollow)
+    arch = 0.0030 * np.sin(np.pi * np.clip(u, 0, 1))
+    return fade * (0.0005 + arch)
+
+
+def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces, follow=None, dorsal=None, profile=None):
     """Grow a tube from `base_loop` (existing vertex ids) through rings at `centers` (M, 3), closed by a pole.
 
-    Each ring vertex keeps the angle its base-loop vertex has about the axis, so the quads do not twist.
-    radii (M, 2) lateral and dorsal-palmar semi-axes. follow (M,): how much each ring keeps the base loop's own
-    shape (carried along with the ring centre) instead of an ellipse. Returns the ring vertex ids and the pole id.
+    radii (M, 2) lateral and dorsal-palmar semi-axes; `dorsal` (3,) the direction the thin axis's dorsal end faces
+    (+y by default); each ring vertex keeps the angle its base-loop vertex has about the axis, so the quads do not
+    twist. follow (M,): how much each ring keeps the base loop's own shape (carried along with the ring centre)
+    instead of an ellipse. profile(arc, c) -> (n,) radial factors, c the cosine of each vertex's direction with
+    the dorsal direction (1 dorsal, -1 palmar). Returns the ring vertex ids and the pole id.
     """
+    D = np.array([0.0, 1.0, 0.0]) if dorsal is None else _unit(dorsal)
+
+    def frame(d):
+        nrm = _unit(D - d * (D @ d))
+        return np.cross(nrm, d), nrm
+
     base = np.array([mb.verts[i] for i in base_loop])
     c0 = base.mean(0)
     d0 = _unit(centers[0] - c0)
-    up = np.array([0.0, 1.0, 0.0])
-    lat0 = _unit(np.cross(up, d0))
-    nrm0 = np.cross(d0, lat0)
+    lat0, nrm0 = frame(d0)
     off = base - c0
     measured = np.arctan2(off @ nrm0, off @ lat0)
     # Evenly spaced ring angles, turned to best match the base loop: a saddle-shaped loop (the thumb's patch)
@@ -144,12 +216,11 @@ def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces, follow=No
     even = np.sign(turn) * 2 * np.pi * np.arange(n) / n
     phi = even + np.angle(np.exp(1j * (measured - even)).sum())
     rings = [list(base_loop)]
-    lat = lat0
     follow = np.zeros(len(centers)) if follow is None else follow
     for center, d, (rw, rh), arc, keep in zip(centers, dirs, radii, arcs, follow):
-        lat = _unit(lat - d * (lat @ d))  # parallel transport keeps the ring from twisting
-        nrm = np.cross(d, lat)
-        ellipse = center + np.cos(phi)[:, None] * rw * lat + np.sin(phi)[:, None] * rh * nrm
+        lat, nrm = frame(d)
+        scale = np.ones(n) if profile is None else profile(arc, np.sin(phi))
+        ellipse = center + (np.cos(phi)[:, None] * rw * lat + np.sin(phi)[:, None] * rh * nrm) * scale[:, None]
         points = (1 - keep) * ellipse + keep * (base + (center - c0))
         rings.append([mb.add(p, part, center, d, arc) for p in points])
     new = []
@@ -172,23 +243,48 @@ def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces, follow=No
     return rings[1:], pole
 
 
-def _finger_rings(lengths, width, taper=0.22):
-    """Arc positions and radii of the rings along a finger: 4 per phalanx, the last phalanx ending in a cap."""
+def _finger_rings(lengths, breadths):
+    """Arc positions (13,) and semi-axes (13, 2) of the rings along a finger (`PHALANX_STATIONS`, then the cap),
+    the total length, and the finger's profile function for `_tube` (pads, creases, knuckles, nail)."""
     l1, l2, l3 = lengths
     total = l1 + l2 + l3
-    r_tip = width * (1 - taper)
-    cap_start = l1 + l2 + l3 - r_tip
+    w_base, w_pip, w_dip = (b / 2 for b in breadths[:3]) if len(breadths) == 3 else (breadths[0] / 2,) * 3
+    if len(breadths) == 2:  # the thumb: MCP and IP breadths
+        w_base, w_pip, w_dip = breadths[0] / 2 * 1.05, breadths[0] / 2, breadths[1] / 2
+    r_tip = w_dip * TIP_TAPER
+    cap_start = total - r_tip
+    joints = (0.0, l1, l1 + l2)
     arcs, scale = [], []
-    arcs += [l1 * f for f in (0.25, 0.5, 0.75, 1.0)]
-    arcs += [l1 + l2 * f for f in (0.25, 0.5, 0.75, 1.0)]
-    arcs += [l1 + l2 + (cap_start - l1 - l2) * f for f in (1 / 3, 2 / 3, 1.0)]
-    scale += [1.0] * 11
-    for alpha in np.radians([35.0, 65.0]):
+    for start, length, stations in zip(joints, (l1, l2, cap_start - l1 - l2), PHALANX_STATIONS):
+        arcs += [start + length * f for f in stations]
+    scale += [1.0] * len(arcs)
+    for alpha in np.radians(CAP_DEG):
         arcs.append(cap_start + r_tip * np.sin(alpha))
         scale.append(np.cos(alpha))
     arcs = np.array(arcs)
-    rw = width * (1 - taper * np.minimum(arcs, cap_start) / total) * np.array(scale)
-    return arcs, np.stack([rw, THICKNESS * rw], axis=1), total
+    s = np.minimum(arcs, cap_start)
+    rw = np.interp(s, [0.0, l1, l1 + l2, cap_start], [w_base, w_pip, w_dip, r_tip]) * np.array(scale)
+    thick = np.interp(s, [0.0, l1 + l2, cap_start], [THICKNESS, THICKNESS, 0.8])
+    radii = np.stack([rw, thick * rw], axis=1)
+
+    def profile(arc, c):
+        w = np.interp(min(arc, cap_start), [0.0, l1, l1 + l2, cap_start], [w_base, w_pip, w_dip, r_tip])
+        knuckle = sum(_bump(arc, j, 0.9 * w) for j in joints[1:])
+        pad = (
+            0.10 * _bump(arc, 0.5 * l1, 0.3 * l1)
+            + 0.09 * _bump(arc, l1 + 0.5 * l2, 0.3 * l2)
+            + 0.20 * _bump(arc, l1 + l2 + 0.55 * l3, 0.32 * l3)
+        )
+        crease = 0.07 * knuckle
+        nail = 0.22 * _smoothstep((arc - l1 - l2 - 0.25 * l3) / (0.3 * l3))
+        dorsal, palmar = np.clip(c, 0, None), np.clip(-c, 0, None)
+        return (
+            (1 + 0.05 * knuckle)
+            * (1 + 0.06 * knuckle * dorsal**2 - nail * dorsal**2)
+            * (1 + (pad - crease) * palmar**1.5)
+        )
+
+    return arcs, radii, total, profile
 
 
 def _build_right_mesh():
@@ -201,8 +297,12 @@ def _build_right_mesh():
         s = 1 - (1 - t) ** 1.6
         ring = (1 - s) * wrist_ring + s * knuckle_ring
         ring[:, 0] = (1 - t) * wrist_ring[:, 0] + t * knuckle_ring[:, 0]
+        zmin, zmax = ring[:, 2].min(), ring[:, 2].max()
+        u = (ring[:, 2] - zmin) / (zmax - zmin)
+        dorsal = np.arange(RING) < HALF_RING
+        ring[dorsal, 1] += _palm_relief(t, u[dorsal], palmar=False)
+        ring[~dorsal, 1] -= _palm_relief(t, u[~dorsal], palmar=True)
         center = ring.mean(0)
-        ring[:, 1] = center[1] + (ring[:, 1] - center[1]) * (1 + 0.25 * np.sin(np.pi * t))
         for pos in range(RING):
             palm_ids[r, pos] = mb.add(ring[pos], "palm", center, _unit(knuckle_ring.mean(0) - WRIST), t)
 
@@ -242,13 +342,14 @@ def _build_right_mesh():
     chains = {}
     top = palm_ids[-1]
     for k, finger in enumerate(LONG_FINGERS):
-        mcp, direction, lengths, width = FINGER_SPECS[finger]
+        mcp, direction = FINGER_BASES[finger]
+        lengths = ANTHROPOMETRY["phalanges"][finger]
         mcp, d = np.array(mcp), _unit(direction)
         loop = [top[3 * k + i] for i in range(4)] + [top[RING - 1 - (3 * k + 3 - i)] for i in range(4)]
-        arcs, radii, total = _finger_rings(lengths, width)
+        arcs, radii, total, profile = _finger_rings(lengths, ANTHROPOMETRY["breadths"][finger])
         centers = mcp + arcs[:, None] * d
         tip = mcp + total * d
-        _, pole = _tube(mb, loop, centers, [d] * len(arcs), radii, finger, arcs, tip, faces)
+        _, pole = _tube(mb, loop, centers, [d] * len(arcs), radii, finger, arcs, tip, faces, profile=profile)
         j1, j2, j3 = MANO_FINGER_JOINTS[finger]
         joints[j1], joints[j2], joints[j3] = mcp, mcp + lengths[0] * d, mcp + (lengths[0] + lengths[1]) * d
         tips[1 + k] = tip
@@ -260,22 +361,23 @@ def _build_right_mesh():
     loop = [r0[p] for p in THUMB_PATCH_POSITIONS] + [r1[p] for p in THUMB_PATCH_POSITIONS[::-1]]
     patch_center = np.array([mb.verts[i] for i in loop]).mean(0)
     palm_axis_point = np.array([mb.axis_center[i] for i in loop]).mean(0)
-    cmc = patch_center + 0.35 * (palm_axis_point - patch_center)
+    cmc = patch_center + 0.45 * (palm_axis_point - patch_center)
     dirs = [_unit(d) for d in THUMB_DIRS]
-    t_mcp = cmc + THUMB_LENGTHS[0] * dirs[0]
-    t_ip = t_mcp + THUMB_LENGTHS[1] * dirs[1]
-    t_tip = t_ip + THUMB_LENGTHS[2] * dirs[2]
+    lengths = ANTHROPOMETRY["phalanges"]["thumb"]
+    t_mcp = cmc + lengths[0] * dirs[0]
+    t_ip = t_mcp + lengths[1] * dirs[1]
+    t_tip = t_ip + lengths[2] * dirs[2]
     first = np.linalg.norm(t_mcp - patch_center)
     seg_starts = [patch_center, t_mcp, t_ip]
     seg_dirs = [_unit(t_mcp - patch_center), dirs[1], dirs[2]]
-    seg_lengths = [first, THUMB_LENGTHS[1], THUMB_LENGTHS[2]]
-    arcs, radii, total = _finger_rings(seg_lengths, THUMB_RADIUS[0], taper=1 - THUMB_RADIUS[1] / THUMB_RADIUS[0])
+    seg_lengths = [first, lengths[1], lengths[2]]
+    arcs, radii, total, profile = _finger_rings(seg_lengths, ANTHROPOMETRY["breadths"]["thumb"])
     # The first segment leaves the palm along the patch normal and bends towards the MCP (a quadratic Bezier),
     # and its rings start as wide as the patch: a straight, round start would cut into the palm.
     patch_pts = np.array([mb.verts[i] for i in loop])
     normal = np.linalg.svd(patch_pts - patch_center)[2][2]
     normal *= np.sign(normal @ (patch_center - palm_axis_point))
-    control = patch_center + 0.45 * first * normal
+    control = patch_center + 0.3 * first * normal
     patch_radius = np.linalg.norm(patch_pts - patch_center, axis=1).mean()
     centers, cdirs, follow = [], [], np.zeros(len(arcs))
     for i, a in enumerate(arcs):
@@ -286,11 +388,19 @@ def _build_right_mesh():
             centers.append((1 - u) ** 2 * patch_center + 2 * u * (1 - u) * control + u**2 * t_mcp)
             cdirs.append(_unit(2 * (1 - u) * (control - patch_center) + 2 * u * (t_mcp - control)))
             radii[i] *= 1 + (patch_radius / radii[i, 0] - 1) * (1 - u) ** 2
-            follow[i] = (1 - u) ** 2
+            follow[i] = (1 - u) ** 1.3
         else:
             centers.append(seg_starts[seg] + local * seg_dirs[seg])
             cdirs.append(seg_dirs[seg])
-    _, pole = _tube(mb, loop, np.array(centers), cdirs, radii, "thumb", arcs, t_tip, faces, follow)
+    # The thumb's nail faces sideways: its dorsal direction is the back of the hand turned about the thumb's
+    # axis towards the radial side.
+    axis = _unit(t_tip - t_mcp)
+    back = _unit(np.array([0.0, 1.0, 0.0]) - axis[1] * axis)
+    radial = _unit(np.cross(axis, back))
+    radial *= np.sign(radial[2])
+    roll = np.radians(THUMB_NAIL_ROLL_DEG)
+    nail_dir = np.cos(roll) * back + np.sin(roll) * radial
+    _, pole = _tube(mb, loop, np.array(centers), cdirs, radii, "thumb", arcs, t_tip, faces, follow, nail_dir, profile)
     j1, j2, j3 = MANO_FINGER_JOINTS["thumb"]
     joints[j1], joints[j2], joints[j3] = cmc, t_mcp, t_ip
     tips[0], tip_ids[0] = t_tip, pole
@@ -308,6 +418,7 @@ def _build_right_mesh():
         "axis_dir": np.array(mb.axis_dir),
         "arc": np.array(mb.arc),
         "palm_ids": palm_ids,
+        "nail_dir": nail_dir,
     }
     return V, np.array(faces, dtype=np.int64), joints, tips, tip_ids, chains, labels
 
@@ -427,17 +538,20 @@ def _shape_directions(V, F, joints, chains, labels) -> np.ndarray:
     return S
 
 
-def _pose_correctives(V, F, W) -> np.ndarray:
-    """(778, 3, 135): the skin bulges outward at a bent joint, in proportion to 1 - cos(angle).
+def _pose_correctives(V, F, W, labels) -> np.ndarray:
+    """(778, 3, 135): the skin bulges outward at a bent joint, in proportion to 1 - cos(angle) and to the local
+    radius, making up the volume that blending two rotations loses (a section halfway between them shrinks by
+    cos(angle / 2) across the bend: 30 % of its area at 90 degrees).
 
     MANO's pose features are the entries of (R - I) per joint 1..15; 1 - cos(angle) = -trace(R - I) / 2.
     """
     P = np.zeros((len(V), 3, 135))
     normals = _vertex_normals(V, F)
+    radius = np.clip(np.linalg.norm(V - labels["axis_center"], axis=1), 0.004, 0.009)
     for j in range(1, 16):
         blend = 4.0 * W[:, j] * W[:, MANO_PARENTS[j]]
         for diag in (0, 4, 8):
-            P[:, :, 9 * (j - 1) + diag] = -0.5 * 0.002 * blend[:, None] * normals
+            P[:, :, 9 * (j - 1) + diag] = -0.5 * CORRECTIVE * radius[:, None] * blend[:, None] * normals
     return P
 
 
@@ -481,7 +595,7 @@ def build_standin() -> dict[str, dict]:
         "kintree_table": kintree,
         "J": J,
         "shapedirs": _shape_directions(V, F, joints, chains, labels),
-        "posedirs": _pose_correctives(V, F, W),
+        "posedirs": _pose_correctives(V, F, W, labels),
         "hands_components": components,
         "hands_mean": mean,
         "tip_vertex_ids": tip_ids,
