@@ -18,7 +18,8 @@ def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True, gain: float 
                   linear: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
     """The renderer's EXR -> {'rgb': uint8 (H,W,3) if rgb (scene-linear x gain, encoded by exposure.encode),
     'linear' and 'background': float32 (H,W,3) scene-linear if linear (the transparent film's premultiplied
-    Combined and the Environment pass: their sum is the image), 'mask': uint8 (H,W) 0 bg / 1 right / 2 left,
+    Combined and the Environment pass: their sum is the image), 'mask': uint8 (H,W) 0 bg / 1 right / 2 left
+    / 3 right forearm / 4 left forearm,
     'depth': float32 (H,W) camera z in metres, 0 on background} (EXR rows run top to bottom)."""
     ch = read_exr_channels(path)
     index = ch[f"{layer}.Object Index.X"]

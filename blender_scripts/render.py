@@ -69,6 +69,8 @@ class Job:
         from textures.catalogue import list_textures
 
         check_settings(s)
+        if not s.sleeves <= 1:
+            raise InputError(f"--sleeves {s.sleeves}: a probability, expected a number from 0 to 1")
         self.s = s
         self.poses = load_poses(s.poses)
         self.models = load_hand_models(s.mano_dir, quiet=True)
@@ -152,7 +154,7 @@ def meter(linear: np.ndarray, mask: np.ndarray, target: float) -> float:
     """The exposure rule on one render: the gain that puts its hand pixels' median luma on `target`."""
     from blender_scripts.exposure import choose_gain
 
-    return choose_gain(linear[mask > 0], target)
+    return choose_gain(linear[(mask == 1) | (mask == 2)], target)  # the hands: forearms and sleeves left out
 
 
 def body_rotations(poses, models) -> np.ndarray:
@@ -162,11 +164,54 @@ def body_rotations(poses, models) -> np.ndarray:
     from handmodel.forearm import posed_frames
 
     given = getattr(poses, "body_to_world", None)
-    if given is not None:
+    if given is None:
+        given = poses.metrics.get("body_to_world")  # a per-pose array of the file (N, 4, 4)
+    if given is not None and np.shape(given) == (len(poses), 4, 4):
         return np.asarray(given, dtype=np.float64)[:, :3, :3]
     fr = {h: posed_frames(models[h], *(poses.params[h][k] for k in ("pose", "shape", "trans"))) for h in models}
     T = estimate_body_frame(fr["right"]["wrist"], fr["right"]["axis"], fr["left"]["wrist"], fr["left"]["axis"])
     return T[:, :3, :3]
+
+
+def arm_geometry(models, layouts, forearms: bool) -> dict:
+    """Per hand what the scene needs besides the hand, as faces into concat(hand vertices, forearm or cap
+    vertices): 'extra' faces and 'extra_uvs' that belong to the hand's own mesh and label (the wrist cap of a bare
+    hand; with a forearm, its first strip of faces, so that every hand vertex lies inside the hand's mask), and
+    with forearms the forearm's 'faces', 'uvs' and 'stations' for the scene, and the wrist 'loop'."""
+    from handmodel import forearm as fa
+    from textures.uv_layout import forearm_uvs
+
+    out = {}
+    for h, m in models.items():
+        loop = fa.wrist_loop(m.faces)
+        uvs = forearm_uvs(layouts[h], m, len(loop))
+        if forearms:
+            fr = fa.posed_frames(m, np.zeros((1, 48)), np.zeros((1, 10)), np.zeros((1, 3)))
+            _, faces = fa.forearm_mesh(m.v_template, loop, fr["wrist"][0], fr["axis"][0], fr["lateral"][0])
+            strip = 2 * len(loop)
+            out[h] = {"loop": loop, "extra": faces[:strip], "extra_uvs": uvs[:strip], "faces": faces[strip:],
+                      "uvs": uvs[strip:], "stations": fa.face_stations(len(loop))[strip:]}  # fmt: skip
+        else:
+            _, cap = fa.wrist_cap(m.v_template, loop, np.array([1.0, 0.0, 0.0]))
+            centre = uvs.reshape(-1, 2).mean(0)
+            out[h] = {"loop": loop, "extra": cap,
+                      "extra_uvs": np.broadcast_to(centre, cap.shape + (2,)).astype(np.float32)}  # fmt: skip
+    return out
+
+
+def posed_arm(model, arm: dict, verts: np.ndarray, params: dict, sleeve: float | None):
+    """(the hand object's vertices, the points the forearm's faces index or None) of one posed hand: bare, the
+    hand's vertices with its wrist cap's appended; with a forearm, the hand's and the forearm's first ring, and
+    the hand's with all the forearm's."""
+    from handmodel import forearm as fa
+
+    fr = fa.posed_frames(model, *(params[k][None] for k in ("pose", "shape", "trans")))
+    if "faces" not in arm:
+        cap, _ = fa.wrist_cap(verts, arm["loop"], fr["axis"][0])
+        return np.concatenate([verts, cap]), None
+    new, _ = fa.forearm_mesh(verts, arm["loop"], fr["wrist"][0], fr["axis"][0], fr["lateral"][0], sleeve_from=sleeve)
+    points = np.concatenate([verts, new])
+    return points[: len(verts) + len(arm["loop"])], points
 
 
 def render_worker(s: RenderSettings, max_samples: int | None = None, report=None) -> int:
@@ -186,11 +231,15 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
     if not todo:
         return 0
     layouts = load_or_build(job.models)
+    arms = arm_geometry(job.models, layouts, s.forearms)
     faces = {h: job.models[h].faces for h in HANDS}
     uvs = {h: layouts[h]["uv"] for h in HANDS}
+    faces = {h: np.concatenate([faces[h], arms[h]["extra"]]) for h in HANDS}
+    uvs = {h: np.concatenate([uvs[h], arms[h]["extra_uvs"]]) for h in HANDS}
     size = s.resolution
     quality = RenderQuality(samples=s.samples, denoiser=s.denoise)
-    scene = HandScene(faces, size, size, uvs=uvs, subdivision=s.subdivision, threads=s.threads, quality=quality)
+    scene = HandScene(faces, size, size, uvs=uvs, subdivision=s.subdivision, threads=s.threads, quality=quality,
+                      forearms=arms if s.forearms else None)  # fmt: skip
     writer = SampleWriter(s.out, size, size)
     p = job.poses.params
     body = body_rotations(job.poses, job.models)
@@ -202,9 +251,11 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                      for h in HANDS}  # fmt: skip
             points = np.concatenate([verts[h] for h in HANDS])
             spec = sample_scene(s.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures, job.rig_cameras,
-                                body_rotation=body[i])  # fmt: skip
+                                body_rotation=body[i], sleeve_probability=s.sleeves)  # fmt: skip
             if spec is None:
                 raise InputError(f"{s.cameras}: no camera sees both hands of pose {i} of {s.poses}")
+            sleeves = spec.sleeves or {}
+            posed = {h: posed_arm(job.models[h], arms[h], verts[h], params[h], sleeves.get(h)) for h in HANDS}
             try:
                 scene.set_skin(spec.skin)
             except OSError as e:
@@ -213,7 +264,10 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                 scene.set_world(spec.world)
             except OSError as e:
                 raise InputError(str(e)) from None
-            scene.set_hands(verts)
+            if spec.cloth is not None:
+                scene.set_cloth(spec.cloth)
+            scene.set_hands({h: posed[h][0] for h in HANDS}, forearms={h: posed[h][1] for h in HANDS if s.forearms},
+                            sleeves=sleeves)  # fmt: skip
             scene.set_camera(spec.K, spec.R, spec.t)
             tone = scene.skin.tone
             target = target_luma(tone["albedo"], spec.exposure_stops * s.exposure_spread)
@@ -226,7 +280,8 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                       "camera": spec.camera_name, "poses": os.path.basename(s.poses), "exposure": gain,
                       "background_gain": out["background_gain"],
                       "exposure_target": target, "skin_tone": tone["tone"], "skin_ita": tone["ita"],
-                      **hand_figures(out["rgb"], out["mask"])}  # fmt: skip
+                      "forearms": s.forearms, "sleeves": sleeves or None,
+                      **hand_figures(out["rgb"], np.where(out["mask"] <= 2, out["mask"], 0))}  # fmt: skip
             if done == 0:
                 job.write_meta()
             writer.write(job.names[i], out, annotation_to_json({"K": spec.K, "R": spec.R, "t": spec.t}, hands, source))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blender_scripts.camera import CameraRanges, sample_orbit_camera
+from blender_scripts.cloth import ClothParams
 from blender_scripts.lighting import WorldParams
 from blender_scripts.materials import SkinParams
 from handmodel.camera import framing_intrinsics, project, world_to_camera
@@ -24,6 +25,8 @@ class SampleScene:
     hdri_name: str
     camera_name: str | None
     exposure_stops: float = 0.0  # in [-1, 1]: x the run's --exposure-spread, the stops away from the target
+    sleeves: dict | None = None  # hand -> where its sleeve starts (metres from the wrist) or None
+    cloth: ClothParams | None = None
 
 
 def sample_rng(seed: int, sample_id: int) -> np.random.Generator:
@@ -72,19 +75,21 @@ def sample_scene(
     rig_cameras: list | None = None,
     ranges: CameraRanges = CameraRanges(),
     body_rotation: np.ndarray | None = None,
+    sleeve_probability: float = 0.0,
 ) -> SampleScene | None:
     """Everything random about one sample. points: both hands' vertices (N,3) world metres; hdris: catalogue
     entries (name, path); textures: paths; body_rotation: (3,3) body -> world rotation of the hands' body (the
-    environment stands upright on it). None when rig cameras are given and none of them sees the hands."""
+    environment stands upright on it, orbit cameras look from its front and above); sleeve_probability: the
+    chance that the arms wear sleeves. None when rig cameras are given and none of them sees the hands."""
     rng = sample_rng(seed, sample_id)
-    cam_rng, light_rng, skin_rng = rng.spawn(3)
+    cam_rng, light_rng, skin_rng, cloth_rng = rng.spawn(4)
     if rig_cameras:
         picked = pick_rig_camera(cam_rng, rig_cameras, points, size)
         if picked is None:
             return None
         K, R, t, cam_name = picked
     else:
-        K, R, t = sample_orbit_camera(cam_rng, points, size, ranges)
+        K, R, t = sample_orbit_camera(cam_rng, points, size, ranges, body_rotation=body_rotation)
         cam_name = None
     entry = hdris[light_rng.integers(len(hdris))]
     world = WorldParams(
@@ -108,5 +113,18 @@ def sample_scene(
         scatter=float(skin_rng.uniform(0.8, 1.25)),
         bump=float(skin_rng.uniform(0.35, 0.6)),
     )
+    sleeves, cloth = None, None
+    if cloth_rng.uniform() < sleeve_probability:
+        # One garment: both sleeves start a few centimetres up the forearm (pushed up or at the wrist).
+        start = float(cloth_rng.uniform(0.015, 0.09))
+        sleeves = {h: start + float(cloth_rng.uniform(-0.015, 0.015)) for h in ("right", "left")}
+        hue, sat, val = cloth_rng.uniform(0, 1), cloth_rng.uniform(0.05, 0.8), np.exp(cloth_rng.uniform(-3.5, -0.4))
+        rgb = val * (1 - sat + sat * (0.5 + 0.5 * np.cos(2 * np.pi * (hue - np.array([0.0, 1 / 3, 2 / 3])))))
+        cloth = ClothParams(
+            color=tuple(float(c) for c in rgb),
+            roughness=float(cloth_rng.uniform(0.6, 1.0)),
+            sheen=float(cloth_rng.uniform(0.2, 1.0)),
+            weave=float(cloth_rng.uniform(500, 1500)),
+        )
     return SampleScene(K=K, R=R, t=t, skin=skin, world=world, hdri_name=entry.name, camera_name=cam_name,
-                       exposure_stops=exposure_stops)  # fmt: skip
+                       exposure_stops=exposure_stops, sleeves=sleeves, cloth=cloth)  # fmt: skip

@@ -4,8 +4,14 @@ in one Cycles call.
     scene = HandScene(faces={'right': (F,3), 'left': (F,3)}, width=W, height=H)   # quality=RenderQuality(...)
     scene.set_hands({'right': verts (778,3), 'left': verts (778,3)})   # world metres; omit a hand to hide it
     scene.set_camera(K, R, t)                                          # OpenCV world -> camera, K for W x H
-    out = scene.render(rgb=True)   # {'rgb': uint8 HxWx3, 'mask': uint8 HxW (0 bg, 1 right, 2 left),
-                                   #  'depth': float32 HxW camera z in metres, 0 = background}
+    out = scene.render(rgb=True)   # {'rgb': uint8 HxWx3, 'mask': uint8 HxW (0 bg, 1 right, 2 left,
+                                   #  3 right forearm, 4 left forearm), 'depth': float32 HxW camera z in metres,
+                                   #  0 = background}
+
+With `forearms` (per hand {'faces' (K,3) ids into an array of points, 'uvs' (K,3,2), 'stations' (K,): distance
+from the wrist, see `handmodel.forearm.face_stations`}), each hand gets a forearm object of its own mask label,
+sharing the hand's skin material, with a cloth material on the faces of a sleeve;
+`set_hands(verts, forearms={hand: points (P,3)}, sleeves={hand: start metres or None})`.
 
 Persistent render data keeps Cycles' scene between renders (only changed geometry is re-synced); orphan data is
 purged and freed heap handed back to the system after every render so memory stays flat.
@@ -24,13 +30,14 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from blender_scripts.cloth import ClothMaterial, ClothParams
 from blender_scripts.exposure import background_gain, encode
 from blender_scripts.lighting import World, WorldParams
 from blender_scripts.materials import SkinMaterial, SkinParams
 from blender_scripts.passes import decode_passes
 from blender_scripts.quality import DEFAULT_QUALITY, RenderQuality, apply_quality
 from handmodel.camera import blender_intrinsics, opencv_to_blender_matrix_world
-from handmodel.dataset_io import HAND_LABELS
+from handmodel.dataset_io import FOREARM_LABELS, HAND_LABELS
 from handmodel.joints import HANDS
 
 
@@ -69,7 +76,7 @@ class HandScene:
 
     def __init__(self, faces: dict, width: int = 256, height: int = 256, samples: int | None = None,
                  uvs: dict | None = None, subdivision: int = 1, threads: int = 0,
-                 quality: RenderQuality = DEFAULT_QUALITY):  # fmt: skip
+                 quality: RenderQuality = DEFAULT_QUALITY, forearms: dict | None = None):  # fmt: skip
         bpy.ops.wm.read_factory_settings(use_empty=True)
         if samples is not None:
             quality = replace(quality, samples=int(samples))
@@ -107,10 +114,15 @@ class HandScene:
         self.world.apply(WorldParams())
         apply_quality(sc, quality)
         self.skin.apply(SkinParams())
-        self.objects = {}
+        self.cloth = ClothMaterial()
+        self.cloth.apply(ClothParams())
+        self.objects, self.forearms = {}, {}
         for hand in HANDS:
             f = np.asarray(faces[hand], dtype=np.int64)
-            self.objects[hand] = self._make_hand(hand, f, None if uvs is None else uvs.get(hand), subdivision)
+            self.objects[hand] = self._make_mesh(f"{hand}_hand", f, None if uvs is None else uvs.get(hand),
+                                                 subdivision, HAND_LABELS[hand])  # fmt: skip
+            if forearms and hand in forearms:
+                self.forearms[hand] = self._make_forearm(hand, forearms[hand], subdivision)
         cam = bpy.data.cameras.new("camera")
         cam.sensor_fit = "HORIZONTAL"
         cam.clip_start, cam.clip_end = 0.01, 100.0
@@ -118,20 +130,20 @@ class HandScene:
         sc.collection.objects.link(self.camera)
         sc.camera = self.camera
 
-    def _make_hand(self, hand: str, faces: np.ndarray, uvs, subdivision: int):
+    def _make_mesh(self, name: str, faces: np.ndarray, uvs, subdivision: int, pass_index: int):
         n_verts = int(faces.max()) + 1
-        mesh = bpy.data.meshes.new(f"{hand}_hand")
+        mesh = bpy.data.meshes.new(name)
         mesh.from_pydata(np.zeros((n_verts, 3)).tolist(), [], faces.tolist())
         mesh.shade_smooth()
         if uvs is not None:
             uvs = np.asarray(uvs, dtype=np.float32)
             if uvs.shape != (len(faces), 3, 2):
-                raise ValueError(f"{hand} UVs have shape {uvs.shape}, expected ({len(faces)}, 3, 2)")
+                raise ValueError(f"{name} UVs have shape {uvs.shape}, expected ({len(faces)}, 3, 2)")
             layer = mesh.uv_layers.new(name="UVMap")
             layer.data.foreach_set("uv", uvs.ravel())
         mesh.materials.append(self.skin.material)
-        obj = bpy.data.objects.new(f"{hand}_hand", mesh)
-        obj.pass_index = HAND_LABELS[hand]
+        obj = bpy.data.objects.new(name, mesh)
+        obj.pass_index = pass_index
         if subdivision > 0:
             mod = obj.modifiers.new("subdivision", "SUBSURF")
             mod.levels = mod.render_levels = subdivision
@@ -139,8 +151,38 @@ class HandScene:
         obj.hide_render = True
         return obj
 
-    def set_hands(self, verts: dict) -> None:
-        """verts[hand]: (V,3) world metres; a hand left out (or None) is hidden."""
+    def _make_forearm(self, hand: str, spec: dict, subdivision: int) -> dict:
+        """The forearm object: its faces re-indexed onto the points they use, materials [skin, cloth]."""
+        faces = np.asarray(spec["faces"], dtype=np.int64)
+        used = np.unique(faces)
+        local = np.searchsorted(used, faces)
+        name = f"{hand}_forearm"
+        obj = self._make_mesh(name, local, spec.get("uvs"), subdivision, FOREARM_LABELS[hand])
+        obj.data.materials.append(self.cloth.material)
+        return {"object": obj, "used": used, "stations": np.asarray(spec["stations"], dtype=np.float64),
+                "sleeve": None}  # fmt: skip
+
+    def set_cloth(self, params: ClothParams) -> None:
+        self.cloth.apply(params)
+
+    def set_hands(self, verts: dict, forearms: dict | None = None, sleeves: dict | None = None) -> None:
+        """verts[hand]: (V,3) world metres; a hand left out (or None) is hidden. forearms[hand]: (P,3) the points
+        its forearm's faces index (left out: no forearm drawn); sleeves[hand]: where its sleeve starts (metres
+        from the wrist) or None."""
+        forearms, sleeves = forearms or {}, sleeves or {}
+        for hand, fa in self.forearms.items():
+            obj, points = fa["object"], forearms.get(hand)
+            obj.hide_render = points is None or verts.get(hand) is None
+            if obj.hide_render:
+                continue
+            mesh = obj.data
+            mesh.vertices.foreach_set("co", np.asarray(points, dtype=np.float32)[fa["used"]].ravel())
+            start = sleeves.get(hand)
+            if start != fa["sleeve"]:
+                index = np.zeros(len(fa["stations"]), np.int32) if start is None else (fa["stations"] >= start)
+                mesh.polygons.foreach_set("material_index", np.asarray(index, dtype=np.int32))
+                fa["sleeve"] = start
+            mesh.update()
         for hand, obj in self.objects.items():
             v = verts.get(hand)
             obj.hide_render = v is None

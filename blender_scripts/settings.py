@@ -231,6 +231,10 @@ class RenderSettings:
     exposure_spread: float = option("Spread of each sample's exposure around the well-exposed target, in stops "
                                     "(uniform within +-SPREAD; 0: every sample on target).", 0.5, min=0,
                                     fingerprint=True, legacy=None)  # fmt: skip
+    forearms: bool = option("Render bare hands (closed wrists, no forearms), as RenderIH did.", True,
+                            fingerprint=True, legacy=False)  # fmt: skip
+    sleeves: float = option("Probability that the arms wear sleeves (cloth over part of each forearm).", 0.0,
+                            min=0.0, fingerprint=True, legacy=0.0)  # fmt: skip
     restart_every: int = option("Restart the Blender worker every N samples so memory stays flat (0: one process).",
                                 200, min=0)  # fmt: skip
     threads: int = option("Render threads (0: all cores).", 0, min=0)

@@ -7,38 +7,52 @@ import numpy as np
 from handmodel.png import write_png
 
 
-def model_preview(out, mano_dir=None, size: int = 384, samples: int = 32) -> dict:
-    """Render the active hand model's two rest-pose hands with Blender (back of the hands to the camera, the
+def model_preview(out, mano_dir=None, size: int = 384, samples: int = 32, forearms: bool = True) -> dict:
+    """Render the active hand model's two rest-pose hands with Blender (backs to the camera, fingers up, right hand
+    on the right, forearms leaving the picture at the bottom; `forearms=False`: bare hands with closed wrists; the
     studio HDRI, a generated mid-tone texture) and label the picture with the model's name and hash."""
     from blender_scripts.lighting import WorldParams
     from blender_scripts.materials import SkinParams
+    from blender_scripts.render import arm_geometry, posed_arm
     from blender_scripts.scene import HandScene
     from handmodel import load_hand_models
     from handmodel.camera import framing_intrinsics, look_at, world_to_camera
+    from handmodel.skinning import mano_forward, matrix_to_axis_angle
     from hdri.catalogue import list_hdris
     from textures.catalogue import list_textures
     from textures.uv_layout import hand_frame, load_or_build
 
     models = load_hand_models(mano_dir, quiet=True)
     layouts = load_or_build(models)
-    verts, normal = {}, np.zeros(3)
-    for k, hand in enumerate(("right", "left")):
+    arms = arm_geometry(models, layouts, forearms)
+    verts, points = {}, {}
+    for hand, side in (("right", 1.0), ("left", -1.0)):
         m = models[hand]
-        axes, c = hand_frame(m.v_template, int(m.tip_ids[0]))
-        side = 1 if k == 0 else -1
-        verts[hand] = (
-            m.v_template - c + side * 0.06 * axes[1] * (1 if axes[1] @ (m.v_template[m.tip_ids[0]] - c) < 0 else -1)
-        )
-        normal += axes[2]
-    pts = np.concatenate(list(verts.values()))
-    centre = (pts.min(0) + pts.max(0)) / 2
-    R, t = look_at(centre + 0.6 * normal / np.linalg.norm(normal), centre)
-    K = framing_intrinsics(world_to_camera(pts, R, t), size, fill=0.8)
+        axes, _ = hand_frame(m.v_template, int(m.tip_ids[0]))
+        J = m.J_regressor @ m.v_template
+        # Root rotation: fingers up (world -y) and fanned out a little, the back of the hand to the camera (-z).
+        f = (J[4] - J[0]) / np.linalg.norm(J[4] - J[0])
+        n = axes[2] - (axes[2] @ f) * f
+        n /= np.linalg.norm(n)
+        fan = np.radians(12.0) * side
+        u = np.array([np.sin(fan), -np.cos(fan), 0.0])
+        d = np.array([0.0, 0.0, -1.0])
+        rot = np.stack([u, d, np.cross(u, d)], 1) @ np.stack([f, n, np.cross(f, n)], 1).T
+        pose = np.zeros(48)
+        pose[:3] = matrix_to_axis_angle(rot)
+        params = {"pose": pose, "shape": np.zeros(10), "trans": np.array([side * 0.062, 0.085, 0.0]) - J[0]}
+        v, _ = mano_forward(m, params["pose"][None], params["shape"][None], params["trans"][None])
+        verts[hand], points[hand] = posed_arm(m, arms[hand], v[0], params, None)
+    hands = np.concatenate([verts[h][: len(models[h].v_template)] for h in verts])
+    centre = (hands.min(0) + hands.max(0)) / 2
+    R, t = look_at(centre - np.array([0.0, 0.0, 0.6]), centre, up=(0.0, -1.0, 0.0))
+    K = framing_intrinsics(world_to_camera(hands, R, t), size, fill=0.8)
     textures = list_textures(models)
     studio = next(h for h in list_hdris() if h.name == "studio")
-    faces = {h: models[h].faces for h in verts}
-    with HandScene(faces, size, size, samples=samples, uvs={h: layouts[h]["uv"] for h in verts}) as scene:
-        scene.set_hands(verts)
+    faces = {h: np.concatenate([models[h].faces, arms[h]["extra"]]) for h in verts}
+    uvs = {h: np.concatenate([layouts[h]["uv"], arms[h]["extra_uvs"]]) for h in verts}
+    with HandScene(faces, size, size, samples=samples, uvs=uvs, forearms=arms if forearms else None) as scene:
+        scene.set_hands(verts, forearms=points if forearms else None)
         scene.set_camera(K, R, t)
         scene.set_skin(SkinParams(texture=textures[len(textures) // 2]))
         scene.set_world(WorldParams(hdri=studio.path, strength=1.2))

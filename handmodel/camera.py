@@ -128,7 +128,8 @@ def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, -1.0, 0.0)):
     eye, target = np.asarray(eye, dtype=np.float64), np.asarray(target, dtype=np.float64)
     z = target - eye
     z /= np.linalg.norm(z)
-    x = np.cross(z, -np.asarray(up, dtype=np.float64))
+    # Image x = forward x up: then image y (down) = forward x x is -up, so `up` shows at the top.
+    x = np.cross(z, np.asarray(up, dtype=np.float64))
     if np.linalg.norm(x) < 1e-9:  # looking along `up`: any perpendicular will do
         x = np.cross(z, [1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.cross(z, [0.0, 1.0, 0.0])
     x /= np.linalg.norm(x)

@@ -28,6 +28,8 @@ from handmodel.skinning import rest_joints, rodrigues
 
 RINGS = 14  # rings along the forearm after the wrist loop, denser near the wrist
 ELBOW_CAP_DEG = (30.0, 55.0, 75.0)  # rings of the rounded elbow end, then its pole
+SLEEVE_EASE = 1.12  # a sleeve's section over the bare forearm's (cloth thickness and slack)
+SLEEVE_CUFF = 0.012  # metres over which the sleeve's hem rises from the skin to its full ease
 
 
 @dataclass(frozen=True)
@@ -182,10 +184,12 @@ def _ellipse_radius(phi, a, b):
     return a * b / np.sqrt((b * np.cos(phi)) ** 2 + (a * np.sin(phi)) ** 2)
 
 
-def forearm_mesh(verts: np.ndarray, loop: np.ndarray, wrist, axis, lateral, dims: ForearmDims = FOREARM):
+def forearm_mesh(verts: np.ndarray, loop: np.ndarray, wrist, axis, lateral, dims: ForearmDims = FOREARM,
+                 sleeve_from: float | None = None):  # fmt: skip
     """The forearm joined to one posed hand: (new vertices (M, 3), faces (K, 3)), face ids indexing
     concat(verts, new vertices). verts (V, 3) the posed hand, loop its `wrist_loop`, wrist/axis/lateral (3,) from
-    `posed_frames`. M and the faces depend only on len(loop)."""
+    `posed_frames`. M and the faces depend only on len(loop). sleeve_from: distance from the wrist (metres) where
+    a sleeve begins; the section then widens by SLEEVE_EASE over SLEEVE_CUFF (faces there: `face_stations`)."""
     verts = np.asarray(verts, dtype=np.float64)
     wrist, axis = np.asarray(wrist, dtype=np.float64), _unit(np.asarray(axis, dtype=np.float64))
     lateral = _unit(np.asarray(lateral, dtype=np.float64))
@@ -208,6 +212,9 @@ def forearm_mesh(verts: np.ndarray, loop: np.ndarray, wrist, axis, lateral, dims
         ellipse = direction * _ellipse_radius(phi, a, b)[:, None]
         # The loop's own offsets (their along-axis part fades too, so the cut's slant straightens out).
         loop_part = off - (off @ axis)[:, None] * axis * (1 - keep)
+        if sleeve_from is not None:
+            ease = 1 + (SLEEVE_EASE - 1) * np.clip((s - sleeve_from) / SLEEVE_CUFF + 1, 0.0, 1.0)
+            ellipse = ellipse * ease
         ring = centre + keep * loop_part + (1 - keep) * ellipse
         ids = np.arange(len(new), len(new) + len(ring)) + n_v
         new.extend(ring)
@@ -215,7 +222,7 @@ def forearm_mesh(verts: np.ndarray, loop: np.ndarray, wrist, axis, lateral, dims
     # The rounded elbow: rings closing in past the elbow joint, then a pole.
     a, b = semi_axes_at(dims.length, dims)
     end_centre = wrist + stations[-1] * axis
-    r_end = _ellipse_radius(phi, a, b)
+    r_end = _ellipse_radius(phi, a, b) * (1.0 if sleeve_from is None else SLEEVE_EASE)
     cap_depth = 0.8 * min(a, b)
     for deg in ELBOW_CAP_DEG:
         al = np.radians(deg)
@@ -231,6 +238,14 @@ def forearm_mesh(verts: np.ndarray, loop: np.ndarray, wrist, axis, lateral, dims
     last = rings[-1]
     faces += [(last[(k + 1) % len(last)], last[k], pole) for k in range(len(last))]
     return np.array(new), np.array(faces, dtype=np.int64)
+
+
+def face_stations(n_loop: int, dims: ForearmDims = FOREARM) -> np.ndarray:
+    """(K,) distance from the wrist (metres, along the axis) of the proximal edge of each `forearm_mesh` face: a
+    face belongs to a sleeve starting at s when its station is >= s."""
+    edges = np.concatenate([[0.0], _ring_stations(dims), np.full(len(ELBOW_CAP_DEG), dims.length)])
+    per_ring = np.repeat(edges[:-1], 2 * n_loop)
+    return np.concatenate([per_ring, np.full(n_loop, dims.length)])
 
 
 def forearm_corner_uvs(n_loop: int) -> np.ndarray:

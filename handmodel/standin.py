@@ -74,7 +74,7 @@ THUMB_NAIL_ROLL_DEG = 75.0  # the thumb's nail faces this far round from the pal
 # Ring stations of a finger as fractions of its phalanges (proximal, middle, distal), then the cap's ring angles:
 # crowded at the joints, where it bends, and at the tip.
 PHALANX_STATIONS = ((0.3, 0.62, 0.86, 1.0), (0.14, 0.5, 0.84, 1.0), (0.15, 0.48, 0.78))
-CAP_DEG = (38.0, 68.0)
+CAP_DEG = (34.0, 62.0)
 CORRECTIVE = 0.2  # outward bulge at a joint bent by 90 degrees, as a fraction of the local radius
 
 

@@ -197,3 +197,13 @@ def test_shard_option_is_parsed_once_for_every_stage():
                 result = CliRunner().invoke(cli.main, [*stage, "--shard", bad])
                 assert result.exit_code == 1 and str(expected.value) in result.output, (stage, result.output)
         assert os.listdir(d) == []
+
+
+def test_look_at_shows_the_up_direction_at_the_top_of_the_image():
+    K = np.array([[100.0, 0, 50], [0, 100.0, 50], [0, 0, 1]])
+    for up in ((0.0, -1.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.6, 0.8)):
+        R, t = look_at(eye=[0.1, 0.2, -1.0], target=[0.0, 0.0, 0.0], up=up)
+        assert np.allclose(R @ R.T, np.eye(3)) and np.isclose(np.linalg.det(R), 1.0)
+        above = project(world_to_camera(0.05 * np.array([up]), R, t), K)[0]
+        centre = project(world_to_camera(np.zeros((1, 3)), R, t), K)[0]
+        assert above[1] < centre[1] - 2  # image rows grow downwards

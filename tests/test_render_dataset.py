@@ -80,6 +80,41 @@ def test_render_masks_cover_each_hands_visible_vertices(rendered, models):
 
 
 @pytest.mark.slow
+def test_render_labels_forearm_pixels_3_and_4_with_depth_and_bare_hands_have_none(rendered, models, texture_dir,
+                                                                                   tmp_path):  # fmt: skip
+    from handmodel.forearm import forearm_mesh, posed_frames, wrist_loop
+
+    labelled = 0
+    for name in list_samples(rendered.out):
+        ann = read_annotation(rendered.out, name)
+        paths = sample_paths(rendered.out, name)
+        mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+        depth = cv2.imread(str(paths["depth"]), cv2.IMREAD_UNCHANGED).astype(float) / 1000
+        assert set(np.unique(mask)) <= {0, 1, 2, 3, 4}
+        assert ((depth > 0) == (mask > 0)).all()  # depth covers everything drawn, forearms included
+        for label, hand in ((3, "right"), (4, "left")):
+            a, m = ann[hand], models[hand]
+            params = [a[k][None] for k in ("pose", "shape", "trans")]
+            verts, _ = mano_forward(m, *params)
+            fr = posed_frames(m, *params)
+            loop = wrist_loop(m.faces)
+            new, _ = forearm_mesh(verts[0], loop, fr["wrist"][0], fr["axis"][0], fr["lateral"][0])
+            new = new[len(loop) :]  # the first ring borders the hand's mask (its strip belongs to the hand)
+            ij = np.rint(project(new, ann["camera"]["K"])).astype(int)
+            inside = (ij >= 0).all(1) & (ij < SIZE).all(1) & (new[:, 2] > 0)
+            ij, z = ij[inside], new[inside, 2]
+            seen = np.abs(depth[ij[:, 1], ij[:, 0]] - z) < 0.003
+            if seen.sum() >= 5:
+                assert np.mean(mask[ij[seen, 1], ij[seen, 0]] == label) > 0.9, (name, hand)
+                labelled += 1
+    assert labelled >= 2
+    bare = settings(tmp_path, texture_dir, forearms=False, num=2, poses=rendered.poses)
+    assert run(bare, progress=False) == 2
+    for name in list_samples(bare.out):
+        assert set(np.unique(cv2.imread(str(sample_paths(bare.out, name)["mask"]), cv2.IMREAD_UNCHANGED))) <= {0, 1, 2}
+
+
+@pytest.mark.slow
 def test_render_rerun_after_kill_completes_without_duplicates(tmp_path, models, texture_dir):
     make_poses_file(tmp_path / "poses.npz", models, 4, seed=1)
     s = settings(tmp_path, texture_dir, restart_every=2)

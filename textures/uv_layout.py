@@ -5,6 +5,11 @@ points to the back of the hand go to the left half of the UV square, palm-side f
 projected onto the hand's two longest principal axes. Texture content is computed from the 3D rest surface (see
 `skin.py`), so the seams along the hand's rim do not show. The left hand uses the right hand's UVs face by face
 (the two MANO meshes share vertex ids), so one texture skins both hands.
+
+Every face also carries a region (`REGIONS`: dorsal, palmar, nail, knuckle), found from the hand's own skeleton
+(so it works for MANO and the stand-in alike): nails are the distal phalanges' faces turned to the nail side,
+knuckles the back of the hand over the finger joints. The forearm (`handmodel.forearm`) samples a patch of plain
+dorsal skin on the back of the palm (`forearm_uvs`), so it takes the hand's skin tone from the same texture.
 """
 
 from pathlib import Path
@@ -14,7 +19,8 @@ import numpy as np
 from handmodel.atomic import atomic_path
 from handmodel.joints import HANDS
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
+REGIONS = ("dorsal", "palmar", "nail", "knuckle")
 MARGIN = 0.02  # of the UV square, around each half
 
 
@@ -34,6 +40,51 @@ def hand_frame(v_template: np.ndarray, thumb_tip: int):
 def face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def face_regions(model) -> np.ndarray:
+    """(F,) uint8 index into REGIONS for each face of a right-hand rest model (see the module docstring)."""
+    from handmodel.anatomy import frames_from_template
+    from handmodel.joints import MANO_FINGER_JOINTS
+
+    v, f, W = model.v_template, model.faces, model.weights
+    J = model.J_regressor @ v
+    frames = frames_from_template(J, v[model.tip_ids])  # columns: bone, palmar (thumb: rolled), bend
+    normals = face_normals(v, f)
+    centres = v[f].mean(1)
+    axes, _ = hand_frame(v, int(model.tip_ids[0]))
+    region = np.where(normals @ axes[2] > 0, 0, 1).astype(np.uint8)
+    face_w = W[f].mean(1)  # (F, 16)
+    tips = dict(zip(("thumb", "index", "middle", "ring", "pinky"), model.tip_ids))
+    for finger, (j1, j2, j3) in MANO_FINGER_JOINTS.items():
+        dorsal = -frames[j3 - 1][:, 1]
+        tip = v[tips[finger]]
+        length = np.linalg.norm(tip - J[j3])
+        along = (centres - J[j3]) @ ((tip - J[j3]) / length) / length
+        nail_side = normals @ dorsal > (0.35 if finger == "thumb" else 0.55)
+        region[(face_w[:, j3] > 0.6) & (along > 0.3) & (along < 0.97) & nail_side] = REGIONS.index("nail")
+        for j in (j1, j2, j3):
+            if finger == "thumb" and j == j1:
+                continue  # the thumb's CMC lies inside the thenar
+            bone = frames[j - 1][:, 0]
+            radius = np.linalg.norm(np.cross(centres - J[j], bone), axis=1)
+            near = np.abs((centres - J[j]) @ bone) < 0.45 * np.clip(radius, 0.006, 0.012) + 0.002
+            over = (normals @ -frames[j - 1][:, 1] > 0.45) & (radius < 0.02)
+            region[near & over & (region == 0)] = REGIONS.index("knuckle")
+    return region
+
+
+def forearm_uvs(layout: dict, model, n_loop: int) -> np.ndarray:
+    """(K,3,2) UVs of the faces of `handmodel.forearm.forearm_mesh`: its cylindrical coordinates folded onto the
+    middle of the back of the palm (plain dorsal skin, away from creases, nails and knuckles)."""
+    from handmodel.forearm import forearm_corner_uvs
+
+    rigid = (model.weights[:, 0] > 0.95)[model.faces].all(1) & (layout["region"] == 0)
+    uv = layout["uv"][rigid].reshape(-1, 2)
+    lo, hi = np.percentile(uv, 30, axis=0), np.percentile(uv, 70, axis=0)
+    cyl = forearm_corner_uvs(n_loop).astype(np.float64)
+    folded = np.stack([1 - np.abs(2 * cyl[..., 0] - 1), cyl[..., 1]], axis=-1)
+    return (lo + folded * (hi - lo)).astype(np.float32)
 
 
 def compute_layout(v_template: np.ndarray, faces: np.ndarray, thumb_tip: int) -> dict:
@@ -72,12 +123,15 @@ def build_layouts(models) -> dict:
     """{'right': {'uv', 'dorsal'}, 'left': ...}; the left shares the right's UVs where the meshes correspond."""
     r = models["right"]
     right = compute_layout(r.v_template, r.faces, int(r.tip_ids[0]))
+    right["region"] = face_regions(r)
     left_model = models["left"]
     match = match_faces(r.faces, left_model.faces)
     if match is None:
         left = compute_layout(left_model.v_template, left_model.faces, int(left_model.tip_ids[0]))
+        left["region"] = np.where(left["dorsal"], 0, 1).astype(np.uint8)  # meshes that do not correspond
     else:
-        left = {"uv": corner_uvs_for(r.faces, right["uv"], left_model.faces, match), "dorsal": right["dorsal"][match]}
+        left = {"uv": corner_uvs_for(r.faces, right["uv"], left_model.faces, match), "dorsal": right["dorsal"][match],
+                "region": right["region"][match]}  # fmt: skip
     return {"right": right, "left": left}
 
 
@@ -93,7 +147,7 @@ def load_or_build(models) -> dict:
     path = cache_dir(models) / f"uv_layout_v{LAYOUT_VERSION}.npz"
     if path.is_file():
         data = np.load(path)
-        return {h: {"uv": data[f"{h}_uv"], "dorsal": data[f"{h}_dorsal"]} for h in HANDS}
+        return {h: {k: data[f"{h}_{k}"] for k in ("uv", "dorsal", "region")} for h in HANDS}
     layouts = build_layouts(models)
     with atomic_path(path) as tmp:
         np.savez(tmp, **{f"{h}_{k}": v for h in HANDS for k, v in layouts[h].items()})
