@@ -1,6 +1,7 @@
 """Renderer speed and quality at 256x256 on this CPU: candidate recipes side by side against RenderIH's, in one run.
 
     .venv/bin/python benchmarks/bench_render.py [--scenes 6] [--reference-scenes 3] [--rounds 2] [--memory-samples 500]
+    .venv/bin/python benchmarks/bench_render.py --arms [--old-standin REV] [--scenes 12] [--rounds 3]
 
 Prints, per recipe: wall and CPU seconds per sample (all passes: RGB, mask, depth, from one render call), PSNR of
 the RGB against a 1024-sample render of the same scene, and the speed-up over RenderIH's recipe (a new Blender
@@ -13,9 +14,15 @@ HDRI every sample as a real run does. Then the resident memory of one worker pro
 Other jobs on the machine only ever add wall time: every recipe (RenderIH's too) is timed in --rounds rounds and
 its fastest round is kept; the CPU seconds (all threads) show the work itself, and the load average is printed
 before and after.
+
+--arms times only the default recipe, per sample including the numpy geometry the worker computes (skinning,
+forearm or wrist cap), for: the stand-in hand generated at git revision REV drawn as the renderer drew it then
+(bare hands, open wrists), today's hand model bare (`--no-forearms`: closed wrists), and with forearms (the
+default).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -126,6 +133,103 @@ def time_recipe(models, scenes, warmup, quality, subdivision=SUBDIVISION, rgb=Tr
         scene.close()
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def standin_at(rev: str, folder: Path):
+    """The stand-in hand model as the generator at git revision `rev` made it, converted into `folder`."""
+    from handmodel import mano_files
+    from handmodel.models import load_model_dir
+
+    src = subprocess.run(["git", "show", f"{rev}:handmodel/standin.py"], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    path = folder / "standin_at_rev.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("standin_at_rev", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built = module.build_standin()
+    arrays = {h: mano_files.clean_arrays(built[h], built[h]["tip_vertex_ids"], "standin") for h in HANDS}
+    mano_files.write_model_dir(folder / "model", arrays, {"model": "standin", "hash": mano_files.arrays_hash(arrays)})
+    return load_model_dir(folder / "model")
+
+
+def time_arms(models, scenes, warmup, params, mode: str) -> tuple[float, float]:
+    """Wall and CPU s per sample of the default recipe, the worker's per-sample geometry included. mode: 'old'
+    (the hand's own mesh, open wrists), 'bare' (closed wrists) or 'forearms'."""
+    from blender_scripts.render import arm_geometry, posed_arm
+    from blender_scripts.scene import HandScene
+    from handmodel.skinning import mano_forward
+    from textures.uv_layout import load_or_build
+
+    layouts = load_or_build(models)
+    arms = arm_geometry(models, layouts, mode == "forearms")
+    faces, uvs = {h: models[h].faces for h in HANDS}, {h: layouts[h]["uv"] for h in HANDS}
+    if mode != "old":
+        faces = {h: np.concatenate([faces[h], arms[h]["extra"]]) for h in HANDS}
+        uvs = {h: np.concatenate([uvs[h], arms[h]["extra_uvs"]]) for h in HANDS}
+    scene = HandScene(faces, SIZE, SIZE, uvs=uvs, subdivision=SUBDIVISION, quality=DEFAULT_QUALITY,
+                      forearms=arms if mode == "forearms" else None)  # fmt: skip
+
+    def one(i, spec):
+        p = {h: {k: params[h][k][i] for k in ("pose", "shape", "trans")} for h in HANDS}
+        verts = {h: mano_forward(models[h], *(p[h][k][None] for k in ("pose", "shape", "trans")))[0][0] for h in HANDS}
+        if mode == "old":
+            scene.set_hands(verts)
+        else:
+            posed = {h: posed_arm(models[h], arms[h], verts[h], p[h], None) for h in HANDS}
+            scene.set_hands({h: posed[h][0] for h in HANDS}, forearms={h: posed[h][1] for h in HANDS})
+        scene.set_skin(spec.skin)
+        scene.set_world(spec.world)
+        scene.set_camera(spec.K, spec.R, spec.t)
+        scene.render(rgb=True)
+
+    try:
+        one(len(scenes), warmup[1])
+        t, c = time.perf_counter(), time.process_time()
+        for i, (_, spec) in enumerate(scenes):
+            one(i, spec)
+        return (time.perf_counter() - t) / len(scenes), (time.process_time() - c) / len(scenes)
+    finally:
+        scene.close()
+
+
+def arms_main(a) -> None:
+    """--arms: the old hand model's render against today's, bare and with forearms, in one run."""
+    from handmodel import load_hand_models
+
+    models = load_hand_models(quiet=True)
+    n = a.scenes
+    with tempfile.TemporaryDirectory() as d:
+        from tests.render_fixtures import make_poses_file
+
+        poses = make_poses_file(Path(d) / "p.npz", models, n + 1, seed=0)
+        _, scenes = make_scenes(n + 1)
+        timed, warmup = scenes[:n], scenes[n]
+        runs = [("today's hand, bare (--no-forearms: closed wrists)", models, "bare"),
+                ("today's hand + forearms (default)", models, "forearms")]  # fmt: skip
+        if a.old_standin:
+            old = standin_at(a.old_standin, Path(d))
+            runs.insert(0, (f"stand-in at {a.old_standin}, bare, open wrists (as before)", old, "old"))
+        load0 = os.getloadavg()
+        best = {}
+        for r in range(a.rounds):
+            for name, m, mode in runs:
+                wall, cpu = time_arms(m, timed, warmup, poses.params, mode)
+                if name not in best or wall < best[name][0]:
+                    best[name] = (wall, cpu)
+                print(f"  round {r + 1}: {name}: {wall:.3f} s", file=sys.stderr, flush=True)
+        load1 = os.getloadavg()
+    print()
+    print(f"per sample at {SIZE}x{SIZE}, default recipe, {n} scenes, fastest of {a.rounds} rounds, geometry included; "
+          f"load average {load0[0]:.1f} -> {load1[0]:.1f}")  # fmt: skip
+    base = best[runs[0][0]][0]
+    print(f"{'run':<62} {'wall s':>7} {'CPU s':>7} {'vs first':>9}")
+    for name, _, _ in runs:
+        wall, cpu = best[name]
+        print(f"{name:<62} {wall:7.3f} {cpu:7.3f} {100 * (wall / base - 1):+8.1f}%")
+
+
 def renderih_image(index: int, n: int, out: str) -> None:
     """RenderIH's recipe for one image, in this (fresh) process: 334x512 at 256 samples, then crop to 256."""
     import cv2
@@ -179,11 +283,16 @@ def main() -> None:
     ap.add_argument("--memory-samples", type=int, default=100, help="renders of the memory run (0: skip it)")
     ap.add_argument("--only-default", action="store_true", help="time only the old and the default recipes")
     ap.add_argument("--rounds", type=int, default=2, help="time every recipe this many times, keep the fastest")
+    ap.add_argument("--arms", action="store_true", help="time old vs today's hand model, bare and with forearms")
+    ap.add_argument("--old-standin", default=None, help="with --arms: git revision of the earlier stand-in")
     ap.add_argument("--renderih-image", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--memory-worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     n = max(a.scenes, a.reference_scenes)
+    if a.arms:
+        arms_main(a)
+        return
     if a.renderih_image is not None:
         renderih_image(a.renderih_image, n + 1, a.out)
         return

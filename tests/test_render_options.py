@@ -132,3 +132,6 @@ def test_the_options_that_change_the_pixels_are_fingerprinted_and_old_datasets_k
     assert not {"workers", "restart_every", "shard", "num", "out", "poses"} & set(recorded)
     assert LEGACY_META["denoise"] == "off"
     assert set(LEGACY_META) <= set(recorded)  # a legacy value stands in for a fingerprinted option only
+    # Forearms and sleeves change the pixels; datasets from before them had bare hands and no sleeves.
+    assert recorded["forearms"] is True and recorded["sleeves"] == 0.0
+    assert LEGACY_META["forearms"] is False and LEGACY_META["sleeves"] == 0.0
