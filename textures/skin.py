@@ -149,7 +149,9 @@ def skin_texture(model, layout: dict, tone: tuple, rng: np.random.Generator, siz
     seg = np.maximum(reg.segment_length, 1e-3)
     width, length = reg.palm_size
     xy = np.stack([reg.palm_x * width, reg.palm_y * length], axis=1)
-    melanin0 = float(np.exp(rng.uniform(np.log(tone[0]), np.log(tone[1]))))
+    # Inside the middle of the type's range, so that neighbouring types never meet at their shared boundary.
+    lo, hi = np.log(tone[0]), np.log(tone[1])
+    melanin0 = float(np.exp(rng.uniform(lo + 0.2 * (hi - lo), hi - 0.2 * (hi - lo))))
     blood0 = BLOOD * float(np.exp(rng.normal(0, 0.2)))
 
     # Pigment: palms and finger pads carry a fraction of the dorsal melanin; smooth blotches, fine mottling.
