@@ -16,8 +16,9 @@ Shape, from published anthropometry (adult means, sexes pooled; lengths between 
   distal segment runs to the tip of the pad, about 5 mm past the bone), MCP->PIP / PIP->DIP / DIP->tip in mm:
   index 40 / 23 / 21, middle 45 / 27 / 22, ring 42 / 26 / 22, little 33 / 19 / 20; thumb CMC->MCP / MCP->IP /
   IP->tip 44 / 32 / 27.
-- Finger breadths (ANSUR II finger breadths, proximal and distal joints; base from the web spacing of the MCPs),
-  base / PIP / DIP in mm: index 21 / 19 / 16, middle 21 / 19 / 16.5, ring 20 / 18 / 15.5, little 18 / 16 / 14;
+- Finger breadths (ANSUR II finger breadths, proximal and distal joints; at the base a little under the spacing of
+  the MCP joints, so neighbouring fingers meet at the web without overlapping, even pressed together), base /
+  PIP / DIP in mm: index 19.5 / 19 / 16, middle 19 / 18.5 / 16.5, ring 18 / 17.5 / 15.5, little 16 / 16 / 14;
   thumb 26 at the MCP and 22 at the IP joint. Sections are elliptical, about 0.85 as thick as broad.
 - Details drawn on that frame: pads under each phalanx (largest at the fingertip), creases at the palmar side of
   the joints, knuckles slightly wider than the shafts with dorsal bumps, MCP knuckle bumps on the back of the palm,
@@ -46,8 +47,8 @@ ANTHROPOMETRY = {
     "palm_length": 0.095,
     "phalanges": {"index": (0.040, 0.023, 0.021), "middle": (0.045, 0.027, 0.022), "ring": (0.042, 0.026, 0.022),
                   "pinky": (0.033, 0.019, 0.020), "thumb": (0.044, 0.032, 0.027)},
-    "breadths": {"index": (0.021, 0.019, 0.016), "middle": (0.021, 0.019, 0.0165), "ring": (0.020, 0.018, 0.0155),
-                 "pinky": (0.018, 0.016, 0.014), "thumb": (0.026, 0.022)},
+    "breadths": {"index": (0.0195, 0.019, 0.016), "middle": (0.019, 0.0185, 0.0165), "ring": (0.018, 0.0175, 0.0155),
+                 "pinky": (0.016, 0.016, 0.014), "thumb": (0.026, 0.022)},
 }  # fmt: skip
 
 WRIST = np.array([ANTHROPOMETRY["palm_length"], 0.0, 0.0])
