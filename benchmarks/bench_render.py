@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_render.py [--scenes 6] [--reference-scenes 3] [--rounds 2] [--memory-samples 500]
     .venv/bin/python benchmarks/bench_render.py --arms [--old-standin REV] [--scenes 12] [--rounds 3]
+    .venv/bin/python benchmarks/bench_render.py --against REV [--scenes 6] [--rounds 2]   # per-sample time vs REV
 
 Prints, per recipe: wall and CPU seconds per sample (all passes: RGB, mask, depth, from one render call), PSNR of
 the RGB against a 1024-sample render of the same scene, and the speed-up over RenderIH's recipe (a new Blender
@@ -22,6 +23,7 @@ default).
 """
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -194,6 +196,34 @@ def time_arms(models, scenes, warmup, params, mode: str) -> tuple[float, float]:
         scene.close()
 
 
+def time_renderer(models, scenes, warmup, quality=DEFAULT_QUALITY):
+    """time_recipe for the renderer's whole per-sample path: the exposure metered on each render (and its
+    background held down), the hands' figures measured -> (wall s, CPU s per sample, images)."""
+    from blender_scripts.exposure import hand_figures, target_luma
+    from blender_scripts.render import meter
+
+    scene = new_scene(models, SIZE, SIZE, quality)
+
+    def one(verts, spec):
+        scene.set_skin(spec.skin)
+        scene.set_world(spec.world)
+        scene.set_hands(verts)
+        scene.set_camera(spec.K, spec.R, spec.t)
+        target = target_luma(scene.skin.tone["albedo"], spec.exposure_stops * 0.5)
+        out = scene.render(rgb=True, exposure=functools.partial(meter, target=target))
+        hand_figures(out["rgb"], out["mask"])
+        return out["rgb"]
+
+    try:
+        one(*warmup)
+        t, c = time.perf_counter(), time.process_time()
+        images = [one(*sc) for sc in scenes]
+        n = len(scenes)
+        return (time.perf_counter() - t) / n, (time.process_time() - c) / n, images
+    finally:
+        scene.close()
+
+
 def arms_main(a) -> None:
     """--arms: the old hand model's render against today's, bare and with forearms, in one run."""
     from handmodel import load_hand_models
@@ -228,6 +258,53 @@ def arms_main(a) -> None:
     for name, _, _ in runs:
         wall, cpu = best[name]
         print(f"{name:<62} {wall:7.3f} {cpu:7.3f} {100 * (wall / base - 1):+8.1f}%")
+
+
+# Run inside a tree of the repository (this one or an older revision's): time its renderer's default recipe,
+# the whole per-sample path where the tree has `time_renderer`, and print {"wall", "cpu"} per sample.
+TREE_TIMER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+sys.argv = sys.argv[:1]
+import benchmarks.bench_render as b
+n = int({n})
+models, scenes = b.make_scenes(n + 1)
+timer = getattr(b, "time_renderer", None) or (lambda m, s, w: b.time_recipe(m, s, w, b.DEFAULT_QUALITY))
+wall, cpu, _ = timer(models, scenes[:n], scenes[n])
+print("@@timing " + json.dumps({{"wall": wall, "cpu": cpu}}))
+"""
+
+
+def time_tree(tree: str, n: int) -> dict:
+    proc = subprocess.run([sys.executable, "-c", TREE_TIMER.format(n=n), tree], capture_output=True, text=True,
+                          cwd=tree)  # fmt: skip
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("@@timing ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"timing {tree} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("@@timing ") :])
+
+
+def compare_with(rev: str, n: int, rounds: int) -> None:
+    """The renderer's per-sample time now against revision `rev` of this repository, alternating in rounds
+    (the fastest round of each kept): each a fresh process on the same generated scenes."""
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as d:
+        archive = subprocess.run(["git", "-C", str(repo), "archive", rev], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
+        best = {}
+        for r in range(rounds):
+            for name, tree in ((rev, d), ("this tree", str(repo))):
+                t = time_tree(tree, n)
+                print(f"  round {r + 1}: {name}: {t['wall']:.2f} s wall, {t['cpu']:.2f} s CPU", file=sys.stderr)
+                if name not in best or t["cpu"] < best[name]["cpu"]:
+                    best[name] = t
+    old, new = best[rev], best["this tree"]
+    print(f"renderer per sample at {SIZE}x{SIZE}, {n} scenes, fastest of {rounds} rounds (CPU s: all threads)")
+    print(f"  {rev}: {old['wall']:.3f} s wall, {old['cpu']:.3f} s CPU")
+    print(
+        f"  this tree: {new['wall']:.3f} s wall, {new['cpu']:.3f} s CPU  "
+        f"({100 * (new['cpu'] / old['cpu'] - 1):+.1f}% CPU, {100 * (new['wall'] / old['wall'] - 1):+.1f}% wall)"
+    )
 
 
 def renderih_image(index: int, n: int, out: str) -> None:
@@ -285,10 +362,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="time every recipe this many times, keep the fastest")
     ap.add_argument("--arms", action="store_true", help="time old vs today's hand model, bare and with forearms")
     ap.add_argument("--old-standin", default=None, help="with --arms: git revision of the earlier stand-in")
+    ap.add_argument(
+        "--against",
+        default=None,
+        metavar="REV",
+        help="only compare the renderer's per-sample time with git revision REV (e.g. an older main)",
+    )
     ap.add_argument("--renderih-image", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--memory-worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.against:
+        compare_with(a.against, a.scenes, a.rounds)
+        return
     n = max(a.scenes, a.reference_scenes)
     if a.arms:
         arms_main(a)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-EXPOSURE_BAND = (0.30, 0.75)  # median hand luma, sRGB-encoded 0-1
+EXPOSURE_BAND = (0.25, 0.75)  # median hand luma, sRGB-encoded 0-1
 CLIP_LEVEL = 250 / 255
 MAX_CLIPPED = 0.01
 FLOOR_MAX_CLIPPED = 0.04  # clipping allowed to keep the median inside the band
@@ -30,7 +30,7 @@ BACKGROUND_MAX = 0.85  # median luma a background is held to (a blown-out one is
 SHOULDER = 0.6  # linear value where the highlight roll-off starts
 SHOULDER_LENGTH = 1.5  # how slowly it approaches white (1: the slope matches at the knee and nothing more)
 LUMA = np.array([0.2126, 0.7152, 0.0722])
-_STOPS = np.arange(-160, 161) / 16.0  # candidate gains, 1/16 stop apart, +-10 stops around the first guess
+MAX_PIXELS = 2048  # hand pixels the gain search looks at (evenly strided)
 
 
 def tone_curve(linear: np.ndarray) -> np.ndarray:
@@ -67,10 +67,12 @@ def in_band(luma_median) -> bool:
 
 
 def target_luma(albedo_linear, stops: float = 0.0) -> float:
-    """The median hand luma to aim for: 0.5 for a mid skin, up to about +-0.07 for the lightest and darkest
-    albedos (mean linear albedo (3,)), then moved by `stops` of exposure; kept inside EXPOSURE_BAND with a margin."""
+    """The median hand luma to aim for: 0.5 for a mid skin (albedo luma 0.55 encoded), brighter for lighter and
+    darker for darker skin at 0.8 of their own difference (as a photograph metered on the scene shows them; albedo:
+    linear (3,) of the back of the hand), then moved by `stops` of exposure; kept inside EXPOSURE_BAND with a
+    margin."""
     albedo = float(np.asarray(albedo_linear, dtype=np.float64) @ LUMA)
-    base = 0.5 + 0.25 * (float(srgb_encode(albedo)) - 0.55)
+    base = 0.5 + 0.8 * (float(srgb_encode(albedo)) - 0.55)
     # A stop of exposure moves an sRGB value by about 2^(1/2.2).
     t = base * 2.0 ** (stops / 2.2)
     lo, hi = EXPOSURE_BAND
@@ -81,13 +83,23 @@ def choose_gain(linear_hand: np.ndarray, target: float, max_clipped: float = MAX
     """The gain on linear hand pixels (N,3) that puts their median encoded luma on `target` with at most
     `max_clipped` of them clipped. Where the light is so hard that the target would clip more (a sunlit side
     beside a deep shadow), the gain comes down to the one that clips `max_clipped`, but not below the one that
-    keeps the median just inside the band unless that clips more than `FLOOR_MAX_CLIPPED`. 1.0 without pixels."""
+    keeps the median just inside the band unless that clips more than `FLOOR_MAX_CLIPPED`. 1.0 without pixels.
+
+    Searched in half stops over +-10 stops, then in 1/16 stops around the choice, on at most MAX_PIXELS pixels."""
     px = np.asarray(linear_hand, dtype=np.float32).reshape(-1, 3)
     if not len(px):
         return 1.0
+    px = px[:: max(1, len(px) // MAX_PIXELS)]
     y = np.median(px @ LUMA.astype(np.float32))
-    guess = float(srgb_to_linear_scalar(target) / max(y, 1e-8))
-    gains = guess * 2.0**_STOPS  # increasing
+    gain = float(srgb_to_linear_scalar(target) / max(y, 1e-8))
+    for step, half_width in ((0.5, 10.0), (1 / 16, 0.5)):
+        stops = np.arange(-half_width, half_width + step / 2, step)
+        gain = _decide(px, gain * 2.0**stops, target, max_clipped)
+    return gain
+
+
+def _decide(px: np.ndarray, gains: np.ndarray, target: float, max_clipped: float) -> float:
+    """choose_gain's rule over increasing candidate gains."""
     shown = srgb_encode(tone_curve(px[None] * gains[:, None, None].astype(np.float32)))  # (G,N,3)
     luma = np.median(shown @ LUMA.astype(np.float32), axis=1)  # non-decreasing in the gain
     # non-decreasing in the gain; a value rounds to the clip level from half a level below it

@@ -109,8 +109,8 @@ class SkinMaterial:
         self.tone = self.tone_of(None)
 
     def tone_of(self, image) -> dict:
-        """The skin tone of an albedo image (or the flat colour): median linear albedo of its painted texels, its
-        ITA angle and class; cached per image."""
+        """The skin tone of an albedo image (or the flat colour): the linear albedo of the back of the hand (the
+        30th percentile of its painted texels), its ITA angle and class; cached per image."""
         key = None if image is None else image.name
         if key not in self._tones:
             if image is None:
@@ -120,7 +120,8 @@ class SkinMaterial:
                 image.pixels.foreach_get(px)
                 rgb = px.reshape(-1, image.channels)[::7, :3]
                 rgb = rgb[rgb.max(1) > 0.03]  # leave out unpainted (black) texels
-                srgb = np.median(rgb, axis=0) if len(rgb) else np.array(DEFAULT_ALBEDO[:3])
+                # The darker part of the texels: the back of the hand (palms are paler, most on dark skin).
+                srgb = np.percentile(rgb, 30, axis=0) if len(rgb) else np.array(DEFAULT_ALBEDO[:3])
             ita = float(ita_degrees(srgb))
             self._tones[key] = {"albedo": srgb_to_linear(srgb).tolist(), "ita": ita, "tone": ita_class(ita)}
         return self._tones[key]

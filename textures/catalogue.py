@@ -18,7 +18,7 @@ from textures.skin import DETAIL_SUFFIX, SKIN_TONES, skin_texture
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Bumped whenever the generator changes, so cached textures of an older generator are not reused.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 def layout_picture(layout: dict, size: int) -> np.ndarray:

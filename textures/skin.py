@@ -163,7 +163,7 @@ def skin_texture(model, layout: dict, tone: tuple, rng: np.random.Generator, siz
     if melanin0 < FITZPATRICK["II"][1]:  # freckles on the back of light hands
         spots = np.clip((fourier_noise(rng, p, 0.004, octaves=1) - 2.0) * 1.5, 0, 1) * (1 - palm_side)
         melanin = melanin * (1 + 2.5 * spots * rng.uniform(0.3, 1.0))
-    blood = blood0 * (1 + 0.8 * palm_side) * np.exp(0.25 * fourier_noise(rng, p, 0.015))
+    blood = blood0 * (1 + 0.8 * palm_side) * np.exp(0.15 * fourier_noise(rng, p, 0.015))
     oxy = np.full(n, OXYGENATION)
     height = rng.normal(0, 0.035, n)  # pores
     rough = 0.5 + 0.2 * palm_side
