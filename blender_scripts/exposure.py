@@ -85,16 +85,17 @@ def choose_gain(linear_hand: np.ndarray, target: float, max_clipped: float = MAX
     beside a deep shadow), the gain comes down to the one that clips `max_clipped`, but not below the one that
     keeps the median just inside the band unless that clips more than `FLOOR_MAX_CLIPPED`. 1.0 without pixels.
 
-    Searched in half stops over +-10 stops, then in 1/16 stops around the choice, on at most MAX_PIXELS pixels."""
+    Searched in half stops over +-10 stops on a quarter of the pixels, then in 1/16 stops around the choice on at
+    most MAX_PIXELS pixels."""
     px = np.asarray(linear_hand, dtype=np.float32).reshape(-1, 3)
     if not len(px):
         return 1.0
     px = px[:: max(1, len(px) // MAX_PIXELS)]
     y = np.median(px @ LUMA.astype(np.float32))
     gain = float(srgb_to_linear_scalar(target) / max(y, 1e-8))
-    for step, half_width in ((0.5, 10.0), (1 / 16, 0.5)):
+    for step, half_width, pixels in ((0.5, 10.0, px[::4]), (1 / 16, 0.5, px)):
         stops = np.arange(-half_width, half_width + step / 2, step)
-        gain = _decide(px, gain * 2.0**stops, target, max_clipped)
+        gain = _decide(pixels, gain * 2.0**stops, target, max_clipped)
     return gain
 
 
