@@ -159,6 +159,9 @@ class HandScene:
         name = f"{hand}_forearm"
         obj = self._make_mesh(name, local, spec.get("uvs"), subdivision, FOREARM_LABELS[hand])
         obj.data.materials.append(self.cloth.material)
+        # Light bouncing off a forearm onto the hands is faint; skipping it keeps the forearm's cost to the pixels
+        # it covers (it still casts shadows).
+        obj.visible_diffuse = obj.visible_glossy = obj.visible_transmission = False
         return {"object": obj, "used": used, "stations": np.asarray(spec["stations"], dtype=np.float64),
                 "sleeve": None}  # fmt: skip
 
