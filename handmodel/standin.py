@@ -36,8 +36,7 @@ import numpy as np
 
 from handmodel.anatomy import frames_from_template, sample_natural_hand_poses
 from handmodel.joints import MANO_FINGER_JOINTS, MANO_PARENTS
-
-NUM_VERTICES = 778
+from handmodel.mano_files import NUM_VERTICES
 
 # The figures of the module docstring (metres) that tests compare the generated mesh with.
 ANTHROPOMETRY = {
