@@ -181,8 +181,9 @@ def assets_import_mano(mano_dir):
 @click.option("--shard", default="0/1", show_default=True, help="K/N: run the chunks c with c % N == K.")
 @click.option("--restart", is_flag=True, help="Discard finished chunks of an earlier run instead of resuming.")
 @click.option("--no-report", is_flag=True, help="Skip the report (PNG figures and summary.txt).")
-@click.option("--threads", type=NON_NEGATIVE, default=0, show_default=True,
-              help="CPU threads for torch (0: torch's default).")  # fmt: skip
+@click.option("--threads", type=NON_NEGATIVE, default=1, show_default=True,
+              help="CPU threads for torch while sampling (0: torch's default). A batched float reduction rounds "
+                   "differently on another thread count, so the same poses need the same --threads.")  # fmt: skip
 @MANO_DIR_OPTION
 def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size, contact, max_penetration_mm,
                      max_anatomy_deg, device, shard, restart, no_report, threads, mano_dir):  # fmt: skip
@@ -195,13 +196,10 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
     from handmodel.sharding import parse_shard
 
     k_n = parse_shard(shard)
-    import torch
 
     from pose_sampler.outputs import open_poses_output
     from pose_sampler.run import SampleSettings, sample_poses
 
-    if threads > 0:
-        torch.set_num_threads(threads)
     settings = SampleSettings(
         num=num, seed=seed, copies=copies, batch_size=batch_size, iters=iters,
         max_penetration_mm=max_penetration_mm, max_anatomy_deg=max_anatomy_deg, interhand=interhand, split=split,
@@ -209,7 +207,7 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
     )  # fmt: skip
     settings.validate()
     with open_poses_output(out, settings, shard=k_n, restart=restart):
-        summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report)
+        summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report, threads=threads)
     if summary["skipped"]:
         click.echo(f"{out}: already complete ({summary['kept']} of {summary['num']} kept); --restart to redo it")
         return

@@ -89,9 +89,26 @@ def _finished(path: Path, ids: np.ndarray, key: str) -> bool:
     return np.array_equal(poses.ids, ids)
 
 
-def sample_poses(out, settings: SampleSettings, shard=(0, 1), mano_dir=None, report: bool = True, progress=True):
-    """Run the sampler; returns a summary dict (counts, quality figures, timings, paths written)."""
+def sample_poses(
+    out, settings: SampleSettings, shard=(0, 1), mano_dir=None, report: bool = True, progress=True, threads: int = 1
+):
+    """Run the sampler; returns a summary dict (counts, quality figures, timings, paths written).
+
+    threads: torch's CPU threads for the run (0: leave torch's setting). A pose's bytes depend on it: batched float
+    reductions and matmuls split their sums by thread, so a pose is reproduced only at the same thread count; the
+    default 1 gives the same poses on any machine of one CPU kind, whatever its cores or load (and on a shared
+    machine one thread per process is also the fastest)."""
     settings.validate()
+    before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        return _sample_poses(out, settings, shard, mano_dir, report, progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _sample_poses(out, settings: SampleSettings, shard, mano_dir, report: bool, progress) -> dict:
     out = Path(out)
     layout = output_layout(out)
     _check_shard(out, layout, shard)

@@ -151,3 +151,23 @@ def test_cli_help_and_bad_options_exit_cleanly(tmp_path):
     sharded_file = run("--out", str(tmp_path / "p.npz"), "--shard", "0/2", "--num", "2")
     assert sharded_file.returncode == 1 and "folder" in sharded_file.stderr
     assert "Traceback" not in sharded_file.stderr and not (tmp_path / "p.npz").exists()
+
+
+@pytest.mark.slow
+def test_cli_poses_are_the_same_bytes_whatever_num_and_the_machines_thread_count(tmp_path):
+    """The command line as a user runs it: --num 3 under two OpenMP threads and --num 6 under one give the first
+    three poses byte for byte (the sampler pins its own thread count, so the environment's does not leak in)."""
+    import os
+
+    def run(num, omp):
+        out = tmp_path / f"n{num}.npz"
+        args = ["--out", str(out), "--num", str(num), "--batch-size", "4", "--copies", "2", "--iters", "10"]
+        env = {**os.environ, "OMP_NUM_THREADS": str(omp), "MKL_NUM_THREADS": str(omp)}
+        done = subprocess.run([sys.executable, "cli.py", "sample-poses", *args, "--seed", "3", "--no-report"],
+                              cwd=REPO, capture_output=True, text=True, env=env)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        return _arrays(load_poses(out))
+
+    few, more = run(3, 2), run(6, 1)
+    for key, value in few.items():
+        np.testing.assert_array_equal(more[key][:3], value, err_msg=key)
