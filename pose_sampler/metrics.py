@@ -64,7 +64,8 @@ def pose_metrics(geom, params: dict, body_to_world, models, stored: dict, contac
         out["contact_pairs"].append(contacts.astype(np.int64))
         out["surface_gap_mm"].append(1000.0 * gap)
         out["contact_vertices"].append(np.minimum(*within).astype(np.int64))
-        out["intersecting_triangles"].append(intersecting_triangle_pairs(v["right"], v["left"], geom))
+        near = (nearest["right"][1], nearest["left"][1])
+        out["intersecting_triangles"].append(intersecting_triangle_pairs(v["right"], v["left"], geom, near))
         for h in HANDS:
             verts_all[h].append(v[h].cpu().double().numpy())
     res = {k: np.concatenate(x) for k, x in out.items()}
@@ -99,11 +100,13 @@ def surface_distance(points, verts, topo, face_reach, idx, nn_dist, within: floa
 
 
 @torch.no_grad()
-def intersecting_triangle_pairs(vr: torch.Tensor, vl: torch.Tensor, geom) -> np.ndarray:
+def intersecting_triangle_pairs(vr: torch.Tensor, vl: torch.Tensor, geom, nearest=None) -> np.ndarray:
     """Pairs (right face, left face) of the open hand meshes that cross each other, per pose (B,): a pair
     crosses when an edge of one passes through the other (Moller's test, edge by edge). Broad phase: faces with a
-    vertex within an edge length of the other hand, then pairs whose bounding spheres overlap."""
-    (_, d_r), (_, d_l) = nearest_vertex_both(vr, vl)
+    vertex within an edge length of the other hand, then pairs whose bounding spheres overlap. `nearest`: the
+    distances (B, V) from each right and each left vertex to the other hand's nearest vertex, when the caller has
+    them (`nearest_vertex_both`)."""
+    (_, d_r), (_, d_l) = nearest_vertex_both(vr, vl) if nearest is None else ((None, nearest[0]), (None, nearest[1]))
     near_m = geom.max_edge
     faces = geom.topo_open["right"].faces  # the same vertex triples on both hands
     counts = np.zeros(len(vr), dtype=np.int64)

@@ -230,19 +230,22 @@ def _closest_on_candidates(points, rows_b, verts, topo: MeshTopology, fn, vn, ca
 
 
 @torch.no_grad()
-def nearest_vertex(points: torch.Tensor, verts: torch.Tensor, chunk: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_vertex(points: torch.Tensor, verts: torch.Tensor, chunk=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Nearest vertex of each point: points (B, P, 3), verts (B, V, 3) -> (index (B, P) long, distance (B, P) m)."""
     return nearest_vertex_both(points, verts, chunk)[0]
 
 
 @torch.no_grad()
-def nearest_vertex_both(a: torch.Tensor, b: torch.Tensor, chunk: int = 64) -> tuple[tuple, tuple]:
+def nearest_vertex_both(a: torch.Tensor, b: torch.Tensor, chunk=None) -> tuple[tuple, tuple]:
     """Nearest vertex both ways between point sets a (B, P, 3) and b (B, V, 3): ((index into b (B, P) long,
     distance (B, P) m), (index into a (B, V) long, distance (B, V) m)).
 
     Squared distances as |x|^2 - 2 x.v + |v|^2 (one batched matmul, shared by both directions), chunked over the
-    batch; the square root is taken of the minima only.
+    batch; the square root is taken of the minima only. The chunk (default: 4 poses on a CPU, whose 10 MB of
+    distances stay in cache for both minima, 64 on a GPU) changes the speed only: each pose is its own product.
     """
+    if chunk is None:
+        chunk = 4 if a.device.type == "cpu" else 64
     out = ([], [], [], [])
     for s in range(0, len(a), chunk):
         p, v = a[s : s + chunk], b[s : s + chunk]
