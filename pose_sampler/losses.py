@@ -88,12 +88,17 @@ def anchor_contact_loss(verts_r, verts_l, pairs: torch.Tensor, radius: float, sc
     return (w * d2).mean(-1)
 
 
-def edge_length_loss(verts: torch.Tensor, rest: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+def edge_lengths(verts: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Lengths (B, E) of the edges (E, 2) of meshes verts (B, V, 3)."""
+    return (verts[:, edges[:, 0]] - verts[:, edges[:, 1]]).norm(dim=-1)
+
+
+def edge_length_loss(verts: torch.Tensor, rest: torch.Tensor, edges: torch.Tensor, rest_length=None) -> torch.Tensor:
     """Mean squared change of the edge lengths (E, 2) of posed verts (B, V, 3) against the rest mesh (B, V, 3),
-    mm^2 -> (B,)."""
-    length = (verts[:, edges[:, 0]] - verts[:, edges[:, 1]]).norm(dim=-1)
-    rest_length = (rest[:, edges[:, 0]] - rest[:, edges[:, 1]]).norm(dim=-1)
-    return ((1000.0 * (length - rest_length)) ** 2).mean(-1)
+    mm^2 -> (B,). `rest_length` (B, E): `edge_lengths(rest, edges)` when the caller keeps it (rest is then unused)."""
+    if rest_length is None:
+        rest_length = edge_lengths(rest, edges)
+    return ((1000.0 * (edge_lengths(verts, edges) - rest_length)) ** 2).mean(-1)
 
 
 def farthest_point_anchors(verts: np.ndarray, count: int = 108) -> np.ndarray:

@@ -212,7 +212,7 @@ def _loss_terms(geom, prior, x: dict, fixed: dict, stage: Stage, s: OptimSetting
         total = total + s.naturalness * prior.nll(ang)
         total = total + s.angle_reg * ((ang - fixed[h]["angles0"]) ** 2).sum((1, 2))
         total = total + s.trans_reg * ((100.0 * (x[h]["trans"] - fixed[h]["trans0"])) ** 2).sum(-1)
-        total = total + s.edge * losses.edge_length_loss(v[h], fixed[h]["rest"][0], geom.edges)
+        total = total + s.edge * losses.edge_length_loss(v[h], None, geom.edges, fixed[h]["edge_rest"])
     wrist = {h: fixed[h]["rest"][1][:, 0] + x[h]["trans"] for h in HANDS}
     reach, capsule_depth = geom.body.losses(wrist, fixed["root_R"], v, fixed["body_to_world"])
     total = total + s.reach * (1000.0 * reach) ** 2 + s.forearm * 1000.0 * capsule_depth
@@ -289,7 +289,7 @@ class _Adam:
 def _fixed_rows(fixed_all: dict, start: dict, ids: torch.Tensor) -> dict:
     """The fixed inputs of the active rows ids: per hand root, shape, start angles and translation, shaped rest
     (vertices, joints); the root rotation matrices, body frames and the stage's contact pairs."""
-    fixed = {h: {k: fixed_all[h][k][ids] for k in ("root", "shape", "angles0", "trans0")} for h in HANDS}
+    fixed = {h: {k: fixed_all[h][k][ids] for k in ("root", "shape", "angles0", "trans0", "edge_rest")} for h in HANDS}
     for h in HANDS:
         fixed[h]["rest"] = (fixed_all[h]["v_shaped"][ids], fixed_all[h]["joints"][ids])
     fixed["root_R"] = {h: fixed_all[h]["root_R"][ids] for h in HANDS}
@@ -371,14 +371,15 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
 
 def _fixed_inputs(geom, start: dict) -> dict:
     """What stays fixed for the whole batch: roots, shapes, start values, the shaped rest meshes and joints
-    (shape blend once per batch), the root rotation matrices."""
+    (shape blend once per batch), their edge lengths, the root rotation matrices."""
     fixed = {}
     with torch.no_grad():
         for h in HANDS:
             v_shaped, joints = geom.shaped(h, start[h]["shape"])
             fixed[h] = {"root": start[h]["root"], "shape": start[h]["shape"], "angles0": start[h]["angles"],
                         "trans0": start[h]["trans"], "v_shaped": v_shaped, "joints": joints,
-                        "root_R": skinning.rodrigues(start[h]["root"])}  # fmt: skip
+                        "root_R": skinning.rodrigues(start[h]["root"]),
+                        "edge_rest": losses.edge_lengths(v_shaped, geom.edges)}  # fmt: skip
     return fixed
 
 
