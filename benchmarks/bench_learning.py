@@ -11,6 +11,7 @@ mean offset from the left) for every image.
 """
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from handmodel import load_hand_models  # noqa: E402
-from handmodel.dataset_io import list_samples  # noqa: E402
+from handmodel.dataset_io import list_samples, read_meta  # noqa: E402
 from handmodel.joints import HANDS  # noqa: E402
 from training.checkpoint import load_model  # noqa: E402
 from training.config import load_yaml, resolve_config  # noqa: E402
@@ -34,12 +35,17 @@ from training.metrics import evaluate_arrays  # noqa: E402
 from training.trainer import train  # noqa: E402
 
 
-def render_split(work: Path, name: str, num: int, seed: int, size: int) -> Path:
-    """`sample-poses` then `render` into work/name; a folder that already holds `num` samples is used as it is
-    (a rerun only trains and evaluates again)."""
+def render_split(work: Path, name: str, num: int, seed: int, size: int, identity: dict) -> Path:
+    """`sample-poses` then `render` into work/name; a folder that already holds `num` samples made with the active
+    hand model (`identity`) is used as it is (a rerun only trains and evaluates again); one made with another hand
+    model is rendered again, poses included."""
     poses, out = work / f"{name}_poses.npz", work / name
-    if (out / "meta.json").is_file() and len(list_samples(out)) >= num:
-        return out
+    if (out / "meta.json").is_file():
+        if read_meta(out).get("hand_model", {}).get("hash") == identity["hash"] and len(list_samples(out)) >= num:
+            return out
+        shutil.rmtree(out)
+        for old in work.glob(f"{name}_poses*"):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     steps = [
         ["sample-poses", "--out", poses, "--num", num, "--seed", seed, "--iters", 30, "--copies", 2, "--no-report"],
         ["render", "--poses", poses, "--out", out, "--resolution", size, "--samples", 4, "--seed", seed],
@@ -77,9 +83,10 @@ def main() -> None:
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
+    models = load_hand_models(quiet=True)
     t0 = time.perf_counter()
-    train_dir = render_split(work, "train", a.train, 0, a.size)
-    test_dir = render_split(work, "test", a.test, 1, a.size)
+    train_dir = render_split(work, "train", a.train, 0, a.size, models.identity)
+    test_dir = render_split(work, "test", a.test, 1, a.size, models.identity)
     t_render = time.perf_counter() - t0
 
     user = load_yaml(ROOT / "training" / "configs" / "tiny.yaml")
@@ -91,7 +98,6 @@ def main() -> None:
     result = train(cfg, work / "run", progress=False)
     t_train = time.perf_counter() - t1
 
-    models = load_hand_models(quiet=True)
     graphs = hand_graphs(models)
     net, _ = load_model(work / "run", models, graphs)
     test = HandDataset(test_dir, models, graphs, a.size, augment=None)
