@@ -16,6 +16,9 @@ Other jobs on the machine only ever add wall time: every recipe (RenderIH's too)
 its fastest round is kept; the CPU seconds (all threads) show the work itself, and the load average is printed
 before and after.
 
+--against REV times the renderer's per-sample path of this tree and of revision REV on the same scenes, with each
+hand's own mesh only: it leaves out the forearms (on by default in `render`); --arms measures what they add.
+
 --arms times only the default recipe, per sample including the numpy geometry the worker computes (skinning,
 forearm or wrist cap), for: the stand-in hand generated at git revision REV drawn as the renderer drew it then
 (bare hands, open wrists), today's hand model bare (`--no-forearms`: closed wrists), and with forearms (the
