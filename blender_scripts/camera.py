@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmodel.camera import framing_intrinsics, look_at, world_to_camera
+from handmodel.camera import framing_intrinsics, look_at, project, world_to_camera
+from handmodel.forearm import FOREARM, SLEEVE_EASE
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ def sample_orbit_camera(
     ranges: CameraRanges = CameraRanges(),
     fill: float = 0.8,
     body_rotation: np.ndarray | None = None,
+    forearms: list | None = None,
+    tries: int = 32,
 ):
     """A camera around `points` (N,3 world metres, both hands' vertices) that frames them to `fill` of a square
     `size` x `size` image.
@@ -44,9 +47,61 @@ def sample_orbit_camera(
     Distance, azimuth, elevation and roll come from `ranges`: about the world's -y axis (the hands' 'up'), or, with
     `body_rotation` (3,3, the body frame's axes in world coordinates, `handmodel.body`), in the body's frame from
     its front and above. The focal length is then the one that makes the hands fill the frame, and the principal
-    point centres them (the same result as RenderIH's crop around the hands, rendered directly). Returns K (3,3),
+    point centres them (the same result as RenderIH's crop around the hands, rendered directly).
+
+    forearms: (wrist (3,), axis (3,) towards the elbow) of each rendered forearm (`handmodel.forearm.posed_frames`).
+    With them, a drawn camera that would see a forearm's rounded elbow end (in the image or within `ELBOW_MARGIN`
+    of its border) or that sits inside or past a forearm is redrawn from the same rng, up to `tries` draws; the
+    first acceptable draw wins, else the one that shows the elbows least (`elbow_badness`). Returns K (3,3),
     R (3,3), t (3,) OpenCV.
     """  # fmt: skip
+    best = None
+    for _ in range(max(1, tries) if forearms else 1):
+        K, R, t = _draw_orbit_camera(rng, points, size, ranges, fill, body_rotation)
+        if not forearms:
+            return K, R, t
+        bad = elbow_badness(K, R, t, size, forearms)
+        if bad <= 0.0:
+            return K, R, t
+        if best is None or bad < best[0]:
+            best = (bad, (K, R, t))
+    return best[1]
+
+
+ELBOW_MARGIN = 0.1  # of the image size: how far outside the border an elbow end must stay
+ELBOW_NEAR = 0.08  # metres: the nearest an elbow end or a forearm may come to the camera
+
+
+def elbow_badness(K, R, t, size: int, forearms: list, margin: float = ELBOW_MARGIN) -> float:
+    """How much a camera shows the forearms' elbow ends, 0 when none is visible: per forearm (wrist, axis), the
+    elbow end is a ball of the elbow's largest (sleeved) semi-axis around wrist + `FOREARM.length` * axis; the
+    score is how many pixels its projected disc reaches into the image grown by `margin` * size, or a large value
+    when the camera lies within `ELBOW_NEAR` of the forearm or the elbow end is not in front of it."""
+    centre = -R.T @ t
+    r = max(FOREARM.elbow_semi_axes) * SLEEVE_EASE
+    worst = 0.0
+    for wrist, axis in forearms:
+        wrist = np.asarray(wrist, dtype=np.float64)
+        axis = np.asarray(axis, dtype=np.float64)
+        axis = axis / np.linalg.norm(axis)
+        elbow = wrist + FOREARM.length * axis
+        # The camera's distance to the forearm's axis segment (wrist to elbow end).
+        u = np.clip((centre - wrist) @ axis, 0.0, FOREARM.length + r)
+        gap = float(np.linalg.norm(centre - (wrist + u * axis))) - r
+        z = float(world_to_camera(elbow[None], R, t)[0, 2])
+        if gap < ELBOW_NEAR or z < ELBOW_NEAR + r:
+            worst = max(worst, 1e6 + 1e3 * (ELBOW_NEAR - min(gap, z - r)))
+            continue
+        uv = project(world_to_camera(elbow[None], R, t), K)[0]
+        r_px = K[0, 0] * r / z
+        # Signed distance of the disc's centre outside the square image (negative inside).
+        outside = float(np.max([-uv[0], uv[0] - size, -uv[1], uv[1] - size]))
+        worst = max(worst, r_px + margin * size - outside)
+    return max(worst, 0.0)
+
+
+def _draw_orbit_camera(rng, points, size, ranges, fill, body_rotation):
+    """One unconstrained draw of `sample_orbit_camera`."""
     points = np.asarray(points, dtype=np.float64)
     center = (points.min(0) + points.max(0)) / 2
     radius = float(np.linalg.norm(points - center, axis=1).max())

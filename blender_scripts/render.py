@@ -221,6 +221,7 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
     from blender_scripts.sampling import sample_scene
     from blender_scripts.scene import HandScene
     from blender_scripts.writer import SampleWriter
+    from handmodel import forearm as fa
     from handmodel.dataset_io import annotation_to_json
     from handmodel.joints import HANDS
     from handmodel.skinning import mano_forward
@@ -250,8 +251,13 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
             verts = {h: mano_forward(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))[0][0]
                      for h in HANDS}  # fmt: skip
             points = np.concatenate([verts[h] for h in HANDS])
+            ends = None
+            if s.forearms:
+                frames = {h: fa.posed_frames(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))
+                          for h in HANDS}  # fmt: skip
+                ends = [(frames[h]["wrist"][0], frames[h]["axis"][0]) for h in HANDS]
             spec = sample_scene(s.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures, job.rig_cameras,
-                                body_rotation=body[i], sleeve_probability=s.sleeves)  # fmt: skip
+                                body_rotation=body[i], sleeve_probability=s.sleeves, forearms=ends)  # fmt: skip
             if spec is None:
                 raise InputError(f"{s.cameras}: no camera sees both hands of pose {i} of {s.poses}")
             sleeves = spec.sleeves or {}

@@ -76,11 +76,14 @@ def sample_scene(
     ranges: CameraRanges = CameraRanges(),
     body_rotation: np.ndarray | None = None,
     sleeve_probability: float = 0.0,
+    forearms: list | None = None,
 ) -> SampleScene | None:
     """Everything random about one sample. points: both hands' vertices (N,3) world metres; hdris: catalogue
     entries (name, path); textures: paths; body_rotation: (3,3) body -> world rotation of the hands' body (the
     environment stands upright on it, orbit cameras look from its front and above); sleeve_probability: the
-    chance that the arms wear sleeves. None when rig cameras are given and none of them sees the hands."""
+    chance that the arms wear sleeves; forearms: (wrist, axis) of each rendered forearm, whose elbow ends orbit
+    cameras keep out of the picture (`sample_orbit_camera`). None when rig cameras are given and none of them
+    sees the hands."""
     rng = sample_rng(seed, sample_id)
     cam_rng, light_rng, skin_rng, cloth_rng = rng.spawn(4)
     if rig_cameras:
@@ -89,7 +92,7 @@ def sample_scene(
             return None
         K, R, t, cam_name = picked
     else:
-        K, R, t = sample_orbit_camera(cam_rng, points, size, ranges, body_rotation=body_rotation)
+        K, R, t = sample_orbit_camera(cam_rng, points, size, ranges, body_rotation=body_rotation, forearms=forearms)
         cam_name = None
     entry = hdris[light_rng.integers(len(hdris))]
     world = WorldParams(
