@@ -48,18 +48,25 @@ def _model_config(backbone: str, size: int, batch: int, tiny: bool) -> dict:
     return resolve_config(user)
 
 
-def train_section(device: torch.device, backbone: str, size: int, batch: int, steps: int, tiny: bool) -> dict:
-    """Timed training steps after one warm-up step: images/s, seconds per step, peak memory (CUDA)."""
+def _training_setup(backbone: str, size: int, batch: int, tiny: bool, device: torch.device):
+    """The config, hand models, graphs, one batch on `device`, and (net, optimizer, scaler, AMP dtype) from _build."""
     from handmodel import load_hand_models
     from training.mesh_graph import hand_graphs
-    from training.trainer import _build, loss_geometry, train_step
+    from training.trainer import _build
 
     cfg = _model_config(backbone, size, batch, tiny)
     models = load_hand_models(quiet=True)
     graphs = hand_graphs(models)
     with tempfile.TemporaryDirectory() as tmp:
         batch_t = {k: v.to(device) for k, v in _batch(models, graphs, size, batch, Path(tmp)).items()}
-    net, opt, scaler, amp_dtype = _build(cfg, graphs, device)
+    return cfg, models, graphs, batch_t, _build(cfg, graphs, device)
+
+
+def train_section(device: torch.device, backbone: str, size: int, batch: int, steps: int, tiny: bool) -> dict:
+    """Timed training steps after one warm-up step: images/s, seconds per step, peak memory (CUDA)."""
+    from training.trainer import loss_geometry, train_step
+
+    cfg, models, graphs, batch_t, (net, opt, scaler, amp_dtype) = _training_setup(backbone, size, batch, tiny, device)
     net.train()
     geometry = loss_geometry(graphs, device)
     if device.type == "cuda":
@@ -83,9 +90,7 @@ def ddp_section(device: torch.device, backbone: str, size: int, batch: int, step
 
     import torch.distributed as dist
 
-    from handmodel import load_hand_models
-    from training.mesh_graph import hand_graphs
-    from training.trainer import _build, loss_geometry, train_step
+    from training.trainer import loss_geometry, train_step
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,12 +101,9 @@ def ddp_section(device: torch.device, backbone: str, size: int, batch: int, step
     try:
         x = torch.full((4,), 3.0, device=device)
         dist.all_reduce(x)
-        cfg = _model_config(backbone, size, batch, tiny)
-        models = load_hand_models(quiet=True)
-        graphs = hand_graphs(models)
-        with tempfile.TemporaryDirectory() as tmp:
-            batch_t = {k: v.to(device) for k, v in _batch(models, graphs, size, batch, Path(tmp)).items()}
-        net, opt, scaler, amp_dtype = _build(cfg, graphs, device)
+        cfg, models, graphs, batch_t, (net, opt, scaler, amp_dtype) = _training_setup(
+            backbone, size, batch, tiny, device
+        )
         ids = [device.index or 0] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
         geometry = loss_geometry(graphs, device)
