@@ -288,9 +288,10 @@ class CameraHead(nn.Module):
 
     def forward(self, x):
         raw = self.out(F.gelu(self.reduce(x)).flatten(1))
-        # Linear in the scale: an exp/softplus scale can collapse to ~0 early in training, where its gradient
-        # vanishes and it stays.
-        return torch.cat([CAMERA_SCALE * (1.0 + raw[:, :1]), raw[:, 1:]], dim=1)
+        # The scale is |linear|: positive, so the 2D loss never asks for a hand turned half a turn in the image
+        # plane (a negative scale did, and the hand's 3D collapsed towards that compromise), and its gradient
+        # does not vanish near 0 as an exp or softplus scale's does (those stayed collapsed once there).
+        return torch.cat([CAMERA_SCALE * (1.0 + raw[:, :1]).abs(), raw[:, 1:]], dim=1)
 
 
 class TwoHandNet(nn.Module):
