@@ -8,7 +8,6 @@ through the crop's camera. A file that cannot be read or is not in the layout is
 finished samples are skipped on a rerun; `--shard K/N` takes the indices equal to K modulo N.
 """
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.outdir import open_output
 from handmodel.png import write_png
+from handmodel.worker_pool import run_in_workers, worker_threads
 from importers.layouts import (
     LAYOUTS,
     BadFile,
@@ -40,8 +40,6 @@ from importers.layouts import (
     read_annotation_pkl,
     split_folder,
 )
-
-WORKER_SAMPLES = 400  # samples a worker writes before it is replaced (Blender's memory grows over long runs)
 
 
 def list_indices(folder: Path, layout: Layout) -> list[int]:
@@ -137,9 +135,6 @@ def import_dataset(kind: str, root, out, models, split: str = "train", workers: 
 
     Returns {'candidates', 'existing', 'written', 'rendered_mask', 'bad', 'bad_files': [path: problem]};
     `warn` gets one line per bad file."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     from tqdm import tqdm
 
     layout = LAYOUTS[kind]
@@ -177,21 +172,7 @@ def import_dataset(kind: str, root, out, models, split: str = "train", workers: 
                     report["rendered_mask"] += status == "rendered_mask"
             bar.update(len(results))
 
-        threads = 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
-        args = (models.info["dir"], str(folder), kind, str(out), threads)
-        if workers <= 1 or len(todo) <= 1:
-            _init_worker(*args)
-            try:
-                for i in todo:
-                    record(_run_chunk([i]))
-            finally:
-                _close_worker()
-        else:
-            size = max(1, min(16, len(todo) // (4 * workers)))
-            chunks = [todo[j : j + size] for j in range(0, len(todo), size)]
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=args,
-                                     max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
-                for results in pool.map(_run_chunk, chunks):
-                    record(results)
+        args = (models.info["dir"], str(folder), kind, str(out), worker_threads(workers))
+        run_in_workers(todo, workers, _init_worker, args, _run_chunk, _close_worker, record)
         bar.close()
     return {**dict(report), "bad_files": bad_files}

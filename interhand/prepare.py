@@ -48,11 +48,11 @@ from handmodel.joints import HANDS
 from handmodel.outdir import file_sha256, open_output
 from handmodel.png import write_png
 from handmodel.skinning import mano_forward
+from handmodel.worker_pool import run_in_workers, worker_threads
 
 CROP_SIZE = 256
 CROP_FILL = 0.8  # the hands fill 80% of the crop's side, as in RenderIH
 SOURCE = "InterHand2.6M"
-WORKER_SAMPLES = 400  # samples a worker renders before it is replaced (Blender's memory grows over long runs)
 
 
 # Which frames become samples. "default": the joint_3d entry says interacting (and hand_type_valid), both wrists
@@ -176,6 +176,11 @@ def _init_worker(model_dir: str, root: str, split: str, out: str, threads: int) 
     _WORKER.update(models=models, renderer=renderer, root=Path(root), split=split, out=Path(out))
 
 
+def _close_worker() -> None:
+    _WORKER["renderer"].close()
+    _WORKER.clear()
+
+
 def _run_chunk(chunk: list[tuple[str, dict]]) -> list[str]:
     w = _WORKER
     args = (w["root"], w["split"], w["out"], w["models"], w["renderer"])
@@ -216,9 +221,6 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
     'invalid_hand', 'null_mano', 'no_joint_3d'} counted in images. `selection`: one of SELECTIONS. `limit`: only
     the first N candidates (for a quick look). `shard` (K, N): only the candidates whose sample id is K modulo N,
     so N jobs (a Slurm array, ...) share one folder."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     from tqdm import tqdm
 
     root, out = Path(root), Path(out)
@@ -247,25 +249,12 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
         report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0})
         report.update(skipped)
         bar = tqdm(total=len(todo), desc=f"prepare {split}", unit="img", disable=not progress)
-        threads = 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)  # 0: Blender uses every core
-        args = (models.info["dir"], str(root), split, str(out), threads)
-        if workers <= 1 or len(todo) <= 1:
-            _init_worker(*args)
-            try:
-                for item in todo:
-                    report[_run_chunk([item])[0]] += 1
-                    bar.update(1)
-            finally:
-                _WORKER["renderer"].close()
-                _WORKER.clear()
-        else:
-            size = max(1, min(16, len(todo) // (4 * workers)))
-            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-            # Blender leaks over long loops: each worker process is replaced after WORKER_SAMPLES samples.
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=args,
-                                     max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
-                for statuses in pool.map(_run_chunk, chunks):
-                    report.update(statuses)
-                    bar.update(len(statuses))
+        args = (models.info["dir"], str(root), split, str(out), worker_threads(workers))
+
+        def record(statuses):
+            report.update(statuses)
+            bar.update(len(statuses))
+
+        run_in_workers(todo, workers, _init_worker, args, _run_chunk, _close_worker, record)
         bar.close()
         return dict(report)

@@ -1,0 +1,38 @@
+"""Per-sample work in this process or in a pool of spawned worker processes, each holding its own state (hand
+models, a Blender scene) set up once by an initializer; `interhand prepare` and the importers share it."""
+
+import os
+from collections.abc import Callable, Sequence
+
+WORKER_SAMPLES = 400  # samples a worker handles before it is replaced (Blender's memory grows over long runs)
+
+
+def worker_threads(workers: int) -> int:
+    """Render threads per worker: 0 (every core) for one worker, else the cores shared out."""
+    return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
+
+
+def run_in_workers(todo: Sequence, workers: int, init: Callable, init_args: tuple, run_chunk: Callable,
+                   close: Callable, on_results: Callable) -> None:  # fmt: skip
+    """Call `run_chunk(list of items)` over `todo` and hand each returned list to `on_results`, in order.
+
+    One worker (or one item): `init(*init_args)` here, one item per call, then `close()`. More: a spawn pool of
+    `workers` processes, each set up by `init(*init_args)` and replaced after WORKER_SAMPLES items, chunks of up to
+    16 items (`close` is not called there: the process ends)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    if workers <= 1 or len(todo) <= 1:
+        init(*init_args)
+        try:
+            for item in todo:
+                on_results(run_chunk([item]))
+        finally:
+            close()
+        return
+    size = max(1, min(16, len(todo) // (4 * workers)))
+    chunks = [list(todo[i : i + size]) for i in range(0, len(todo), size)]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=init, initargs=init_args,
+                             max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
+        for results in pool.map(run_chunk, chunks):
+            on_results(results)
