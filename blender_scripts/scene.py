@@ -53,6 +53,15 @@ _MALLOC_TRIM = _libc_malloc_trim()
 PIXEL_FILTER_WIDTH = 1.5  # Cycles' default pixel filter (Blackman-Harris) width for the RGB, in pixels
 
 
+def subdivision_quality(levels: int) -> int:
+    """The subdivision modifier's evaluation quality for `levels` Catmull-Clark levels: the lowest that gives the
+    same vertices, UVs and normals as Blender's default (3), to float rounding. The modifier places each vertex on
+    the limit surface; a quality below the levels moves vertices by up to a millimetre, a higher one changes
+    nothing but costs time (every sample, as the hands move: at 1 level, quality 3 costs about 15 ms more per
+    object than quality 1)."""
+    return min(max(int(levels), 1), 3)
+
+
 @contextlib.contextmanager
 def _quiet_stdout():
     """Silence Blender's per-render 'Saved: ...' line (printed by C code straight to file descriptor 1)."""
@@ -147,6 +156,7 @@ class HandScene:
         if subdivision > 0:
             mod = obj.modifiers.new("subdivision", "SUBSURF")
             mod.levels = mod.render_levels = subdivision
+            mod.quality = subdivision_quality(subdivision)
         self.scene.collection.objects.link(obj)
         obj.hide_render = True
         return obj

@@ -170,3 +170,40 @@ def test_square_crop_puts_the_hands_centre_on_the_centre_pixel_of_the_rendered_c
     mask = _point_sampled_mask(np.array([[0, 1, 2], [0, 2, 3]]), quad, Kc, size, size)
     lit = np.argwhere(mask == 1)
     assert lit.tolist() == [[size // 2, size // 2]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("levels", [1, 2])
+def test_subdivided_hand_matches_blenders_default_quality_subdivision(models, two_hand_vertices, levels):
+    """The scene evaluates its subdivision at a cheaper quality than Blender's default; the surface it renders (every
+    vertex, every corner's UV) must be the one the default-quality modifier gives."""
+    import bpy
+
+    from blender_scripts.scene import HandScene
+    from textures.uv_layout import load_or_build
+
+    layouts = load_or_build(models)
+    faces, uvs = {h: models[h].faces for h in models}, {h: layouts[h]["uv"] for h in models}
+    default_quality = bpy.types.SubsurfModifier.bl_rna.properties["quality"].default
+
+    def evaluated(obj):
+        graph = bpy.context.evaluated_depsgraph_get()
+        graph.update()
+        mesh = obj.evaluated_get(graph).data
+        co, uv = np.empty(3 * len(mesh.vertices)), np.empty(2 * len(mesh.loops))
+        mesh.vertices.foreach_get("co", co)
+        mesh.uv_layers[0].data.foreach_get("uv", uv)
+        return co.reshape(-1, 3), uv
+
+    with HandScene(faces, width=W, height=H, uvs=uvs, subdivision=levels) as scene:
+        scene.set_hands(two_hand_vertices)
+        obj = scene.objects["right"]
+        mod = obj.modifiers["subdivision"]
+        assert mod.quality < default_quality
+        co, uv = evaluated(obj)
+        mod.quality = default_quality
+        obj.data.update()
+        co_default, uv_default = evaluated(obj)
+    assert len(co) > 4 * len(two_hand_vertices["right"])
+    np.testing.assert_allclose(co, co_default, atol=1e-6)  # metres: a micrometre
+    np.testing.assert_allclose(uv, uv_default, atol=1e-5)
