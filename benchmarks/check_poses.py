@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/check_poses.py out/poses.npz --json     # the same as JSON
 
 Nothing of the sampler is used: the hands come from smplx's MANO layer (the model folder the file names), the
-penetration from libigl's winding-number signed distance against the wrist-closed mesh, the surface distance from
+penetration from libigl's winding number (inside) and distance against the wrist-closed mesh, the surface distance from
 libigl's unsigned distance to the open (skin) mesh, the joint limits and the coupling rule from handmodel.anatomy's
 table, the arms from handmodel.body and handmodel.forearm. Targets (kept poses unless said otherwise): at least 95 %
 kept; at most 2 mm penetration and 0.1 deg anatomy or coupling violation; at least 90 % with the surfaces within
@@ -72,10 +72,13 @@ def check(path) -> dict:
         counts = []
         for a, b in (("right", "left"), ("left", "right")):
             pa, vb = hand[a]["verts"][i], hand[b]["verts"][i]
-            sd = igl.signed_distance(pa, vb, closed[b], sign_type=igl.SIGNED_DISTANCE_TYPE_WINDING_NUMBER)[0]
-            pen[i] = max(pen[i], float(np.clip(-sd, 0, None).max()) * 1000)
+            # Inside: winding number over 1/2. The depth is the distance to the closed surface (libigl's signed
+            # distance scales it by 1 - 2w, i.e. triples it where a hand's own parts overlap and w is 2).
+            inside = igl.winding_number(vb, closed[b], pa) > 0.5
+            depth = np.abs(igl.signed_distance(pa, vb, closed[b], sign_type=igl.SIGNED_DISTANCE_TYPE_UNSIGNED)[0])
+            pen[i] = max(pen[i], float(np.where(inside, depth, 0.0).max()) * 1000)
             ud = np.abs(igl.signed_distance(pa, vb, models[b].faces, sign_type=igl.SIGNED_DISTANCE_TYPE_UNSIGNED)[0])
-            ud = np.where(sd < 0, 0.0, ud)
+            ud = np.where(inside, 0.0, ud)
             gap[i] = min(gap[i], float(ud.min()) * 1000)
             counts.append(int((ud <= 0.002).sum()))
         within[i] = min(counts)
