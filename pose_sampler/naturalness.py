@@ -1,9 +1,11 @@
 """The naturalness prior: a Gaussian density over the 45 joint angles, learned from the seed poses.
 
-A density model rather than RenderIH's real-vs-augmented discriminator: it needs no training loop, is exactly
-reproducible from the seeds, and its negative log-likelihood is a smooth loss. Both hands share one model because
-`handmodel.anatomy`'s frames give the same angles the same meaning on either hand. The covariance is shrunk toward
-its diagonal (and floored) so a few hundred seeds, or seeds with joints that never move, still give a proper density.
+The density needs no training loop, is exactly reproducible from the seeds, and its negative log-likelihood is a
+smooth loss; it is the whole naturalness term with the built-in prior. With `--interhand`, RenderIH's
+real-vs-augmented discriminator (`pose_sampler.discriminator`) is trained on the frames and added to it. Both
+hands share one model because `handmodel.anatomy`'s frames give the same angles the same meaning on either hand.
+The covariance is shrunk toward its diagonal (and floored) so a few hundred seeds, or seeds with joints that never
+move, still give a proper density.
 The fitted model is saved beside the output (`<out>.prior.npz`) so a run can be reproduced or inspected.
 """
 

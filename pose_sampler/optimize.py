@@ -15,6 +15,9 @@ Per step (`_loss_terms`): the lean skinning of `pose_sampler.skinning` (shape wo
 point-triangle test per vertex near the other hand, on the face the last search (`_search`, every `search_every`
 steps: nearest vertices, then the faces around them) found closest, the anchor-pair contact term, the edge-length
 term against the shaped rest mesh, anatomy, naturalness, and the body terms of `pose_sampler.one_body`.
+
+After the schedule (and `snap_into_contact`), `settle_contact` grows the touching area: a summed pull of every
+point near the other surface against a penetration term that acts only inside, keeping each pose's best state.
 """
 
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ from pose_sampler.penetration import (
     local_closest_faces,
     nearest_vertex_both,
     oriented_outward,
+    penetration_depth,
     signed_distance_to_faces,
 )
 
@@ -48,8 +52,11 @@ class Stage:
     name: str
     iters: float  # share of the schedule, in RenderIH's iteration counts (50, 40, 75, 50 of 215)
     penetration: float  # multiplier of the base penetration weight
-    contact: float  # multiplier of the base contact weight
+    contact: float  # multiplier of the base contact weight (anchor pairs, and the surface pull unless `attract`)
     may_stop: bool
+    attract: float | None = None  # multiplier of the surface pull, when it differs from `contact`
+    margin_m: float | None = None  # the penetration margin, when it differs from the run's
+    summed: bool = False  # the surface pull summed over the pulled points (area counts) rather than their mean
 
 
 def _renderih_stages() -> tuple:
@@ -89,6 +96,19 @@ class OptimSettings:
     contact_vertices: int = 1  # vertices of each hand within contact_m of the other's surface, to stop
     contact_m: float = 0.002
     reach_tolerance_m: float = 0.001
+    # The contact settle (`settle_contact`), after the schedule: the hands' surfaces drawn together over an area,
+    # the fingers free to wrap, and a pose keeps the state with the most vertices in contact that is still clear.
+    settle_iters: int = 60
+    settle_lr: float = 1e-2
+    settle_trans_lr: float = 2e-4
+    settle_radius_m: float = 0.015  # points this close to the other surface are pulled onto it
+    settle_gap_m: float = 0.0015  # points farther than this are pulled (those closer count already)
+    settle_attract: float = 3.0  # per pulled point, mm
+    settle_penetration: float = 30.0  # per point inside, mm
+    settle_margin_m: float = 0.0  # the penetration term acts on points deeper than minus this
+    settle_max_depth_m: float = 0.0016  # a settled state is kept only if no point is deeper (the loop's depth)
+    settle_exact_m: float = 0.0019  # ... and, at the end, if the exact depth is no deeper than this
+    settle_vertices: int = 30  # a pose leaves the settle with this many vertices of each hand in contact
     search_every: int = 4  # steps between face searches (the surfaces move < 1 mm per step)
     search_slack_m: float = 0.003  # points this far beyond the margin are followed until the next search
     betas: tuple = (0.9, 0.999)
@@ -192,20 +212,29 @@ def _loss_terms(geom, prior, x: dict, fixed: dict, stage: Stage, s: OptimSetting
     B = len(v["right"])
     total = v["right"].new_zeros(B)
     depth = v["right"].new_zeros(B)
+    area = []
     for a, b in (("right", "left"), ("left", "right")):
         rb, rp, face, normal, _ = pen[a]
         sd = signed_distance_to_faces(v[a][rb, rp], rb, v[b], geom.topo[b], face, normal)
-        pen_loss = losses.penetration_loss(sd[:, None], s.margin_m)
+        margin = s.margin_m if stage.margin_m is None else stage.margin_m
+        pen_loss = losses.penetration_loss(sd[:, None], margin)
         total = total + s.penetration * stage.penetration * v["right"].new_zeros(B).index_add(0, rb, pen_loss)
-        if s.contact_goal:  # a mean over the attracted points: the pull of the whole hand stays bounded
-            near, w = losses.surface_attraction(sd, s.margin_m, s.attract_m)
+        attract = stage.contact if stage.attract is None else stage.attract
+        if s.contact_goal and attract > 0:
             zeros = v["right"].new_zeros(B)
-            pull = zeros.index_add(0, rb, near) / zeros.index_add(0, rb, w).clamp_min(1.0)
-            total = total + s.attract * stage.contact * pull
+            if stage.summed:  # every point near the other surface pulls: the pose gains by touching over an area
+                near, _ = losses.surface_attraction(sd, s.settle_gap_m, s.settle_radius_m)
+                pull = zeros.index_add(0, rb, near)
+            else:  # a mean over the attracted points: the pull of the whole hand stays bounded
+                near, w = losses.surface_attraction(sd, s.margin_m, s.attract_m)
+                pull = zeros.index_add(0, rb, near) / zeros.index_add(0, rb, w).clamp_min(1.0)
+            total = total + s.attract * attract * pull
         depth = depth.scatter_reduce(0, rb, (-sd).detach(), reduce="amax")
-    contact = losses.anchor_contact_loss(v["right"], v["left"], fixed["pairs"], s.contact_radius_m,
-                                         s.contact_pair_weight)  # fmt: skip
-    total = total + s.contact * stage.contact * contact
+        area.append(torch.zeros(B, dtype=torch.long, device=total.device).index_add(0, rb, (sd <= s.contact_m).long()))
+    if stage.contact > 0:
+        contact = losses.anchor_contact_loss(v["right"], v["left"], fixed["pairs"], s.contact_radius_m,
+                                             s.contact_pair_weight)  # fmt: skip
+        total = total + s.contact * stage.contact * contact
     for h in HANDS:
         ang = x[h]["angles"]
         total = total + s.anatomy * losses.anatomy_loss(ang, geom.lo, geom.hi)
@@ -216,11 +245,12 @@ def _loss_terms(geom, prior, x: dict, fixed: dict, stage: Stage, s: OptimSetting
     wrist = {h: fixed[h]["rest"][1][:, 0] + x[h]["trans"] for h in HANDS}
     reach, capsule_depth = geom.body.losses(wrist, fixed["root_R"], v, fixed["body_to_world"])
     total = total + s.reach * (1000.0 * reach) ** 2 + s.forearm * 1000.0 * capsule_depth
-    return total, depth, {"verts": v, "reach": reach.detach(), "capsule": capsule_depth.detach()}
+    extra = {"verts": v, "reach": reach.detach(), "capsule": capsule_depth.detach(), "area": torch.minimum(*area)}
+    return total, depth, extra
 
 
 @torch.no_grad()
-def _search(geom, v: dict, s: OptimSettings) -> dict:
+def _search(geom, v: dict, s: OptimSettings, reach_m: float = 0.0) -> dict:
     """The loop's broad phase and face search for posed vertices v (per hand (B, V, 3)), no gradient.
 
     Per hand: its vertices within reach of the other hand's nearest vertex, and of those the ones the loss can
@@ -233,7 +263,7 @@ def _search(geom, v: dict, s: OptimSettings) -> dict:
     nearest = dict(zip(HANDS, nearest_vertex_both(v["right"], v["left"])))
     # Only points this close to their nearest vertex of the other hand can be within the run's loss margin of its
     # surface (or the contact distance, or shallowly inside it) before the next search.
-    far = max(s.margin_m + s.search_slack_m, s.contact_m, s.attract_m if s.contact_goal else 0.0)
+    far = max(s.margin_m + s.search_slack_m, s.contact_m, s.attract_m if s.contact_goal else 0.0, reach_m)
     reach = geom.face_reach + far
     for a, b in (("right", "left"), ("left", "right")):
         idx, dist = nearest[a]
@@ -429,3 +459,82 @@ def snap_into_contact(geom, final: dict, s: OptimSettings) -> None:
     a = (pl - pr) / (pl - pr).norm(dim=-1, keepdim=True).clamp_min(1e-12)
     shift = touching_shift(v["right"][rows], v["left"][rows], a, geom.topo["right"], geom.topo["left"], s.margin_m)
     final["left"]["trans"][rows] = final["left"]["trans"][rows] + a * shift[:, None]
+
+
+def _settle_stage(s: OptimSettings) -> Stage:
+    pen, pull = s.settle_penetration / s.penetration, s.settle_attract / s.attract
+    return Stage("settle", s.settle_iters, penetration=pen, contact=0.0, may_stop=True, attract=pull,
+                 margin_m=s.settle_margin_m, summed=True)  # fmt: skip
+
+
+def settle_contact(geom, prior, final: dict, start: dict, s: OptimSettings) -> torch.Tensor:
+    """The contact settle, in place on final[hand]['angles'] and ['trans'] (B, ...): the poses' surfaces drawn
+    together over an area. Every point of either hand within `settle_radius_m` of the other surface is pulled to
+    `settle_gap_m` off it (a sum over points: more touching area, lower loss), while the penetration term acts only
+    on points inside; as in the schedule only the finger angles and the translations move (roots and shapes stay),
+    so the fingers bend onto the other hand. Each pose keeps the visited state with the most vertices in contact
+    (the smaller count of the two hands, inside the other hand included: the reported contact-area figure) among
+    those no deeper than `settle_max_depth_m` whose arms still reach, and falls back to its start if the exact depth of
+    that state exceeds `settle_exact_m`: the settle never makes a pose worse than it found it. start: the start
+    tensors of `optimize` (roots, shapes, start angles for the regularisers, body frames). Returns the settle
+    steps each pose took (B,) long."""
+    B = len(final["right"]["angles"])
+    dev = geom.device
+    stage = _settle_stage(s)
+    var = {h: {k: final[h][k].detach().clone() for k in ("angles", "trans")} for h in HANDS}
+    best = {h: {k: t.clone() for k, t in var[h].items()} for h in HANDS}
+    best_count = torch.full((B,), -1, dtype=torch.long, device=dev)
+    fixed_all = _fixed_inputs(geom, start)
+    fixed_all["pairs"] = torch.zeros(B, 1, 2, dtype=torch.long, device=dev)  # no anchor term in the settle
+    steps = torch.zeros(B, dtype=torch.long, device=dev)
+    active = torch.ones(B, dtype=torch.bool, device=dev)
+    adam = _Adam.fresh(var)
+    lr = {"angles": s.settle_lr, "trans": s.settle_trans_lr}
+    for i in range(s.settle_iters + 1):
+        ids = active.nonzero(as_tuple=True)[0]
+        if len(ids) == 0:
+            break
+        x = {h: {k: var[h][k][ids].clone().requires_grad_(True) for k in var[h]} for h in HANDS}
+        fixed = _fixed_rows(fixed_all, start, ids)
+        fresh = i % s.search_every == 0
+        if fresh:
+            found = {h: (ids[rb], *rest) for h, (rb, *rest) in
+                     _search(geom, _posed(geom, fixed, x), s, s.settle_radius_m).items()}  # fmt: skip
+        pen = _rows_of(found, ids, B, dev)
+        loss, depth, extra = _loss_terms(geom, prior, x, fixed, stage, s, pen)
+        with torch.no_grad():
+            # The state x as it stands: between searches its points keep the faces of the last search, whose
+            # distances are upper bounds of the closest face's (the count errs low, the depth high).
+            count = extra["area"]
+            ok = (depth <= s.settle_max_depth_m) & (extra["reach"] < s.reach_tolerance_m) & (extra["capsule"] < 1e-4)
+            better = ok & (count > best_count[ids])
+            rows = ids[better]
+            for h in HANDS:
+                for k in var[h]:
+                    best[h][k][rows] = x[h][k].detach()[better]
+            best_count[rows] = count[better]
+            active[ids[best_count[ids] >= s.settle_vertices]] = False
+            if i == s.settle_iters:
+                break
+        loss.sum().backward()
+        with torch.no_grad():
+            adam.step(var, x, ids, lr, s.betas, lambda a: losses.project_anatomy(a, geom.lo, geom.hi))
+            steps[ids] += 1
+    _keep_if_clear(geom, final, best, best_count, s)
+    return steps
+
+
+@torch.no_grad()
+def _keep_if_clear(geom, final: dict, best: dict, best_count: torch.Tensor, s: OptimSettings) -> None:
+    """Write the settled states into final where one was found and its exact depth is within settle_exact_m."""
+    rows = (best_count >= 0).nonzero(as_tuple=True)[0]
+    if len(rows) == 0:
+        return
+    v = {h: geom.verts(h, final[h]["root"][rows], best[h]["angles"][rows], final[h]["shape"][rows],
+                       best[h]["trans"][rows]) for h in HANDS}  # fmt: skip
+    deepest = torch.maximum(penetration_depth(v["right"], v["left"], geom.topo["left"]).amax(1),
+                            penetration_depth(v["left"], v["right"], geom.topo["right"]).amax(1))  # fmt: skip
+    rows = rows[deepest <= s.settle_exact_m]
+    for h in HANDS:
+        for k in ("angles", "trans"):
+            final[h][k][rows] = best[h][k][rows]

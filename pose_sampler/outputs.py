@@ -23,8 +23,8 @@ def _differences(old: dict, new: dict) -> str:
 
 
 def _is_sampler_folder(folder: Path) -> bool:
-    return all(p.name.startswith("poses-") or p.name in ("prior.npz", "report") for p in folder.iterdir()
-               if p.name != ".handkit")  # fmt: skip
+    own = ("prior.npz", "discriminator.pt", "report")
+    return all(p.name.startswith("poses-") or p.name in own for p in folder.iterdir() if p.name != ".handkit")
 
 
 @contextmanager
@@ -52,7 +52,7 @@ def open_poses_output(out, settings, shard=(0, 1), restart: bool = False) -> Ite
 
     def clear():
         remove_partial(out)
-        for name in ("prior.npz", "report"):
+        for name in ("prior.npz", "discriminator.pt", "report"):
             p = out / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
         remove_fingerprint(out)

@@ -48,6 +48,13 @@ def summary_text(summary: dict, poses) -> str:
         f"  kept with penetration <= 2 mm and anatomy <= 0.1 deg: {share:.1%}",
         f"  mean optimization steps per pose: {m['iterations'].mean():.1f}",
     ]
+    d = summary.get("discriminator")
+    if d:
+        counts = f"{d['real_train_poses']} real hands trained, {d['real_heldout_poses']} held out"
+        acc = f"accuracy {d['train_accuracy']:.1%} train, {d['heldout_accuracy']:.1%} held out"
+        rows.append(
+            f"  naturalness discriminator ({counts}): {acc}; ROC AUC {d['train_auc']:.3f} / {d['heldout_auc']:.3f}"
+        )
     if summary.get("poses_run"):
         rate = summary["poses_run"] / max(summary["seconds_total"], 1e-9)
         rows.append(f"  time: {summary['seconds_total']:.1f} s for {summary['poses_run']} poses ({rate:.2f} poses/s)")

@@ -66,11 +66,14 @@ class SampleSettings:
 
 
 def output_layout(out: Path) -> dict:
-    """Where the chunks, the naturalness prior and the report go for an output path."""
+    """Where the chunks, the naturalness prior (and, with --interhand, its discriminator) and the report go for an
+    output path."""
     if out.suffix == ".npz":
         return {"single": True, "chunks": out.parent / f".{out.stem}.parts", "prior": out.with_suffix(".prior.npz"),
+                "discriminator": out.with_suffix(".discriminator.pt"),
                 "report": out.parent / f"{out.stem}.report"}  # fmt: skip
-    return {"single": False, "chunks": out, "prior": out / "prior.npz", "report": out / "report"}
+    return {"single": False, "chunks": out, "prior": out / "prior.npz", "discriminator": out / "discriminator.pt",
+            "report": out / "report"}  # fmt: skip
 
 
 def chunk_path(folder: Path, c: int) -> Path:
@@ -132,6 +135,8 @@ def _sample_poses(out, settings: SampleSettings, shard, mano_dir, report: bool, 
         "seconds_total": time.perf_counter() - t0,
         "seconds_by_stage": stages,
     }
+    if run["discriminator"] is not None:
+        summary["discriminator"] = {"path": str(layout["discriminator"]), **run["discriminator"]}
     if layout["single"]:
         result = merge_chunks([chunk_path(layout["chunks"], c) for c in range(_n_chunks(settings))], run["meta"])
         save_poses(out, result)
@@ -173,8 +178,17 @@ def _setup(settings: SampleSettings, layout: dict, key: str, mano_dir) -> dict:
     else:
         source = PriorSeeds(models, frames, layer, settings.seed, geom.topo)
     fit = source.fit_poses()
-    prior = fit_prior(np.concatenate([angles_from_pose(fit[h], frames[h]) for h in HANDS]))
+    fit_angles = {h: angles_from_pose(fit[h], frames[h]) for h in HANDS}
+    prior = fit_prior(np.concatenate([fit_angles[h] for h in HANDS]))
     save_prior(layout["prior"], prior)
+    figures = None
+    if settings.interhand:  # RenderIH's discriminator, trained real (the frames) vs augmented, beside the Gaussian
+        from pose_sampler.discriminator import Naturalness, save_discriminator, train_discriminator
+
+        trained = train_discriminator(np.stack([fit_angles[h] for h in HANDS], 1), settings.seed,
+                                      settings.bend_delta_deg, settings.splay_delta_deg)  # fmt: skip
+        save_discriminator(layout["discriminator"], trained)
+        prior, figures = Naturalness(prior, trained.model), trained.figures
     optim = OptimSettings(iters=settings.iters, contact_goal=settings.contact == "touching")
     meta = {
         "hand_model": dict(models.info),
@@ -185,8 +199,10 @@ def _setup(settings: SampleSettings, layout: dict, key: str, mano_dir) -> dict:
         "seeds": source.description,
         "naturalness_prior": layout["prior"].name,
     }
+    if figures is not None:
+        meta["naturalness_discriminator"] = {"file": layout["discriminator"].name, **figures}
     return {"models": models, "frames": frames, "geom": geom, "source": source, "prior": prior, "optim": optim,
-            "meta": meta}  # fmt: skip
+            "meta": meta, "discriminator": figures}  # fmt: skip
 
 
 def _n_chunks(settings: SampleSettings) -> int:
@@ -317,7 +333,7 @@ def _padded(ids: np.ndarray, settings: SampleSettings) -> np.ndarray:
 def _run_chunk(c: int, ids, settings: SampleSettings, run: dict, bar, stages: dict) -> Poses:
     """One chunk of sample ids (n,) end to end; adds each stage's seconds to `stages`."""
     from pose_sampler.metrics import pose_metrics
-    from pose_sampler.optimize import optimize, snap_into_contact
+    from pose_sampler.optimize import optimize, settle_contact, snap_into_contact
 
     geom, prior = run["geom"], run["prior"]
     clock = [time.perf_counter()]
@@ -339,6 +355,7 @@ def _run_chunk(c: int, ids, settings: SampleSettings, run: dict, bar, stages: di
     final = {h: {**start[h], **result[h]} for h in HANDS}
     if run["optim"].contact_goal:
         snap_into_contact(geom, final, run["optim"])
+        result["iterations"] = result["iterations"] + settle_contact(geom, prior, final, start, run["optim"])
     lap("optimization")
     # Metrics of the whole padded chunk, then cut: a batched float computation may round differently for another
     # number of rows, and a pose's figures must not depend on --num either.
