@@ -1,6 +1,8 @@
 """`render` never mixes runs in one folder: concurrent runs with other settings are refused (two real processes),
 folders that no render wrote are refused untouched, duplicate pose ids and empty poses files are refused."""
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,10 +41,19 @@ def test_two_renders_with_other_settings_at_once_cannot_mix_one_folder(tmp_path,
     out = tmp_path / "ds"
     first = subprocess.Popen(_render_cmd(tmp_path / "poses.npz", out, texture_dir, "--resolution", 64), cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    lock = out / ".handkit" / "lock-0of1"
+    state = out / ".handkit"
+    lock, fingerprint_lock = state / "lock-0of1", state / "fingerprint.lock"
+
+    def settled():  # the first run holds its lock and has written the fingerprint (its fingerprint lock is free)
+        return (lock.is_file() and lock.read_text() and (state / "fingerprint.json").is_file()
+                and fingerprint_lock.is_file() and not fingerprint_lock.read_text())  # fmt: skip
+
     deadline = time.time() + 120
-    while not (lock.is_file() and lock.read_text()) and time.time() < deadline:
+    while not settled() and time.time() < deadline:
         time.sleep(0.1)
+    time.sleep(0.2)
+    # Paused, the first run stays at once for the checks below, however fast it renders (its pid lives on).
+    os.kill(first.pid, signal.SIGSTOP)
     try:
         code, output = _run(_render_cmd(tmp_path / "poses.npz", out, texture_dir, "--resolution", 32))
         assert code == 1 and f"is in use by another run: pid {first.pid}" in _error_line(output)
@@ -53,6 +64,7 @@ def test_two_renders_with_other_settings_at_once_cannot_mix_one_folder(tmp_path,
                                         "--shard", "1/2"))  # fmt: skip
         assert code == 1 and "(seed was 0, now 1)" in _error_line(output)
     finally:
+        os.kill(first.pid, signal.SIGCONT)
         assert first.wait(timeout=300) == 0, first.stdout.read()
     names = list_samples(out)
     assert len(names) == 4 and read_meta(out)["image_size"] == [64, 64]
