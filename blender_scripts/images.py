@@ -17,8 +17,10 @@ class ImageCache:
                 img = bpy.data.images.load(path, check_existing=False)
                 if self.colorspace:
                     img.colorspace_settings.name = self.colorspace
-                _ = img.size[0] * img.pixels[0]  # force the load so a bad file fails here, not in the render
-            except (RuntimeError, IndexError) as e:
+                # Reading the size loads the file, so a bad one fails here (size 0 below), not in the render;
+                # the pixels are not copied out (that costs a few ms per image, and images change every sample).
+                _ = img.size[0]
+            except RuntimeError as e:
                 raise OSError(f"{path}: cannot read the {self.kind} ({e})") from None
             if img.size[0] == 0:
                 bpy.data.images.remove(img)
