@@ -20,6 +20,10 @@ Measured at 256x256 on 2 shared CPU cores (benchmarks/bench_render.py, PSNR agai
   at these sample counts 0.5 is about 1 dB less noisy, which pays for the 12th sample: 11 samples at 0.5 land
   0.6 dB closer to the 1024-sample render of the weight-1.0 skin (37.9 vs 37.3 dB over 3 scenes) than 12 samples
   at 1.0, and 5-9% faster per sample.
+- The forearms cost what the skin they add costs: in the 48 renders of seed 0 they cover 7.9% of the image (the
+  hands 28.9%), and bench_render --arms measures 0.616 s wall, 1.156 s CPU per sample with them against 0.501 s,
+  0.949 s bare and 0.484 s, 0.905 s for the earlier stand-in (quiet machine, fastest of 3 rounds). Drawing them
+  without subsurface scattering and bump would save about 7%.
 - A 256 world map saves a few hundredths of a second but lets small bright lights (the interior and city HDRIs)
   through as fireflies that the denoiser smears into bright blotches on the skin: 512 stays.
 """
