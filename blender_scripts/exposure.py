@@ -4,7 +4,9 @@ The rule: the hands' median luma (Rec.709 weights on the sRGB-encoded pixel, 0-1
 `EXPOSURE_BAND` with at most `MAX_CLIPPED` of the hand pixels clipped (any channel at `CLIP_LEVEL` or above). The
 target follows the skin a little (light skin is brighter in a photograph than dark skin under the same light) and is
 spread by a random number of stops per sample, so the data keep dim and bright pictures. The exposure is a gain on
-the linear image (the film's exposure): the light's colour and direction are untouched. It is metered on the
+the linear image (the film's exposure), after a camera-like auto white balance (`white_balance_gains`) has taken
+most of the light's colour cast out (a blue sky no longer turns skin grey-blue; a sunset stays a little warm). It is
+metered on the
 render itself, like a camera's through-the-lens meter: the gain multiplies the denoised scene-linear image before
 it is encoded, which is the same image as rendering with that film exposure (the world's light is the only light),
 so metering costs no extra render and sees shadows, subsurface scattering, the texture and the camera exactly.
@@ -33,6 +35,7 @@ SHOULDER = 0.6  # linear value where the highlight roll-off starts
 SHOULDER_LENGTH = 1.5  # how slowly it approaches white (1: the slope matches at the knee and nothing more)
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 MAX_PIXELS = 2048  # hand pixels the gain search looks at (evenly strided)
+WHITE_BALANCE = 0.8  # share of the light's colour cast the white balance removes (the rest keeps a sunset warm)
 
 
 def tone_curve(linear: np.ndarray) -> np.ndarray:
@@ -131,6 +134,22 @@ def background_gain(background: np.ndarray) -> float:
     shown = srgb_encode(tone_curve(y * factors))  # the median pixel's luma, near enough for a grey-ish sky
     ok = np.flatnonzero(shown <= BACKGROUND_MAX)
     return float(factors[ok[0]] if len(ok) else factors[-1])
+
+
+def white_balance_gains(illuminant, strength: float = WHITE_BALANCE) -> np.ndarray:
+    """Per-channel gains (3,) on a scene-linear image lit by a light of linear RGB `illuminant` (its mean colour)
+    that take `strength` of the light's colour cast out and keep its luma: a grey surface under it comes out with
+    the light's chromaticity raised to the power 1 - strength. Ones without an illuminant (None or black)."""
+    if illuminant is None:
+        return np.ones(3, dtype=np.float32)
+    ill = np.asarray(illuminant, dtype=np.float64).reshape(3)
+    y = float(ill @ LUMA)
+    if not np.isfinite(y) or y <= 1e-12:
+        return np.ones(3, dtype=np.float32)
+    ill = np.maximum(ill, 1e-3 * y)  # a light with no red (or green, blue) at all is not balanced to infinity
+    gains = (y / ill) ** strength
+    gains *= y / float((ill * gains) @ LUMA)
+    return gains.astype(np.float32)
 
 
 def srgb_to_linear_scalar(v: float) -> float:

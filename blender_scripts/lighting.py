@@ -61,12 +61,18 @@ class World:
             links.new(self.mapping.outputs["Vector"], node.inputs["Vector"])
         self.links = links
         self.images = ImageCache(cache_size, "HDRI")
+        self._colours: dict[str, np.ndarray] = {}
+        # The light's mean linear colour over the sphere (the white balance's illuminant); None for the sky, whose
+        # colour the renderer takes from the background pass instead.
+        self.illuminant = None
 
     def apply(self, p: WorldParams) -> None:
         if p.hdri is not None:
             self.env.image = self.images.get(str(p.hdri))
             src = self.env.outputs["Color"]
+            self.illuminant = self.mean_colour(str(p.hdri), self.env.image)
         else:
+            self.illuminant = None
             self.sky.sun_direction = (math.cos(p.sun_elevation), 0.0, math.sin(p.sun_elevation))
             src = self.sky.outputs["Color"]
         socket = self.background.inputs["Color"]
@@ -75,3 +81,15 @@ class World:
         M = environment_rotation(p.body_rotation, p.rotation)
         self.mapping.inputs["Rotation"].default_value = tuple(Matrix(M.tolist()).to_euler("XYZ"))
         self.background.inputs["Strength"].default_value = p.strength
+
+    def mean_colour(self, path: str, image) -> np.ndarray:
+        """An equirectangular image's mean linear RGB over the sphere (rows weighted by the cosine of their
+        latitude); read once per file (tens of ms for a 2k map) and kept."""
+        if path not in self._colours:
+            w, h = image.size
+            px = np.empty(w * h * image.channels, dtype=np.float32)
+            image.pixels.foreach_get(px)
+            rgb = px.reshape(h, w, image.channels)[..., :3].astype(np.float64)
+            weight = np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2)
+            self._colours[path] = np.einsum("hwc,h->c", rgb, weight) / (weight.sum() * w)
+        return self._colours[path]

@@ -284,7 +284,7 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                       "pose_index": i, "hdri": spec.hdri_name, "hdri_rotation": spec.world.rotation,
                       "hdri_strength": spec.world.strength, "texture": os.path.basename(spec.skin.texture or ""),
                       "camera": spec.camera_name, "poses": os.path.basename(s.poses), "exposure": gain,
-                      "background_gain": out["background_gain"],
+                      "background_gain": out["background_gain"], "white_balance": out["white_balance"],
                       "exposure_target": target, "skin_tone": tone["tone"], "skin_ita": tone["ita"],
                       "forearms": s.forearms, "sleeves": sleeves or None,
                       **hand_figures(out["rgb"], np.where(out["mask"] <= 2, out["mask"], 0))}  # fmt: skip

@@ -31,7 +31,7 @@ import numpy as np
 from mathutils import Matrix
 
 from blender_scripts.cloth import ClothMaterial, ClothParams
-from blender_scripts.exposure import background_gain, encode
+from blender_scripts.exposure import background_gain, encode, white_balance_gains
 from blender_scripts.lighting import World, WorldParams
 from blender_scripts.materials import SkinMaterial, SkinParams
 from blender_scripts.passes import decode_passes
@@ -253,6 +253,13 @@ class HandScene:
             out["exposure"], out["background_gain"] = float(gain), 1.0
             if metered:
                 fg, bg = out.pop("linear"), out.pop("background")
+                light = self.world.illuminant
+                if light is None:  # the procedural sky: its colour as the camera sees it is the light's
+                    sky = bg[out["mask"] == 0]
+                    light = sky.mean(0) if len(sky) else None
+                wb = white_balance_gains(light)
+                fg, bg = fg * wb, bg * wb
+                out["white_balance"] = [round(float(g), 4) for g in wb]
                 out["exposure"] = float(exposure(fg, out["mask"]))
                 out["background_gain"] = background_gain(bg[out["mask"] == 0] * out["exposure"])
                 out["rgb"] = encode(fg + out["background_gain"] * bg, out["exposure"])
