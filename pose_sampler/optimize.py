@@ -369,19 +369,15 @@ def optimize(geom: TwoHandGeometry, prior, start: dict, settings: OptimSettings,
         return losses.project_anatomy(a, geom.lo, geom.hi)
 
     lr = {"angles": s.lr, "trans": s.trans_lr}
+    found = None  # step 0 of every stage searches
     for stage, n_iter in zip(s.stages, s.stage_steps()):
         adam = _Adam.fresh(var)
         _search_pairs(geom, fixed_all, var, active)
         for i in range(n_iter):
-            ids = active.nonzero(as_tuple=True)[0]
-            if len(ids) == 0:
+            rows = _active_rows(geom, var, fixed_all, start, active, i, s, found)
+            if rows is None:
                 break
-            x = {h: {k: var[h][k][ids].clone().requires_grad_(True) for k in var[h]} for h in HANDS}
-            fixed = _fixed_rows(fixed_all, start, ids)
-            fresh = i % s.search_every == 0
-            if fresh:
-                found = {h: (ids[rb], *rest) for h, (rb, *rest) in _search(geom, _posed(geom, fixed, x), s).items()}
-            pen = _rows_of(found, ids, B, dev)
+            ids, x, fixed, found, pen, fresh = rows
             loss, depth, extra = _loss_terms(geom, prior, x, fixed, stage, s, pen)
             loss.sum().backward()
             with torch.no_grad():
@@ -427,6 +423,21 @@ def _search_pairs(geom, fixed_all: dict, var: dict, active: torch.Tensor) -> Non
                        var[h]["trans"][ids], (fixed_all[h]["v_shaped"][ids], fixed_all[h]["joints"][ids]))
          for h in HANDS}  # fmt: skip
     fixed_all["pairs"][ids] = losses.anchor_pairs(v["right"], v["left"], geom.anchors)
+
+
+def _active_rows(geom, var, fixed_all, start, active, i: int, s: OptimSettings, found, reach_m: float = 0.0):
+    """Step i's rows of the batch: (ids, their variables x as leaves with gradients, their fixed inputs, the
+    search results (searched afresh every `search_every` steps, else the last ones), their penetration rows,
+    whether the search is fresh); None when no pose is active."""
+    ids = active.nonzero(as_tuple=True)[0]
+    if len(ids) == 0:
+        return None
+    x = {h: {k: var[h][k][ids].clone().requires_grad_(True) for k in var[h]} for h in HANDS}
+    fixed = _fixed_rows(fixed_all, start, ids)
+    fresh = i % s.search_every == 0
+    if fresh:
+        found = {h: (ids[rb], *rest) for h, (rb, *rest) in _search(geom, _posed(geom, fixed, x), s, reach_m).items()}
+    return ids, x, fixed, found, _rows_of(found, ids, len(active), ids.device), fresh
 
 
 def _rows_of(found: dict, ids: torch.Tensor, B: int, dev) -> dict:
@@ -490,17 +501,12 @@ def settle_contact(geom, prior, final: dict, start: dict, s: OptimSettings) -> t
     active = torch.ones(B, dtype=torch.bool, device=dev)
     adam = _Adam.fresh(var)
     lr = {"angles": s.settle_lr, "trans": s.settle_trans_lr}
+    found = None  # step 0 searches
     for i in range(s.settle_iters + 1):
-        ids = active.nonzero(as_tuple=True)[0]
-        if len(ids) == 0:
+        rows = _active_rows(geom, var, fixed_all, start, active, i, s, found, s.settle_radius_m)
+        if rows is None:
             break
-        x = {h: {k: var[h][k][ids].clone().requires_grad_(True) for k in var[h]} for h in HANDS}
-        fixed = _fixed_rows(fixed_all, start, ids)
-        fresh = i % s.search_every == 0
-        if fresh:
-            found = {h: (ids[rb], *rest) for h, (rb, *rest) in
-                     _search(geom, _posed(geom, fixed, x), s, s.settle_radius_m).items()}  # fmt: skip
-        pen = _rows_of(found, ids, B, dev)
+        ids, x, fixed, found, pen, _ = rows
         loss, depth, extra = _loss_terms(geom, prior, x, fixed, stage, s, pen)
         with torch.no_grad():
             # The state x as it stands: between searches its points keep the faces of the last search, whose

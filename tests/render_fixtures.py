@@ -1,5 +1,5 @@
-"""Helpers of the renderer's tests: an independent ray caster and a small poses file (the stand-in hands'
-fixtures are in conftest.py)."""
+"""Helpers of the renderer's tests: an independent ray caster, a small poses file, equirectangular HDRIs written
+with Blender and datasets rendered under them (the stand-in hands' fixtures are in conftest.py)."""
 
 import numpy as np
 
@@ -64,3 +64,51 @@ def make_poses_file(path, models, n: int, seed: int = 0):
     poses = Poses(params=params, ids=np.arange(n) + 100, meta={"source": "render tests"})
     save_poses(path, poses)
     return poses
+
+
+def write_equirect_exr(path, rgb: np.ndarray) -> None:
+    """An equirectangular EXR of the linear colours rgb (H,W,3), row 0 at the bottom (Blender's image order)."""
+    import bpy
+
+    h, w = rgb.shape[:2]
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = rgb
+    img = bpy.data.images.new(path.stem, w, h, float_buffer=True)
+    img.pixels.foreach_set(rgba.ravel())
+    img.filepath_raw = str(path)
+    img.file_format = "OPEN_EXR"
+    img.save()
+    bpy.data.images.remove(img)
+
+
+def render_under_worlds(tmp, worlds: dict) -> dict:
+    """The same two poses rendered at 64 px under each world ({name: (H,W,3) linear colours}) as its only light
+    and background, with the exposure meter on and no spread: {name: dataset folder}."""
+    from blender_scripts.render import run
+    from blender_scripts.settings import RenderSettings
+    from handmodel import load_hand_models
+
+    make_poses_file(tmp / "poses.npz", load_hand_models(quiet=True), 2)
+    out = {}
+    for name, rgb in worlds.items():
+        d = tmp / name
+        d.mkdir()
+        write_equirect_exr(d / f"{name}.exr", rgb)
+        s = RenderSettings(poses=str(tmp / "poses.npz"), out=str(tmp / f"ds_{name}"), resolution=64, samples=4,
+                           hdri_dirs=[str(d)], bundled_hdris=False, sky=False, restart_every=0, threads=1,
+                           exposure_spread=0.0)  # fmt: skip
+        run(s, progress=False)
+        out[name] = s.out
+    return out
+
+
+def hand_pixels(root, name) -> np.ndarray:
+    """The sRGB colours (N,3) in 0-1 of a sample's hand pixels (mask labels 1 and 2; forearms are 3 and 4)."""
+    import cv2
+
+    from handmodel.dataset_io import sample_paths
+
+    paths = sample_paths(root, name)
+    rgb = cv2.imread(str(paths["image"]))[..., ::-1].astype(np.float64) / 255
+    mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+    return rgb[(mask == 1) | (mask == 2)]

@@ -3,60 +3,27 @@ figures each sample and the dataset report."""
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 
 from blender_scripts.exposure import CLIP_LEVEL, EXPOSURE_BAND, choose_gain, encode
-from blender_scripts.render import run
-from blender_scripts.settings import RenderSettings
-from handmodel import load_hand_models
 from handmodel.dataset_io import list_samples, read_meta, sample_paths
-from tests.render_fixtures import make_poses_file
+from tests.render_fixtures import hand_pixels, render_under_worlds
 
 
-def write_hdri(path, scale: float) -> None:
-    """A 64x32 equirectangular EXR: a warm bright upper half (a sun patch in it) over a darker ground, x scale."""
-    import bpy
-
+def hdri(scale: float) -> np.ndarray:
+    """A 64x32 equirectangular map: a warm bright upper half (a sun patch in it) over a darker ground, x scale."""
     h, w = 32, 64
-    rgba = np.ones((h, w, 4), np.float32)
     rows = np.arange(h)[:, None]  # Blender images start at the bottom row: the upper rows are the sky
-    rgba[..., :3] = np.where(rows[..., None] >= h // 2, [1.0, 0.9, 0.8], [0.25, 0.22, 0.2])
-    rgba[24:28, 10:14, :3] = 30.0
-    rgba[..., :3] *= scale
-    img = bpy.data.images.new(path.stem, w, h, float_buffer=True)
-    img.pixels.foreach_set(rgba.ravel())
-    img.filepath_raw = str(path)
-    img.file_format = "OPEN_EXR"
-    img.save()
-    bpy.data.images.remove(img)
+    rgb = np.where(rows[..., None] >= h // 2, [1.0, 0.9, 0.8], [0.25, 0.22, 0.2]) * np.ones((h, w, 1))
+    rgb[24:28, 10:14] = 30.0
+    return rgb * scale
 
 
 @pytest.fixture(scope="module")
 def lit(tmp_path_factory):
     """The same two poses rendered under a bright (x50) and a dark (x0.002) HDRI: {name: dataset folder}."""
-    tmp = tmp_path_factory.mktemp("exposure")
-    models = load_hand_models(quiet=True)
-    make_poses_file(tmp / "poses.npz", models, 2)
-    out = {}
-    for name, scale in (("bright", 50.0), ("dark", 0.002)):
-        d = tmp / name
-        d.mkdir()
-        write_hdri(d / f"{name}.exr", scale)
-        s = RenderSettings(poses=str(tmp / "poses.npz"), out=str(tmp / f"ds_{name}"), resolution=64, samples=4,
-                           hdri_dirs=[str(d)], bundled_hdris=False, sky=False, restart_every=0, threads=1,
-                           exposure_spread=0.0)  # fmt: skip
-        run(s, progress=False)
-        out[name] = s.out
-    return out
-
-
-def hand_pixels(root, name):
-    paths = sample_paths(root, name)
-    rgb = cv2.imread(str(paths["image"]))[..., ::-1].astype(np.float64) / 255
-    mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
-    return rgb[(mask == 1) | (mask == 2)]  # the hands' labels (forearms are 3 and 4)
+    return render_under_worlds(tmp_path_factory.mktemp("exposure"), {"bright": hdri(50.0), "dark": hdri(0.002)})
 
 
 def test_exposure_rule_puts_hands_in_the_band_under_a_bright_and_a_dark_hdri(lit):
