@@ -16,8 +16,11 @@ Other jobs on the machine only ever add wall time: every recipe (RenderIH's too)
 its fastest round is kept; the CPU seconds (all threads) show the work itself, and the load average is printed
 before and after.
 
---against REV times the renderer's per-sample path of this tree and of revision REV on the same scenes, with each
-hand's own mesh only: it leaves out the forearms (on by default in `render`); --arms measures what they add.
+--against REV times what `render` does per sample at its defaults in this tree (forearms on, the exposure metered,
+the samples in the renderer's order: those lit by one HDRI one after another) and in revision REV (its own
+defaults: bare hands before the forearms existed), on the same generated scenes, alternating in rounds. A worker
+renders up to 200 samples, so in a run about 22 samples share each of the 9 default lights; n timed scenes share it
+over n/9, so fewer scenes than the default 36 understate the saving; --arms measures what the forearms add.
 
 --arms times only the default recipe, per sample including the numpy geometry the worker computes (skinning,
 forearm or wrist cap), for: the stand-in hand generated at git revision REV drawn as the renderer drew it then
@@ -49,6 +52,7 @@ from blender_scripts.quality import (  # noqa: E402
     RENDERIH_QUALITY,
     RenderQuality,
 )
+from blender_scripts.sampling import world_order  # noqa: E402
 from handmodel.joints import HANDS  # noqa: E402
 
 SIZE = 256
@@ -62,17 +66,26 @@ D = DEFAULT_QUALITY
 CANDIDATES = [
     ("old default: 16 spp, no denoiser, auto world map", NOISY_QUALITY, SUBDIVISION),
     ("16 spp, no denoiser, world map 512", replace(NOISY_QUALITY, world_map=512), SUBDIVISION),
-    ("DEFAULT: 11 spp + OIDN fast/fast, world map 512", D, SUBDIVISION),
-    ("11 spp + OIDN, auto world map", replace(D, world_map=0), SUBDIVISION),
-    ("11 spp + OIDN, world map 1024", replace(D, world_map=1024), SUBDIVISION),
-    ("11 spp + OIDN, world map 256 (fireflies from small bright lights)", replace(D, world_map=256), SUBDIVISION),
-    ("11 spp + OIDN balanced", replace(D, denoiser="balanced"), SUBDIVISION),
-    ("11 spp + OIDN high, accurate prefilter", replace(D, denoiser="high", denoise_prefilter="ACCURATE"), SUBDIVISION),
-    ("11 spp + OIDN, albedo guide only", replace(D, denoise_guides="RGB_ALBEDO"), SUBDIVISION),
-    ("11 spp + OIDN, bounces 2/1/1", replace(D, bounces=(2, 1, 1)), SUBDIVISION),
-    ("11 spp + OIDN, no adaptive sampling", replace(D, adaptive_threshold=0.0), SUBDIVISION),
-    ("11 spp + OIDN, subdivision 2 (reference has 1)", D, 2),
+    (f"DEFAULT: {D.samples} spp + OIDN fast/fast, world map 512", D, SUBDIVISION),
+    (f"{D.samples} spp + OIDN, auto world map", replace(D, world_map=0), SUBDIVISION),
+    (f"{D.samples} spp + OIDN, world map 1024", replace(D, world_map=1024), SUBDIVISION),
+    (
+        f"{D.samples} spp + OIDN, world map 256 (fireflies from small bright lights)",
+        replace(D, world_map=256),
+        SUBDIVISION,
+    ),
+    (f"{D.samples} spp + OIDN balanced", replace(D, denoiser="balanced"), SUBDIVISION),
+    (
+        f"{D.samples} spp + OIDN high, accurate prefilter",
+        replace(D, denoiser="high", denoise_prefilter="ACCURATE"),
+        SUBDIVISION,
+    ),
+    (f"{D.samples} spp + OIDN, albedo guide only", replace(D, denoise_guides="RGB_ALBEDO"), SUBDIVISION),
+    (f"{D.samples} spp + OIDN, bounces 2/1/1", replace(D, bounces=(2, 1, 1)), SUBDIVISION),
+    (f"{D.samples} spp + OIDN, no adaptive sampling", replace(D, adaptive_threshold=0.0), SUBDIVISION),
+    (f"{D.samples} spp + OIDN, subdivision 2 (reference has 1)", D, 2),
     ("8 spp + OIDN", replace(D, samples=8), SUBDIVISION),
+    ("11 spp + OIDN", replace(D, samples=11), SUBDIVISION),
     ("12 spp + OIDN", replace(D, samples=12), SUBDIVISION),
     ("16 spp + OIDN", replace(D, samples=16), SUBDIVISION),
     ("32 spp + OIDN", replace(D, samples=32), SUBDIVISION),
@@ -161,10 +174,12 @@ def standin_at(rev: str, folder: Path):
     return load_model_dir(folder / "model")
 
 
-def time_arms(models, scenes, warmup, params, mode: str) -> tuple[float, float]:
+def time_arms(models, scenes, warmup, params, mode: str, metered: bool = False) -> tuple[float, float]:
     """Wall and CPU s per sample of the default recipe, the worker's per-sample geometry included. mode: 'old'
-    (the hand's own mesh, open wrists), 'bare' (closed wrists) or 'forearms'."""
-    from blender_scripts.render import arm_geometry, posed_arm
+    (the hand's own mesh, open wrists), 'bare' (closed wrists) or 'forearms'; metered: the exposure metered on
+    each render and the hands' figures measured, as the renderer does."""
+    from blender_scripts.exposure import hand_figures, target_luma
+    from blender_scripts.render import arm_geometry, meter, posed_arm
     from blender_scripts.scene import HandScene
     from handmodel.skinning import mano_forward
     from textures.uv_layout import load_or_build
@@ -189,13 +204,18 @@ def time_arms(models, scenes, warmup, params, mode: str) -> tuple[float, float]:
         scene.set_skin(spec.skin)
         scene.set_world(spec.world)
         scene.set_camera(spec.K, spec.R, spec.t)
-        scene.render(rgb=True)
+        if not metered:
+            scene.render(rgb=True)
+            return
+        target = target_luma(scene.skin.tone["albedo"], spec.exposure_stops * 0.5)
+        out = scene.render(rgb=True, exposure=functools.partial(meter, target=target))
+        hand_figures(out["rgb"], np.where(out["mask"] <= 2, out["mask"], 0))
 
     try:
         one(len(scenes), warmup[1])
         t, c = time.perf_counter(), time.process_time()
-        for i, (_, spec) in enumerate(scenes):
-            one(i, spec)
+        for i in world_order([spec for _, spec in scenes]):  # as the renderer orders its samples
+            one(i, scenes[i][1])
         return (time.perf_counter() - t) / len(scenes), (time.process_time() - c) / len(scenes)
     finally:
         scene.close()
@@ -221,12 +241,26 @@ def time_renderer(models, scenes, warmup, quality=DEFAULT_QUALITY):
 
     try:
         one(*warmup)
+        images = [None] * len(scenes)
         t, c = time.perf_counter(), time.process_time()
-        images = [one(*sc) for sc in scenes]
+        for k in world_order([spec for _, spec in scenes]):  # as the renderer orders its samples
+            images[k] = one(*scenes[k])
         n = len(scenes)
         return (time.perf_counter() - t) / n, (time.process_time() - c) / n, images
     finally:
         scene.close()
+
+
+def time_default(n: int) -> tuple[float, float]:
+    """Wall and CPU s per sample of `render` at its defaults (forearms on, the exposure metered), on n scenes."""
+    from handmodel import load_hand_models
+    from tests.render_fixtures import make_poses_file
+
+    models = load_hand_models(quiet=True)
+    with tempfile.TemporaryDirectory() as d:
+        poses = make_poses_file(Path(d) / "p.npz", models, n + 1, seed=0)
+    _, scenes = make_scenes(n + 1)
+    return time_arms(models, scenes[:n], scenes[n], poses.params, "forearms", metered=True)
 
 
 def arms_main(a) -> None:
@@ -265,17 +299,21 @@ def arms_main(a) -> None:
         print(f"{name:<62} {wall:7.3f} {cpu:7.3f} {100 * (wall / base - 1):+8.1f}%")
 
 
-# Run inside a tree of the repository (this one or an older revision's): time its renderer's default recipe,
-# the whole per-sample path where the tree has `time_renderer`, and print {"wall", "cpu"} per sample.
+# Run inside a tree of the repository (this one or an older revision's): time what its `render` does by default
+# (`time_default`; trees from before it: the whole per-sample path where the tree has `time_renderer`, else the
+# default recipe), and print {"wall", "cpu"} per sample.
 TREE_TIMER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 sys.argv = sys.argv[:1]
 import benchmarks.bench_render as b
 n = int({n})
-models, scenes = b.make_scenes(n + 1)
-timer = getattr(b, "time_renderer", None) or (lambda m, s, w: b.time_recipe(m, s, w, b.DEFAULT_QUALITY))
-wall, cpu, _ = timer(models, scenes[:n], scenes[n])
+if hasattr(b, "time_default"):
+    wall, cpu = b.time_default(n)
+else:
+    models, scenes = b.make_scenes(n + 1)
+    timer = getattr(b, "time_renderer", None) or (lambda m, s, w: b.time_recipe(m, s, w, b.DEFAULT_QUALITY))
+    wall, cpu, _ = timer(models, scenes[:n], scenes[n])
 print("@@timing " + json.dumps({{"wall": wall, "cpu": cpu}}))
 """
 
@@ -360,7 +398,7 @@ def psnr(a, b) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scenes", type=int, default=6, help="timed scenes per recipe")
+    ap.add_argument("--scenes", type=int, default=None, help="timed scenes per recipe (default 6; 36 with --against)")
     ap.add_argument("--reference-scenes", type=int, default=3, help="scenes with a 1024-sample reference (PSNR)")
     ap.add_argument("--memory-samples", type=int, default=100, help="renders of the memory run (0: skip it)")
     ap.add_argument("--only-default", action="store_true", help="time only the old and the default recipes")
@@ -378,8 +416,9 @@ def main() -> None:
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.against:
-        compare_with(a.against, a.scenes, a.rounds)
+        compare_with(a.against, a.scenes or 36, a.rounds)
         return
+    a.scenes = a.scenes or 6
     n = max(a.scenes, a.reference_scenes)
     if a.arms:
         arms_main(a)

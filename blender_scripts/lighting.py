@@ -3,6 +3,11 @@
 The environment stands upright on the body of the hands: its up axis is the body frame's up (-y of the body frame,
 whose x runs to the person's right and z forward; see handmodel/body.py), so a horizon tilts only by the camera's
 own roll about the body, not by the poses' arbitrary world frame.
+
+The world's node tree itself never turns: the scene turns everything it draws and its camera by
+`environment_rotation` instead (blender_scripts/scene.py), which gives the same image. A changed world makes Cycles
+rebuild the light's importance map and reload its image (about 5% of a sample's time); with the world fixed, the
+renderer's samples that share an HDRI (it renders them one after another) share both.
 """
 
 import math
@@ -10,7 +15,6 @@ from dataclasses import dataclass
 
 import bpy
 import numpy as np
-from mathutils import Matrix
 
 from blender_scripts.images import ImageCache
 
@@ -61,12 +65,19 @@ class World:
             links.new(self.mapping.outputs["Vector"], node.inputs["Vector"])
         self.links = links
         self.images = ImageCache(cache_size, "HDRI")
+        self._applied: tuple | None = None
         self._colours: dict[str, np.ndarray] = {}
         # The light's mean linear colour over the sphere (the white balance's illuminant); None for the sky, whose
         # colour the renderer takes from the background pass instead.
         self.illuminant = None
 
     def apply(self, p: WorldParams) -> None:
+        """Show the light of `p`, all but its rotation (the scene's `rotation_of`); values that did not change are
+        not set again (setting one, even to the same value, makes Cycles rebuild the world)."""
+        key = (p.hdri, p.strength, None if p.hdri is not None else p.sun_elevation)
+        if key == self._applied:
+            return
+        self._applied = key
         if p.hdri is not None:
             self.env.image = self.images.get(str(p.hdri))
             src = self.env.outputs["Color"]
@@ -78,9 +89,13 @@ class World:
         socket = self.background.inputs["Color"]
         if not socket.links or socket.links[0].from_socket != src:
             self.links.new(src, socket)
-        M = environment_rotation(p.body_rotation, p.rotation)
-        self.mapping.inputs["Rotation"].default_value = tuple(Matrix(M.tolist()).to_euler("XYZ"))
-        self.background.inputs["Strength"].default_value = p.strength
+        if self.background.inputs["Strength"].default_value != p.strength:
+            self.background.inputs["Strength"].default_value = p.strength
+
+    @staticmethod
+    def rotation_of(p: WorldParams) -> np.ndarray:
+        """(3,3) world -> environment map directions of `p`: the rotation the scene gives what it draws."""
+        return environment_rotation(p.body_rotation, p.rotation)
 
     def mean_colour(self, path: str, image) -> np.ndarray:
         """An equirectangular image's mean linear RGB over the sphere (rows weighted by the cosine of their

@@ -10,20 +10,24 @@ Measured at 256x256 on 2 shared CPU cores (benchmarks/bench_render.py, PSNR agai
   prefilter buys under 1 dB more for twice the denoising time.
 - Adaptive sampling, fewer bounces and the tile size (a 256 image is one tile) change little at these sample counts.
   Adaptive sampling in fact changes no pixel: at threshold 0.02 Cycles' automatic minimum is 52 samples.
-- Where a sample's time goes (forearms on, 2 shared cores, about 1.2 s): path tracing about 80%, denoising about
-  9%, re-syncing the four subdivided meshes 5-10% (blender_scripts/scene.py evaluates the subdivision at the
-  lowest quality that gives the same surface: 150 instead of 200 ms of sync), the world's importance map 30-50 ms,
-  loading the changed HDRI, texture and detail map 20-40 ms; numpy (skinning, forearms, metering) under 20 ms. The
-  skin's bump (three lookups of the detail map per shading point) costs 7-10% of the time.
-- 11 samples, with the skin's subsurface weight at 0.5 (materials.py): at weight 1.0 the skin's scattering was the
+- Where a sample's time goes (`render` defaults, forearms on, quiet 2 cores, about 0.9 s CPU at 9 samples):
+  each Cycles sample about 0.077 s, the denoiser about 0.1 s, the rest (sync, BVH, passes, metering) about
+  0.15 s. Three costs are gone without changing a pixel beyond float rounding: the subdivision modifier's
+  evaluation of the four meshes every sample (40-55 ms; blender_scripts/subdivision.py applies the same surface
+  as a linear map), the world's rebuild on every sample (its importance map and image, about 5%: the scene turns
+  what it draws instead of the world, and the renderer renders the samples of one HDRI one after another), and
+  Cycles' light tree (about 5%: the world is the only light).
+- 9 samples, with the skin's subsurface weight at 0.5 (materials.py): at weight 1.0 the skin's scattering was the
   noisiest part of the image. Converged (1024 samples) the two weights' images differ by a PSNR of 47-51 dB, yet
-  at these sample counts 0.5 is about 1 dB less noisy, which pays for the 12th sample: 11 samples at 0.5 land
-  0.6 dB closer to the 1024-sample render of the weight-1.0 skin (37.9 vs 37.3 dB over 3 scenes) than 12 samples
-  at 1.0, and 5-9% faster per sample.
+  at these sample counts 0.5 is about 1 dB less noisy. Against 512-sample renders of 4 scenes: 9 samples 37.2 dB,
+  10 37.6, 11 37.8, 12 38.1 (fast denoiser; 'balanced' gives 9 samples 37.9 dB but costs more than the 2 samples
+  it saves); the renderer before the skin model (12 samples on the earlier hand and its plainer skin) measured
+  39.0 dB on its own scenes the same way (smooth skin is easier to denoise). Each sample is about 7% of the time;
+  at 9, `render` at its defaults (forearms on) costs +9.1% CPU, +2.9% wall per sample over that renderer's
+  defaults (bare hands): bench_render.py --against ab61085, quiet machine, 36 scenes, fastest of 3 rounds.
 - The forearms cost what the skin they add costs: in the 48 renders of seed 0 they cover 7.9% of the image (the
-  hands 28.9%), and bench_render --arms measures 0.616 s wall, 1.156 s CPU per sample with them against 0.501 s,
-  0.949 s bare and 0.484 s, 0.905 s for the earlier stand-in (quiet machine, fastest of 3 rounds). Drawing them
-  without subsurface scattering and bump would save about 7%.
+  hands 28.9%); hidden from the camera they would save 16% of a sample's CPU time; drawn without subsurface
+  scattering 2%, without the bump nothing measurable.
 - A 256 world map saves a few hundredths of a second but lets small bright lights (the interior and city HDRIs)
   through as fireflies that the denoiser smears into bright blotches on the skin: 512 stays.
 """
@@ -41,7 +45,7 @@ class RenderQuality:
     'RGB' | 'RGB_ALBEDO' | 'RGB_ALBEDO_NORMAL'; world_map: side of the world's importance map in pixels (0 =
     Cycles' automatic, slow to rebuild); bounces: (total, diffuse, glossy) light-path limits."""
 
-    samples: int = 11
+    samples: int = 9
     adaptive_threshold: float = 0.02
     adaptive_min_samples: int = 0
     denoiser: str = "fast"
@@ -86,6 +90,9 @@ def apply_quality(scene, q: RenderQuality, denoise: bool = True) -> None:
     c.max_bounces, c.diffuse_bounces, c.glossy_bounces = q.bounces
     c.transparent_max_bounces = 0
     c.caustics_reflective = c.caustics_refractive = False
+    # The world is the only light (nothing in the scene emits): the light tree, which picks among many lights,
+    # has nothing to choose and costs about 5% of a sample's time.
+    c.use_light_tree = False
     if scene.world is not None:
         w = scene.world.cycles
         w.sampling_method = "MANUAL" if q.world_map > 0 else "AUTOMATIC"

@@ -218,7 +218,7 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
     """Render up to `max_samples` pending samples in this process (one long-lived scene); returns how many."""
     from blender_scripts.exposure import hand_figures, target_luma
     from blender_scripts.quality import RenderQuality
-    from blender_scripts.sampling import sample_scene
+    from blender_scripts.sampling import sample_scene, world_order
     from blender_scripts.scene import HandScene
     from blender_scripts.writer import SampleWriter
     from handmodel import forearm as fa
@@ -244,22 +244,28 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
     writer = SampleWriter(s.out, size, size)
     p = job.poses.params
     body = body_rotations(job.poses, job.models)
+
+    def plan(i: int):
+        params = {h: {k: p[h][k][i] for k in ("pose", "shape", "trans")} for h in HANDS}
+        verts = {h: mano_forward(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))[0][0]
+                 for h in HANDS}  # fmt: skip
+        points = np.concatenate([verts[h] for h in HANDS])
+        ends = None
+        if s.forearms:
+            frames = {h: fa.posed_frames(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))
+                      for h in HANDS}  # fmt: skip
+            ends = [(frames[h]["wrist"][0], frames[h]["axis"][0]) for h in HANDS]
+        spec = sample_scene(s.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures, job.rig_cameras,
+                            body_rotation=body[i], sleeve_probability=s.sleeves, forearms=ends)  # fmt: skip
+        if spec is None:
+            raise InputError(f"{s.cameras}: no camera sees both hands of pose {i} of {s.poses}")
+        return params, verts, spec
+
+    plans = [plan(i) for i in todo]
     done = 0
     try:
-        for i in todo:
-            params = {h: {k: p[h][k][i] for k in ("pose", "shape", "trans")} for h in HANDS}
-            verts = {h: mano_forward(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))[0][0]
-                     for h in HANDS}  # fmt: skip
-            points = np.concatenate([verts[h] for h in HANDS])
-            ends = None
-            if s.forearms:
-                frames = {h: fa.posed_frames(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))
-                          for h in HANDS}  # fmt: skip
-                ends = [(frames[h]["wrist"][0], frames[h]["axis"][0]) for h in HANDS]
-            spec = sample_scene(s.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures, job.rig_cameras,
-                                body_rotation=body[i], sleeve_probability=s.sleeves, forearms=ends)  # fmt: skip
-            if spec is None:
-                raise InputError(f"{s.cameras}: no camera sees both hands of pose {i} of {s.poses}")
+        for k in world_order([spec for _, _, spec in plans]):
+            i, (params, verts, spec) = todo[k], plans[k]
             sleeves = spec.sleeves or {}
             posed = {h: posed_arm(job.models[h], arms[h], verts[h], params[h], sleeves.get(h)) for h in HANDS}
             try:

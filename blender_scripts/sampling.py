@@ -131,3 +131,10 @@ def sample_scene(
         )
     return SampleScene(K=K, R=R, t=t, skin=skin, world=world, hdri_name=entry.name, camera_name=cam_name,
                        exposure_stops=exposure_stops, sleeves=sleeves, cloth=cloth)  # fmt: skip
+
+
+def world_order(specs: list) -> list[int]:
+    """Positions of `specs` (SampleScene) in the order to render them: the samples lit by one HDRI one after another,
+    each group in its own order, so the scene keeps the world's image and importance map between them. Every
+    sample's content depends on its (seed, id) alone, so the order changes no output."""
+    return sorted(range(len(specs)), key=lambda k: (specs[k].hdri_name, k))

@@ -36,6 +36,7 @@ from blender_scripts.lighting import World, WorldParams
 from blender_scripts.materials import SkinMaterial, SkinParams
 from blender_scripts.passes import decode_passes
 from blender_scripts.quality import DEFAULT_QUALITY, RenderQuality, apply_quality
+from blender_scripts.subdivision import Subdivided, SubdivisionMapError
 from handmodel.camera import blender_intrinsics, opencv_to_blender_matrix_world
 from handmodel.dataset_io import FOREARM_LABELS, HAND_LABELS
 from handmodel.joints import HANDS
@@ -126,6 +127,8 @@ class HandScene:
         self.cloth = ClothMaterial()
         self.cloth.apply(ClothParams())
         self.objects, self.forearms = {}, {}
+        self._subdivided = {}  # object name -> Subdivided
+        self._vertex_counts = {h: int(np.asarray(faces[h]).max()) + 1 for h in HANDS}
         for hand in HANDS:
             f = np.asarray(faces[hand], dtype=np.int64)
             self.objects[hand] = self._make_mesh(f"{hand}_hand", f, None if uvs is None else uvs.get(hand),
@@ -138,6 +141,10 @@ class HandScene:
         self.camera = bpy.data.objects.new("camera", cam)
         sc.collection.objects.link(self.camera)
         sc.camera = self.camera
+        # The world's rotation is given to everything drawn and to the camera (World.rotation_of), so the world
+        # itself stays fixed while samples share its HDRI.
+        self._turn = Matrix.Identity(4)
+        self._camera_world = Matrix.Identity(4)
 
     def _make_mesh(self, name: str, faces: np.ndarray, uvs, subdivision: int, pass_index: int):
         n_verts = int(faces.max()) + 1
@@ -153,13 +160,26 @@ class HandScene:
         mesh.materials.append(self.skin.material)
         obj = bpy.data.objects.new(name, mesh)
         obj.pass_index = pass_index
+        self.scene.collection.objects.link(obj)
         if subdivision > 0:
             mod = obj.modifiers.new("subdivision", "SUBSURF")
             mod.levels = mod.render_levels = subdivision
             mod.quality = subdivision_quality(subdivision)
-        self.scene.collection.objects.link(obj)
+            try:
+                self._subdivided[name] = Subdivided(obj, faces)
+            except SubdivisionMapError as e:  # keep the modifier: slower, the same surface
+                print(f"notice: {name}: {e}; subdividing with Blender's modifier", file=sys.stderr)
         obj.hide_render = True
         return obj
+
+    def _move(self, obj, verts: np.ndarray) -> None:
+        """Set a mesh object's (coarse) vertices; a subdivided one gets its subdivided surface."""
+        sub = self._subdivided.get(obj.name)
+        if sub is not None:
+            sub.set(verts)
+            return
+        obj.data.vertices.foreach_set("co", np.asarray(verts, dtype=np.float32).ravel())
+        obj.data.update()
 
     def _make_forearm(self, hand: str, spec: dict, subdivision: int) -> dict:
         """The forearm object: its faces re-indexed onto the points they use, materials [skin, cloth]."""
@@ -188,25 +208,26 @@ class HandScene:
             obj.hide_render = points is None or verts.get(hand) is None
             if obj.hide_render:
                 continue
-            mesh = obj.data
-            mesh.vertices.foreach_set("co", np.asarray(points, dtype=np.float32)[fa["used"]].ravel())
             start = sleeves.get(hand)
             if start != fa["sleeve"]:
                 index = np.zeros(len(fa["stations"]), np.int32) if start is None else (fa["stations"] >= start)
-                mesh.polygons.foreach_set("material_index", np.asarray(index, dtype=np.int32))
+                sub = self._subdivided.get(obj.name)
+                if sub is not None:
+                    sub.set_face_values("material_index", index)
+                else:
+                    obj.data.polygons.foreach_set("material_index", np.asarray(index, dtype=np.int32))
                 fa["sleeve"] = start
-            mesh.update()
+            self._move(obj, np.asarray(points)[fa["used"]])
         for hand, obj in self.objects.items():
             v = verts.get(hand)
             obj.hide_render = v is None
             if v is None:
                 continue
-            v = np.asarray(v, dtype=np.float32)
-            mesh = obj.data
-            if v.shape != (len(mesh.vertices), 3):
-                raise ValueError(f"{hand} vertices have shape {v.shape}, expected ({len(mesh.vertices)}, 3)")
-            mesh.vertices.foreach_set("co", v.ravel())
-            mesh.update()
+            v = np.asarray(v, dtype=np.float64)
+            expected = self._vertex_counts[hand]
+            if v.shape != (expected, 3):
+                raise ValueError(f"{hand} vertices have shape {v.shape}, expected ({expected}, 3)")
+            self._move(obj, v)
 
     def set_camera(self, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> None:
         """OpenCV camera: K (3,3) pixels for this scene's W x H, R (3,3), t (3,) world -> camera, metres."""
@@ -216,13 +237,20 @@ class HandScene:
         cam.shift_x, cam.shift_y = p["shift_x"], p["shift_y"]
         self.scene.render.pixel_aspect_x = p["pixel_aspect_x"]
         self.scene.render.pixel_aspect_y = p["pixel_aspect_y"]
-        self.camera.matrix_world = Matrix(opencv_to_blender_matrix_world(R, t).tolist())
+        self._camera_world = Matrix(opencv_to_blender_matrix_world(R, t).tolist())
+        self.camera.matrix_world = self._turn @ self._camera_world
 
     def set_skin(self, params: SkinParams) -> None:
         self.skin.apply(params)
 
     def set_world(self, params: WorldParams) -> None:
         self.world.apply(params)
+        turn = Matrix(self.world.rotation_of(params).tolist()).to_4x4()
+        if turn != self._turn:
+            self._turn = turn
+            for obj in [*self.objects.values(), *(fa["object"] for fa in self.forearms.values())]:
+                obj.matrix_world = turn
+            self.camera.matrix_world = turn @ self._camera_world
 
     def render(self, rgb: bool = True, exposure=1.0) -> dict[str, np.ndarray]:
         """Render every pass in one Cycles call. rgb=False renders 1 sample with no denoiser (mask and depth only,

@@ -213,7 +213,7 @@ class RenderSettings:
     shard: tuple[int, int] = option("K/N: render the sample ids with id % N == K (0 <= K < N).", (0, 1),
                                     parse=parse_shard, format=_format_shard)  # fmt: skip
     resolution: int = option("Square image side in pixels.", 256, min=16)
-    samples: int = option("Cycles samples per pixel (denoised, so 11 is enough at 256 px).", 11, min=1,
+    samples: int = option("Cycles samples per pixel (denoised, so 9 is enough at 256 px).", 9, min=1,
                           fingerprint=True)  # fmt: skip
     denoise: str = option("OpenImageDenoise quality (off: raw Cycles samples).", "fast", choices=DENOISERS,
                           fingerprint=True, legacy="off")  # fmt: skip

@@ -175,8 +175,9 @@ def test_square_crop_puts_the_hands_centre_on_the_centre_pixel_of_the_rendered_c
 @pytest.mark.slow
 @pytest.mark.parametrize("levels", [1, 2])
 def test_subdivided_hand_matches_blenders_default_quality_subdivision(models, two_hand_vertices, levels):
-    """The scene evaluates its subdivision at a cheaper quality than Blender's default; the surface it renders (every
-    vertex, every corner's UV) must be the one the default-quality modifier gives."""
+    """The scene draws its subdivided surface from a linear map (blender_scripts/subdivision.py) found by probing
+    the modifier at a cheaper quality; the surface it renders (every vertex, every corner's UV) must be the one
+    Blender's modifier at its default quality gives for the same hand, on a separate object."""
     import bpy
 
     from blender_scripts.scene import HandScene
@@ -186,10 +187,7 @@ def test_subdivided_hand_matches_blenders_default_quality_subdivision(models, tw
     faces, uvs = {h: models[h].faces for h in models}, {h: layouts[h]["uv"] for h in models}
     default_quality = bpy.types.SubsurfModifier.bl_rna.properties["quality"].default
 
-    def evaluated(obj):
-        graph = bpy.context.evaluated_depsgraph_get()
-        graph.update()
-        mesh = obj.evaluated_get(graph).data
+    def mesh_arrays(mesh):
         co, uv = np.empty(3 * len(mesh.vertices)), np.empty(2 * len(mesh.loops))
         mesh.vertices.foreach_get("co", co)
         mesh.uv_layers[0].data.foreach_get("uv", uv)
@@ -198,12 +196,68 @@ def test_subdivided_hand_matches_blenders_default_quality_subdivision(models, tw
     with HandScene(faces, width=W, height=H, uvs=uvs, subdivision=levels) as scene:
         scene.set_hands(two_hand_vertices)
         obj = scene.objects["right"]
-        mod = obj.modifiers["subdivision"]
-        assert mod.quality < default_quality
-        co, uv = evaluated(obj)
+        assert not obj.modifiers  # the map replaces the modifier
+        co, uv = mesh_arrays(obj.data)
+        f, v = faces["right"], two_hand_vertices["right"]
+        ref = bpy.data.meshes.new("reference")
+        ref.from_pydata(v.tolist(), [], f.tolist())
+        layer = ref.uv_layers.new(name="UVMap")
+        layer.data.foreach_set("uv", np.asarray(uvs["right"], dtype=np.float32).ravel())
+        ref_obj = bpy.data.objects.new("reference", ref)
+        scene.scene.collection.objects.link(ref_obj)
+        mod = ref_obj.modifiers.new("subdivision", "SUBSURF")
+        mod.levels = mod.render_levels = levels
         mod.quality = default_quality
-        obj.data.update()
-        co_default, uv_default = evaluated(obj)
+        graph = bpy.context.evaluated_depsgraph_get()
+        graph.update()
+        co_default, uv_default = mesh_arrays(ref_obj.evaluated_get(graph).data)
     assert len(co) > 4 * len(two_hand_vertices["right"])
     np.testing.assert_allclose(co, co_default, atol=1e-6)  # metres: a micrometre
     np.testing.assert_allclose(uv, uv_default, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_subdivided_forearm_faces_follow_their_coarse_faces_and_sleeve(models):
+    """A sleeve is set on the forearm's coarse faces (by distance from the wrist); the drawn, subdivided forearm must
+    show it on exactly the pieces of those faces: every subdivided face's centre lies over the coarse triangle it
+    names (barycentric coordinates in its plane), each coarse triangle has three, and the cloth material is on the
+    pieces of the sleeve's faces."""
+    from blender_scripts.render import arm_geometry, posed_arm
+    from blender_scripts.scene import HandScene
+    from handmodel.joints import HANDS
+    from handmodel.skinning import mano_forward
+    from textures.uv_layout import load_or_build
+
+    layouts = load_or_build(models)
+    arms = arm_geometry(models, layouts, True)
+    faces = {h: np.concatenate([models[h].faces, arms[h]["extra"]]) for h in HANDS}
+    uvs = {h: np.concatenate([layouts[h]["uv"], arms[h]["extra_uvs"]]) for h in HANDS}
+    zero = {"pose": np.zeros(48), "shape": np.zeros(10), "trans": np.zeros(3)}
+    start = 0.06
+    with HandScene(faces, width=W, height=H, uvs=uvs, subdivision=1, forearms=arms) as scene:
+        verts = {h: mano_forward(models[h], zero["pose"][None], zero["shape"][None], zero["trans"][None])[0][0]
+                 for h in HANDS}  # fmt: skip
+        posed = {h: posed_arm(models[h], arms[h], verts[h], zero, start) for h in HANDS}
+        scene.set_hands({h: posed[h][0] for h in HANDS}, forearms={h: posed[h][1] for h in HANDS},
+                        sleeves={h: start for h in HANDS})  # fmt: skip
+        fa = scene.forearms["right"]
+        mesh = fa["object"].data
+        coarse = np.asarray(posed["right"][1])[fa["used"]]
+        coarse_faces = np.searchsorted(fa["used"], np.asarray(arms["right"]["faces"]))
+        co = np.empty(3 * len(mesh.vertices))
+        mesh.vertices.foreach_get("co", co)
+        co = co.reshape(-1, 3)
+        material = np.empty(len(mesh.polygons), np.int32)
+        mesh.polygons.foreach_get("material_index", material)
+        centres = np.array([co[list(p.vertices)].mean(0) for p in mesh.polygons])
+    parent = scene._subdivided["right_forearm"].parent_face
+    a, b, c = (coarse[coarse_faces[parent]][:, k] for k in range(3))
+    e1, e2, d = b - a, c - a, centres - a
+    g = np.stack([np.einsum("ij,ij->i", x, y) for x, y in ((e1, e1), (e1, e2), (e2, e2), (d, e1), (d, e2))])
+    det = g[0] * g[2] - g[1] ** 2
+    v, w = (g[2] * g[3] - g[1] * g[4]) / det, (g[0] * g[4] - g[1] * g[3]) / det
+    assert min(v.min(), w.min(), (1 - v - w).min()) > -0.02
+    assert np.array_equal(np.bincount(parent, minlength=len(coarse_faces)), np.full(len(coarse_faces), 3))
+    sleeve = np.asarray(arms["right"]["stations"]) >= start
+    assert 0 < sleeve.mean() < 1
+    np.testing.assert_array_equal(material, sleeve[parent].astype(np.int32))
