@@ -98,9 +98,9 @@ class OptimSettings:
     reach_tolerance_m: float = 0.001
     # The contact settle (`settle_contact`), after the schedule: the hands' surfaces drawn together over an area,
     # the fingers free to wrap, and a pose keeps the state with the most vertices in contact that is still clear.
-    settle_iters: int = 60
-    settle_lr: float = 1e-2
-    settle_trans_lr: float = 2e-4
+    settle_iters: int = 120
+    settle_lr: float = 2e-2
+    settle_trans_lr: float = 4e-4
     settle_radius_m: float = 0.015  # points this close to the other surface are pulled onto it
     settle_gap_m: float = 0.0015  # points farther than this are pulled (those closer count already)
     settle_attract: float = 3.0  # per pulled point, mm
@@ -108,7 +108,7 @@ class OptimSettings:
     settle_margin_m: float = 0.0  # the penetration term acts on points deeper than minus this
     settle_max_depth_m: float = 0.0016  # a settled state is kept only if no point is deeper (the loop's depth)
     settle_exact_m: float = 0.0019  # ... and, at the end, if the exact depth is no deeper than this
-    settle_vertices: int = 30  # a pose leaves the settle with this many vertices of each hand in contact
+    settle_vertices: int = 26  # a pose leaves the settle with this many vertices of each hand in contact
     search_every: int = 4  # steps between face searches (the surfaces move < 1 mm per step)
     search_slack_m: float = 0.003  # points this far beyond the margin are followed until the next search
     betas: tuple = (0.9, 0.999)
