@@ -184,9 +184,12 @@ def assets_import_mano(mano_dir):
 @click.option("--threads", type=NON_NEGATIVE, default=1, show_default=True,
               help="CPU threads for torch while sampling (0: torch's default). A batched float reduction rounds "
                    "differently on another thread count, so the same poses need the same --threads.")  # fmt: skip
+@click.option("--workers", type=NON_NEGATIVE, default=0, show_default=True,
+              help="Processes running chunks side by side (0: one per CPU core, up to 8; 1 on CUDA or with --threads "
+                   "other than 1). Each chunk is the same bytes whatever the number of workers.")  # fmt: skip
 @MANO_DIR_OPTION
 def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size, contact, max_penetration_mm,
-                     max_anatomy_deg, device, shard, restart, no_report, threads, mano_dir):  # fmt: skip
+                     max_anatomy_deg, device, shard, restart, no_report, threads, workers, mano_dir):  # fmt: skip
     """Sample interacting two-hand poses that do not interpenetrate and respect the joint limits.
 
     Seeds (InterHand2.6M frames or the built-in prior) are copied and perturbed, then optimized in batches
@@ -207,7 +210,9 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
     )  # fmt: skip
     settings.validate()
     with open_poses_output(out, settings, shard=k_n, restart=restart):
-        summary = sample_poses(out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report, threads=threads)
+        summary = sample_poses(
+            out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report, threads=threads, workers=workers
+        )
     if summary["skipped"]:
         click.echo(f"{out}: already complete ({summary['kept']} of {summary['num']} kept); --restart to redo it")
         return

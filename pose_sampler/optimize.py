@@ -38,6 +38,7 @@ from pose_sampler.penetration import (
     inside_rows,
     local_closest_faces,
     nearest_vertex_both,
+    nearest_vertex_within,
     oriented_outward,
     penetration_depth,
     signed_distance_to_faces,
@@ -260,11 +261,11 @@ def _search(geom, v: dict, s: OptimSettings, reach_m: float = 0.0) -> dict:
     normal (M, 3), signed distance (M,)).
     """
     out = {}
-    nearest = dict(zip(HANDS, nearest_vertex_both(v["right"], v["left"])))
     # Only points this close to their nearest vertex of the other hand can be within the run's loss margin of its
     # surface (or the contact distance, or shallowly inside it) before the next search.
     far = max(s.margin_m + s.search_slack_m, s.contact_m, s.attract_m if s.contact_goal else 0.0, reach_m)
     reach = geom.face_reach + far
+    nearest = dict(zip(HANDS, nearest_vertex_within(v["right"], v["left"], float(reach.max()))))
     for a, b in (("right", "left"), ("left", "right")):
         idx, dist = nearest[a]
         rb, rp = (dist < reach[idx]).nonzero(as_tuple=True)

@@ -258,6 +258,43 @@ def nearest_vertex_both(a: torch.Tensor, b: torch.Tensor, chunk=None) -> tuple[t
     return (i_ab, d_ab), (i_ba, d_ba)
 
 
+@torch.no_grad()
+def nearest_vertex_within(a: torch.Tensor, b: torch.Tensor, within: float, chunk=None) -> tuple[tuple, tuple]:
+    """`nearest_vertex_both` for the points that matter when only distances up to `within` (m) do: a point
+    outside the other set's bounding box grown by `within` gets distance inf (index 0); the others are searched
+    among the other set's points inside the own box grown likewise, which holds every point within `within` of
+    them, so a distance up to `within` and its index are exact and a larger one is only known to exceed it."""
+    if chunk is None:
+        chunk = 4 if a.device.type == "cpu" else 64
+    cand = []
+    for p, q in ((a, b), (b, a)):
+        lo, hi = q.amin(1, keepdim=True) - within, q.amax(1, keepdim=True) + within
+        cand.append(((p >= lo) & (p <= hi)).all(-1))
+    idx = [torch.zeros(x.shape[:2], dtype=torch.long, device=a.device) for x in (a, b)]
+    dist = [torch.full(x.shape[:2], float("inf"), dtype=a.dtype, device=a.device) for x in (a, b)]
+    for s in range(0, len(a), chunk):
+        sel, pts, valid = [], [], []
+        for k, (x, far) in enumerate(((a, 1e3), (b, -1e3))):
+            c = cand[k][s : s + chunk]
+            n = int(c.sum(1).max())
+            order = torch.sort(c.to(torch.int8), dim=1, descending=True, stable=True).indices[:, :n]
+            ok = c.gather(1, order)  # the candidates first, then other points as padding, moved far away
+            xs = x[s : s + chunk].gather(1, order[..., None].expand(-1, -1, 3))
+            sel.append(order)
+            valid.append(ok)
+            pts.append(torch.where(ok[..., None], xs, torch.full_like(xs, far)))
+        if sel[0].shape[1] == 0 or sel[1].shape[1] == 0:
+            continue
+        p, v = pts
+        d2 = torch.baddbmm((v * v).sum(-1)[:, None, :], p, v.transpose(1, 2), alpha=-2.0)
+        d2 += (p * p).sum(-1)[:, :, None]
+        for k, m in enumerate((d2.min(dim=2), d2.min(dim=1))):
+            d = torch.where(valid[k], m.values.clamp_min(0).sqrt(), torch.full_like(m.values, float("inf")))
+            idx[k][s : s + chunk].scatter_(1, sel[k], sel[1 - k].gather(1, m.indices))
+            dist[k][s : s + chunk].scatter_(1, sel[k], d)
+    return (idx[0], dist[0]), (idx[1], dist[1])
+
+
 def local_signed_distance(points, rows_b, verts, topo: MeshTopology, normals, nearest):
     """Signed distance (M,), metres, negative inside, of points (M, 3) to the closed meshes verts (B, V, 3) they
     belong to (rows_b (M,)), searching the faces around each point's nearest vertex `nearest` (M,).
@@ -337,17 +374,25 @@ def inside_mesh(points: torch.Tensor, verts: torch.Tensor, faces: torch.Tensor, 
     sgn = torch.where(flip, -1.0, 1.0).to(verts.dtype)
     x_opp = x.roll(-2, 1)  # the corner opposite edge k, which e_k weights in the barycentric x of the hit
     xmax = x.amax(1)
+    # Broad phase: a ray can only cross a face whose yz bounding box holds the ray's origin (closed bounds, so the
+    # tie rule's zeros on the box's edge stay in) and that reaches beyond the origin along +x; the edge functions
+    # are evaluated for those (point, face) pairs only.
+    ymin, ymax, zmin, zmax = y.amin(1), y.amax(1), z.amin(1), z.amax(1)
     out = []
     for s in range(0, len(points), chunk):
         p = points[s : s + chunk]
-        py, pz, px = p[:, 1, None, None], p[:, 2, None, None], p[:, 0, None]
-        e = dy * (pz - z0) - dz * (py - y0)  # (n, F, 3), canonical orientation
-        side = torch.where(e >= 0, sgn, -sgn)
-        hit = (side.sum(-1).abs() > 2.5) & (xmax > px)
-        e = e * sgn
+        py, pz, px = p[:, 1, None], p[:, 2, None], p[:, 0, None]
+        box = (py >= ymin) & (py <= ymax) & (pz >= zmin) & (pz <= zmax) & (xmax > px)  # (n, F)
+        i, f = box.nonzero(as_tuple=True)
+        qx, qy, qz = p[i, 0, None], p[i, 1, None], p[i, 2, None]
+        e = dy[f] * (qz - z0[f]) - dz[f] * (qy - y0[f])  # (M, 3), canonical orientation
+        sg = sgn[f]
+        hit = torch.where(e >= 0, sg, -sg).sum(-1).abs() > 2.5
+        e = e * sg
         w = e.sum(-1)
-        hit &= ((e * x_opp).sum(-1) - px * w) * w > 0  # the crossing lies at x > px
-        out.append((hit.to(verts.dtype) @ step) > 0.5)
+        hit &= ((e * x_opp[f]).sum(-1) - qx[:, 0] * w) * w > 0  # the crossing lies at x > px
+        count = p.new_zeros(len(p)).index_add(0, i, torch.where(hit, step[f], torch.zeros_like(step[f])))
+        out.append(count > 0.5)
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool, device=points.device)
 
 

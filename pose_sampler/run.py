@@ -93,25 +93,49 @@ def _finished(path: Path, ids: np.ndarray, key: str) -> bool:
 
 
 def sample_poses(
-    out, settings: SampleSettings, shard=(0, 1), mano_dir=None, report: bool = True, progress=True, threads: int = 1
-):
+    out, settings: SampleSettings, shard=(0, 1), mano_dir=None, report: bool = True, progress=True, threads: int = 1,
+    workers: int = 1,
+):  # fmt: skip
     """Run the sampler; returns a summary dict (counts, quality figures, timings, paths written).
 
     threads: torch's CPU threads for the run (0: leave torch's setting). A pose's bytes depend on it: batched float
     reductions and matmuls split their sums by thread, so a pose is reproduced only at the same thread count; the
     default 1 gives the same poses on any machine of one CPU kind, whatever its cores or load (and on a shared
-    machine one thread per process is also the fastest)."""
+    machine one thread per process is also the fastest).
+
+    workers: processes that run the chunks side by side on a CPU (0: one per CPU core this process may use, at most
+    `AUTO_WORKERS`, and one on CUDA or with threads other than 1). Each worker runs whole chunks at `threads`
+    threads, so the poses are the same bytes whatever the number of workers."""
     settings.validate()
+    workers = _workers(workers, settings, threads)
     before = torch.get_num_threads()
     if threads > 0:
         torch.set_num_threads(threads)
     try:
-        return _sample_poses(out, settings, shard, mano_dir, report, progress)
+        return _sample_poses(out, settings, shard, mano_dir, report, progress, workers)
     finally:
         torch.set_num_threads(before)
 
 
-def _sample_poses(out, settings: SampleSettings, shard, mano_dir, report: bool, progress) -> dict:
+AUTO_WORKERS = 8
+
+
+def _workers(workers: int, settings: SampleSettings, threads: int) -> int:
+    """The number of chunk processes for `workers` (0: automatic); InputError where processes cannot be used."""
+    if workers < 0:
+        raise InputError(f"--workers {workers}: must not be negative")
+    on_cpu = not settings.device.startswith("cuda")
+    if workers == 0:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return min(cores, AUTO_WORKERS) if on_cpu and threads == 1 else 1
+    if workers > 1 and not on_cpu:
+        raise InputError(f"--workers {workers}: worker processes run on the CPU only (use 1 with --device cuda)")
+    if workers > 1 and threads != 1:
+        raise InputError(f"--workers {workers}: worker processes need --threads 1 (got {threads})")
+    return workers
+
+
+def _sample_poses(out, settings: SampleSettings, shard, mano_dir, report: bool, progress, workers: int) -> dict:
     out = Path(out)
     layout = output_layout(out)
     _check_shard(out, layout, shard)
@@ -125,7 +149,7 @@ def _sample_poses(out, settings: SampleSettings, shard, mano_dir, report: bool, 
     mine, todo = _plan(settings, layout, key, shard)
     stages = {"setup": time.perf_counter() - t0}
     t_run = time.perf_counter()
-    _run_chunks(todo, settings, run, layout, stages, progress)
+    _run_chunks(todo, settings, run, layout, stages, progress, workers)
     summary = {
         "skipped": False,
         "out": str(out),
@@ -221,22 +245,57 @@ def _plan(settings: SampleSettings, layout: dict, key: str, shard) -> tuple[list
     return mine, todo
 
 
-def _run_chunks(todo: list, settings: SampleSettings, run: dict, layout: dict, stages: dict, progress) -> None:
+def _run_chunks(todo: list, settings: SampleSettings, run: dict, layout: dict, stages: dict, progress,
+                workers: int = 1) -> None:  # fmt: skip
+    """Run and write the chunks `todo`, in this process or in `workers` forked ones (stage seconds summed)."""
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=sum(len(ids) for _, ids in todo), unit="pose", desc="sample-poses", dynamic_ncols=True)
-    for c, ids in todo:
-        poses = _run_chunk(c, ids, settings, run, bar, stages)
-        poses.meta = run["meta"]
-        t = time.perf_counter()
-        save_poses(chunk_path(layout["chunks"], c), poses)
-        stages["write"] = stages.get("write", 0.0) + time.perf_counter() - t
-        if bar is not None:
-            bar.update(len(ids))
+    workers = min(workers, len(todo))
+    if workers > 1:
+        import multiprocessing
+
+        global _FORKED  # what the forked workers read: nothing of it is pickled
+        _FORKED = (settings, run, layout, torch.get_num_threads())
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for n, chunk_stages in pool.imap_unordered(_chunk_job, todo):
+                    for k, v in chunk_stages.items():
+                        stages[k] = stages.get(k, 0.0) + v
+                    if bar is not None:
+                        bar.update(n)
+        finally:
+            _FORKED = None
+    else:
+        for c, ids in todo:
+            _write_chunk(c, ids, settings, run, layout, bar, stages)
+            if bar is not None:
+                bar.update(len(ids))
     if bar is not None:
         bar.close()
+
+
+_FORKED = None
+
+
+def _chunk_job(item) -> tuple[int, dict]:
+    """One chunk in a worker process: (poses run, its stage seconds)."""
+    c, ids = item
+    settings, run, layout, threads = _FORKED
+    torch.set_num_threads(threads)
+    stages = {}
+    _write_chunk(c, ids, settings, run, layout, None, stages)
+    return len(ids), stages
+
+
+def _write_chunk(c: int, ids, settings: SampleSettings, run: dict, layout: dict, bar, stages: dict) -> None:
+    poses = _run_chunk(c, ids, settings, run, bar, stages)
+    poses.meta = run["meta"]
+    t = time.perf_counter()
+    save_poses(chunk_path(layout["chunks"], c), poses)
+    stages["write"] = stages.get("write", 0.0) + time.perf_counter() - t
 
 
 def merge_chunks(paths: list, meta: dict) -> Poses:

@@ -117,6 +117,26 @@ def test_ray_crossing_inside_test_matches_the_winding_number_on_posed_hands(pose
     assert inside > 20
 
 
+def test_nearest_vertex_within_matches_a_kd_tree_up_to_its_distance(posed_pairs):
+    from scipy.spatial import cKDTree
+
+    from pose_sampler.penetration import nearest_vertex_within
+
+    a, b = torch.tensor(posed_pairs["right"]), torch.tensor(posed_pairs["left"])
+    within = 0.01
+    (i_ab, d_ab), (i_ba, d_ba) = nearest_vertex_within(a, b, within, chunk=3)
+    close = 0
+    for k in range(len(a)):
+        for p, q, idx, dist in ((a[k], b[k], i_ab[k], d_ab[k]), (b[k], a[k], i_ba[k], d_ba[k])):
+            ref_d, ref_i = cKDTree(q.numpy()).query(p.numpy())
+            near = ref_d <= within
+            np.testing.assert_allclose(dist.numpy()[near], ref_d[near], atol=1e-9)
+            np.testing.assert_array_equal(idx.numpy()[near], ref_i[near])
+            assert np.all(dist.numpy()[~near] > within)  # a farther point is only known to be beyond `within`
+            close += int(near.sum())
+    assert close > 200
+
+
 def test_face_following_query_matches_the_local_search_it_starts_from(posed_pairs, sampler_geometry):
     from pose_sampler.penetration import local_closest_faces, signed_distance_to_faces
 

@@ -122,6 +122,20 @@ def test_a_poses_result_does_not_depend_on_num(tmp_path):
 
 
 @pytest.mark.slow
+def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path):
+    settings = dict(num=6, batch_size=2, seed=4, copies=2, iters=10)
+    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
+    sample_poses(one, SampleSettings(**settings), report=False, progress=False, workers=1)
+    summary = sample_poses(two, SampleSettings(**settings), report=False, progress=False, workers=2)
+    assert summary["chunks_run"] == 3
+    a, b = _arrays(load_poses(one)), _arrays(load_poses(two))
+    for key, value in a.items():
+        np.testing.assert_array_equal(b[key], value, err_msg=key)
+    with pytest.raises(InputError, match="--threads 1"):
+        sample_poses(tmp_path / "x.npz", SampleSettings(**settings), progress=False, workers=2, threads=2)
+
+
+@pytest.mark.slow
 def test_interhand_seeds_are_read_and_a_broken_release_fails_cleanly(tmp_path, sampler_models):
     from handmodel.interhand_release import annotation_path
     from interhand.mini_release import make_mini_release
