@@ -179,19 +179,20 @@ def time_arms(models, scenes, warmup, params, mode: str, metered: bool = False) 
     (the hand's own mesh, open wrists), 'bare' (closed wrists) or 'forearms'; metered: the exposure metered on
     each render and the hands' figures measured, as the renderer does."""
     from blender_scripts.exposure import hand_figures, target_luma
-    from blender_scripts.render import arm_geometry, meter, posed_arm
+    from blender_scripts.render import arm_geometry, hand_meshes, meter, posed_arm
     from blender_scripts.scene import HandScene
     from handmodel.skinning import mano_forward
     from textures.uv_layout import load_or_build
 
     layouts = load_or_build(models)
     arms = arm_geometry(models, layouts, mode == "forearms")
-    faces, uvs = {h: models[h].faces for h in HANDS}, {h: layouts[h]["uv"] for h in HANDS}
-    if mode != "old":
-        faces = {h: np.concatenate([faces[h], arms[h]["extra"]]) for h in HANDS}
-        uvs = {h: np.concatenate([uvs[h], arms[h]["extra_uvs"]]) for h in HANDS}
-    scene = HandScene(faces, SIZE, SIZE, uvs=uvs, subdivision=SUBDIVISION, quality=DEFAULT_QUALITY,
-                      forearms=arms if mode == "forearms" else None)  # fmt: skip
+    if mode == "old":
+        meshes = {"faces": {h: models[h].faces for h in HANDS}, "uvs": {h: layouts[h]["uv"] for h in HANDS},
+                  "palm": None}  # fmt: skip
+    else:
+        meshes = hand_meshes(models, layouts, arms)
+    scene = HandScene(meshes["faces"], SIZE, SIZE, uvs=meshes["uvs"], palm=meshes["palm"], subdivision=SUBDIVISION,
+                      quality=DEFAULT_QUALITY, forearms=arms if mode == "forearms" else None)  # fmt: skip
 
     def one(i, spec):
         p = {h: {k: params[h][k][i] for k in ("pose", "shape", "trans")} for h in HANDS}

@@ -22,6 +22,9 @@ from textures.skin_model import ita_class, ita_degrees, srgb_to_linear
 DEFAULT_ALBEDO = (0.60, 0.40, 0.32, 1.0)
 SKIN_IOR = 1.4
 BUMP_DISTANCE = 0.0004  # metres of relief for the detail map's full height range
+# A mesh may carry a second UV map onto the palm's skin and, per face corner, the share of it in the skin colour
+# (the forearm's inner side: blender_scripts/render.py `hand_meshes`); a mesh without them reads share 0.
+PALM_UV, PALM_SHARE = "UVPalm", "palm_share"
 
 
 def subsurface_radius(albedo_linear) -> tuple[tuple[float, float, float], float]:
@@ -61,6 +64,10 @@ class SkinMaterial:
         nodes, links = nt.nodes, nt.links
         kinds = [
             ("ShaderNodeTexImage", "texture"),
+            ("ShaderNodeUVMap", "palm_uv"),
+            ("ShaderNodeTexImage", "texture_palm"),
+            ("ShaderNodeAttribute", "palm_share"),
+            ("ShaderNodeMix", "palm_mix"),
             ("ShaderNodeRGB", "flat"),
             ("ShaderNodeHueSaturation", "hsv"),
             ("ShaderNodeTexImage", "detail"),
@@ -79,7 +86,19 @@ class SkinMaterial:
         bsdf.inputs["IOR"].default_value = SKIN_IOR
         bsdf.inputs["Metallic"].default_value = 0.0
         self.bsdf = bsdf
-        self.tex.interpolation = self.detail.interpolation = "Linear"
+        self.tex_palm = nodes["texture_palm"]
+        self.tex.interpolation = self.detail.interpolation = self.tex_palm.interpolation = "Linear"
+        nodes["palm_uv"].uv_map = PALM_UV
+        links.new(nodes["palm_uv"].outputs["UV"], self.tex_palm.inputs["Vector"])
+        share = nodes["palm_share"]
+        share.attribute_type, share.attribute_name = "GEOMETRY", PALM_SHARE
+        mix = nodes["palm_mix"]
+        mix.data_type = "RGBA"
+        sockets = {sk.identifier: sk for sk in mix.inputs}
+        links.new(share.outputs["Fac"], sockets["Factor_Float"])
+        links.new(self.tex.outputs["Color"], sockets["A_Color"])
+        links.new(self.tex_palm.outputs["Color"], sockets["B_Color"])
+        self.textured = next(sk for sk in mix.outputs if sk.identifier == "Result_Color")
         self.flat.outputs[0].default_value = DEFAULT_ALBEDO
         links.new(self.hsv.outputs["Color"], bsdf.inputs["Base Color"])
         # roughness = skin * (0.6 + 0.8 B) + G * (nail - skin * (0.6 + 0.8 B))
@@ -132,8 +151,8 @@ class SkinMaterial:
         src = self.flat.outputs[0]
         image = None
         if p.texture is not None:
-            image = self.tex.image = self.images.get(str(p.texture))
-            src = self.tex.outputs["Color"]
+            image = self.tex.image = self.tex_palm.image = self.images.get(str(p.texture))
+            src = self.textured
         self.tone = self.tone_of(image)
         if not self.hsv.inputs["Color"].links or self.hsv.inputs["Color"].links[0].from_socket != src:
             self.links.new(src, self.hsv.inputs["Color"])

@@ -175,27 +175,48 @@ def body_rotations(poses, models) -> np.ndarray:
 
 def arm_geometry(models, layouts, forearms: bool) -> dict:
     """Per hand what the scene needs besides the hand, as faces into concat(hand vertices, forearm or cap
-    vertices): 'extra' faces and 'extra_uvs' that belong to the hand's own mesh and label (the wrist cap of a bare
-    hand; with a forearm, its first strip of faces, so that every hand vertex lies inside the hand's mask), and
-    with forearms the forearm's 'faces', 'uvs' and 'stations' for the scene, and the wrist 'loop'."""
+    vertices): 'extra' faces, their 'extra_uvs' and 'extra_palm' (palm-patch UVs, palm share: `hand_meshes`) that
+    belong to the hand's own mesh and label (the wrist cap of a bare hand; with a forearm, its first strip of
+    faces, so that every hand vertex lies inside the hand's mask), and with forearms the forearm's 'faces', 'uvs',
+    'palm' and 'stations' for the scene, and the wrist 'loop'."""
     from handmodel import forearm as fa
-    from textures.uv_layout import forearm_uvs
+    from textures.uv_layout import forearm_palm_share, forearm_uvs
 
     out = {}
     for h, m in models.items():
         loop = fa.wrist_loop(m.faces)
         uvs = forearm_uvs(layouts[h], m, len(loop))
         if forearms:
+            palm_uvs, share = forearm_uvs(layouts[h], m, len(loop), palmar=True), forearm_palm_share(m, loop)
             fr = fa.posed_frames(m, np.zeros((1, 48)), np.zeros((1, 10)), np.zeros((1, 3)))
             _, faces = fa.forearm_mesh(m.v_template, loop, fr["wrist"][0], fr["axis"][0], fr["lateral"][0])
             strip = 2 * len(loop)
-            out[h] = {"loop": loop, "extra": faces[:strip], "extra_uvs": uvs[:strip], "faces": faces[strip:],
-                      "uvs": uvs[strip:], "stations": fa.face_stations(len(loop))[strip:]}  # fmt: skip
+            out[h] = {"loop": loop, "extra": faces[:strip], "extra_uvs": uvs[:strip],
+                      "extra_palm": (palm_uvs[:strip], share[:strip]), "faces": faces[strip:], "uvs": uvs[strip:],
+                      "palm": (palm_uvs[strip:], share[strip:]),
+                      "stations": fa.face_stations(len(loop))[strip:]}  # fmt: skip
         else:
             _, cap = fa.wrist_cap(m.v_template, loop, np.array([1.0, 0.0, 0.0]))
             centre = uvs.reshape(-1, 2).mean(0)
-            out[h] = {"loop": loop, "extra": cap,
-                      "extra_uvs": np.broadcast_to(centre, cap.shape + (2,)).astype(np.float32)}  # fmt: skip
+            cap_uvs = np.broadcast_to(centre, cap.shape + (2,)).astype(np.float32)
+            out[h] = {"loop": loop, "extra": cap, "extra_uvs": cap_uvs,
+                      "extra_palm": (cap_uvs, np.zeros(cap.shape, np.float32))}  # fmt: skip
+    return out
+
+
+def hand_meshes(models, layouts, arms) -> dict:
+    """HandScene's hand meshes: {'faces', 'uvs', 'palm'}, each {hand: ...}: the hand model's faces and UVs with its
+    `arm_geometry` extra faces appended, and per face corner (UVs on the palm's patch, the share of them in the
+    skin colour): the forearm's strip blends towards the palm's tone on its inner side, the hand's own faces do
+    not (share 0)."""
+    out = {"faces": {}, "uvs": {}, "palm": {}}
+    for h in models:
+        uv = layouts[h]["uv"]
+        extra_uvs, extra_share = arms[h]["extra_palm"]
+        out["faces"][h] = np.concatenate([models[h].faces, arms[h]["extra"]])
+        out["uvs"][h] = np.concatenate([uv, arms[h]["extra_uvs"]])
+        out["palm"][h] = (np.concatenate([uv, extra_uvs]),
+                          np.concatenate([np.zeros(uv.shape[:2], np.float32), extra_share]))  # fmt: skip
     return out
 
 
@@ -233,14 +254,11 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
         return 0
     layouts = load_or_build(job.models)
     arms = arm_geometry(job.models, layouts, s.forearms)
-    faces = {h: job.models[h].faces for h in HANDS}
-    uvs = {h: layouts[h]["uv"] for h in HANDS}
-    faces = {h: np.concatenate([faces[h], arms[h]["extra"]]) for h in HANDS}
-    uvs = {h: np.concatenate([uvs[h], arms[h]["extra_uvs"]]) for h in HANDS}
+    meshes = hand_meshes(job.models, layouts, arms)
     size = s.resolution
     quality = RenderQuality(samples=s.samples, denoiser=s.denoise)
-    scene = HandScene(faces, size, size, uvs=uvs, subdivision=s.subdivision, threads=s.threads, quality=quality,
-                      forearms=arms if s.forearms else None)  # fmt: skip
+    scene = HandScene(meshes["faces"], size, size, uvs=meshes["uvs"], palm=meshes["palm"], subdivision=s.subdivision,
+                      threads=s.threads, quality=quality, forearms=arms if s.forearms else None)  # fmt: skip
     writer = SampleWriter(s.out, size, size)
     p = job.poses.params
     body = body_rotations(job.poses, job.models)

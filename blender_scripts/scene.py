@@ -33,7 +33,7 @@ from mathutils import Matrix
 from blender_scripts.cloth import ClothMaterial, ClothParams
 from blender_scripts.exposure import background_gain, encode, white_balance_gains
 from blender_scripts.lighting import World, WorldParams
-from blender_scripts.materials import SkinMaterial, SkinParams
+from blender_scripts.materials import PALM_SHARE, PALM_UV, SkinMaterial, SkinParams
 from blender_scripts.passes import decode_passes
 from blender_scripts.quality import DEFAULT_QUALITY, RenderQuality, apply_quality
 from blender_scripts.subdivision import Subdivided, SubdivisionMapError
@@ -86,7 +86,8 @@ class HandScene:
 
     def __init__(self, faces: dict, width: int = 256, height: int = 256, samples: int | None = None,
                  uvs: dict | None = None, subdivision: int = 1, threads: int = 0,
-                 quality: RenderQuality = DEFAULT_QUALITY, forearms: dict | None = None):  # fmt: skip
+                 quality: RenderQuality = DEFAULT_QUALITY, forearms: dict | None = None,
+                 palm: dict | None = None):  # fmt: skip
         bpy.ops.wm.read_factory_settings(use_empty=True)
         if samples is not None:
             quality = replace(quality, samples=int(samples))
@@ -132,7 +133,8 @@ class HandScene:
         for hand in HANDS:
             f = np.asarray(faces[hand], dtype=np.int64)
             self.objects[hand] = self._make_mesh(f"{hand}_hand", f, None if uvs is None else uvs.get(hand),
-                                                 subdivision, HAND_LABELS[hand])  # fmt: skip
+                                                 subdivision, HAND_LABELS[hand],
+                                                 None if palm is None else palm.get(hand))  # fmt: skip
             if forearms and hand in forearms:
                 self.forearms[hand] = self._make_forearm(hand, forearms[hand], subdivision)
         cam = bpy.data.cameras.new("camera")
@@ -146,7 +148,9 @@ class HandScene:
         self._turn = Matrix.Identity(4)
         self._camera_world = Matrix.Identity(4)
 
-    def _make_mesh(self, name: str, faces: np.ndarray, uvs, subdivision: int, pass_index: int):
+    def _make_mesh(self, name: str, faces: np.ndarray, uvs, subdivision: int, pass_index: int, palm=None):
+        """palm: (UVs (F,3,2) on the palm's skin, share (F,3) of it) per face corner, the skin material's second
+        texture lookup (blender_scripts/materials.py); None: none (share 0)."""
         n_verts = int(faces.max()) + 1
         mesh = bpy.data.meshes.new(name)
         mesh.from_pydata(np.zeros((n_verts, 3)).tolist(), [], faces.tolist())
@@ -157,6 +161,12 @@ class HandScene:
                 raise ValueError(f"{name} UVs have shape {uvs.shape}, expected ({len(faces)}, 3, 2)")
             layer = mesh.uv_layers.new(name="UVMap")
             layer.data.foreach_set("uv", uvs.ravel())
+        if palm is not None:
+            palm_uvs, share = (np.asarray(x, dtype=np.float32) for x in palm)
+            if palm_uvs.shape != (len(faces), 3, 2) or share.shape != (len(faces), 3):
+                raise ValueError(f"{name} palm layers have shapes {palm_uvs.shape}, {share.shape}")
+            mesh.uv_layers.new(name=PALM_UV).data.foreach_set("uv", palm_uvs.ravel())
+            mesh.attributes.new(PALM_SHARE, "FLOAT", "CORNER").data.foreach_set("value", share.ravel())
         mesh.materials.append(self.skin.material)
         obj = bpy.data.objects.new(name, mesh)
         obj.pass_index = pass_index
@@ -187,7 +197,7 @@ class HandScene:
         used = np.unique(faces)
         local = np.searchsorted(used, faces)
         name = f"{hand}_forearm"
-        obj = self._make_mesh(name, local, spec.get("uvs"), subdivision, FOREARM_LABELS[hand])
+        obj = self._make_mesh(name, local, spec.get("uvs"), subdivision, FOREARM_LABELS[hand], spec.get("palm"))
         obj.data.materials.append(self.cloth.material)
         # Light bouncing off a forearm onto the hands is faint; skipping it keeps the forearm's cost to the pixels
         # it covers (it still casts shadows).

@@ -13,7 +13,7 @@ def model_preview(out, mano_dir=None, size: int = 384, samples: int = 32, forear
     studio HDRI, a generated mid-tone texture) and label the picture with the model's name and hash."""
     from blender_scripts.lighting import WorldParams
     from blender_scripts.materials import SkinParams
-    from blender_scripts.render import arm_geometry, posed_arm
+    from blender_scripts.render import arm_geometry, hand_meshes, posed_arm
     from blender_scripts.scene import HandScene
     from handmodel import load_hand_models
     from handmodel.camera import framing_intrinsics, look_at, world_to_camera
@@ -49,9 +49,9 @@ def model_preview(out, mano_dir=None, size: int = 384, samples: int = 32, forear
     K = framing_intrinsics(world_to_camera(hands, R, t), size, fill=0.8)
     textures = list_textures(models)
     studio = next(h for h in list_hdris() if h.name == "studio")
-    faces = {h: np.concatenate([models[h].faces, arms[h]["extra"]]) for h in verts}
-    uvs = {h: np.concatenate([layouts[h]["uv"], arms[h]["extra_uvs"]]) for h in verts}
-    with HandScene(faces, size, size, samples=samples, uvs=uvs, forearms=arms if forearms else None) as scene:
+    meshes = hand_meshes(models, layouts, arms)
+    with HandScene(meshes["faces"], size, size, samples=samples, uvs=meshes["uvs"], palm=meshes["palm"],
+                   forearms=arms if forearms else None) as scene:  # fmt: skip
         scene.set_hands(verts, forearms=points if forearms else None)
         scene.set_camera(K, R, t)
         scene.set_skin(SkinParams(texture=textures[len(textures) // 2]))

@@ -222,7 +222,7 @@ def test_subdivided_forearm_faces_follow_their_coarse_faces_and_sleeve(models):
     show it on exactly the pieces of those faces: every subdivided face's centre lies over the coarse triangle it
     names (barycentric coordinates in its plane), each coarse triangle has three, and the cloth material is on the
     pieces of the sleeve's faces."""
-    from blender_scripts.render import arm_geometry, posed_arm
+    from blender_scripts.render import arm_geometry, hand_meshes, posed_arm
     from blender_scripts.scene import HandScene
     from handmodel.joints import HANDS
     from handmodel.skinning import mano_forward
@@ -230,11 +230,11 @@ def test_subdivided_forearm_faces_follow_their_coarse_faces_and_sleeve(models):
 
     layouts = load_or_build(models)
     arms = arm_geometry(models, layouts, True)
-    faces = {h: np.concatenate([models[h].faces, arms[h]["extra"]]) for h in HANDS}
-    uvs = {h: np.concatenate([layouts[h]["uv"], arms[h]["extra_uvs"]]) for h in HANDS}
+    meshes = hand_meshes(models, layouts, arms)
     zero = {"pose": np.zeros(48), "shape": np.zeros(10), "trans": np.zeros(3)}
     start = 0.06
-    with HandScene(faces, width=W, height=H, uvs=uvs, subdivision=1, forearms=arms) as scene:
+    with HandScene(meshes["faces"], width=W, height=H, uvs=meshes["uvs"], palm=meshes["palm"], subdivision=1,
+                   forearms=arms) as scene:  # fmt: skip
         verts = {h: mano_forward(models[h], zero["pose"][None], zero["shape"][None], zero["trans"][None])[0][0]
                  for h in HANDS}  # fmt: skip
         posed = {h: posed_arm(models[h], arms[h], verts[h], zero, start) for h in HANDS}

@@ -8,8 +8,9 @@ projected onto the hand's two longest principal axes. Texture content is compute
 
 Every face also carries a region (`REGIONS`: dorsal, palmar, nail, knuckle), found from the hand's own skeleton
 (so it works for MANO and the stand-in alike): nails are the distal phalanges' faces turned to the nail side,
-knuckles the back of the hand over the finger joints. The forearm (`handmodel.forearm`) samples a patch of plain
-dorsal skin on the back of the palm (`forearm_uvs`), so it takes the hand's skin tone from the same texture.
+knuckles the back of the hand over the finger joints. The forearm (`handmodel.forearm`) samples two patches of
+plain skin, on the back of the palm and on the palm (`forearm_uvs`), blended around it by `forearm_palm_share`, so
+it takes the hand's skin tones from the same texture: the back of the hand's outside, the palm's inside.
 """
 
 from pathlib import Path
@@ -74,17 +75,44 @@ def face_regions(model) -> np.ndarray:
     return region
 
 
-def forearm_uvs(layout: dict, model, n_loop: int) -> np.ndarray:
+def _patch(layout: dict, model, palmar: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) UV corners of a patch of plain skin in the middle of the palm's back (or front): the 30th-70th
+    percentile box of the UVs of faces that move with the palm alone, outside nails and knuckles."""
+    region = REGIONS.index("palmar") if palmar else REGIONS.index("dorsal")
+    rigid = (model.weights[:, 0] > 0.95)[model.faces].all(1) & (layout["region"] == region)
+    uv = layout["uv"][rigid].reshape(-1, 2)
+    return np.percentile(uv, 30, axis=0), np.percentile(uv, 70, axis=0)
+
+
+def forearm_uvs(layout: dict, model, n_loop: int, palmar: bool = False) -> np.ndarray:
     """(K,3,2) UVs of the faces of `handmodel.forearm.forearm_mesh`: its cylindrical coordinates folded onto the
-    middle of the back of the palm (plain dorsal skin, away from creases, nails and knuckles)."""
+    middle of the back of the palm (plain dorsal skin, away from creases, nails and knuckles), or with `palmar`
+    onto the middle of the palm."""
     from handmodel.forearm import forearm_corner_uvs
 
-    rigid = (model.weights[:, 0] > 0.95)[model.faces].all(1) & (layout["region"] == 0)
-    uv = layout["uv"][rigid].reshape(-1, 2)
-    lo, hi = np.percentile(uv, 30, axis=0), np.percentile(uv, 70, axis=0)
+    lo, hi = _patch(layout, model, palmar)
     cyl = forearm_corner_uvs(n_loop).astype(np.float64)
     folded = np.stack([1 - np.abs(2 * cyl[..., 0] - 1), cyl[..., 1]], axis=-1)
     return (lo + folded * (hi - lo)).astype(np.float32)
+
+
+def forearm_palm_share(model, loop: np.ndarray) -> np.ndarray:
+    """(K,3) how much of each `forearm_mesh` face corner's skin is the palm's (0 on the back of the forearm, 1 on
+    its inside, smooth around the sides): the forearm's inner side continues the palm's paler skin, its outer
+    side the back of the hand's, so the wrist shows no tone step. From the angle of each wrist-loop vertex about
+    the rest hand's back-of-hand normal."""
+    from handmodel.forearm import forearm_corner_uvs
+
+    axes, _ = hand_frame(model.v_template, int(model.tip_ids[0]))
+    ring = model.v_template[loop]
+    off = ring - ring.mean(0)
+    length = axes[0] / np.linalg.norm(axes[0])
+    off -= np.outer(off @ length, length)
+    cos = (off @ axes[2]) / np.maximum(np.linalg.norm(off, axis=1), 1e-12)
+    share = 0.5 - 0.5 * cos  # 0 facing the back of the hand, 1 facing the palm
+    n = len(loop)
+    u = forearm_corner_uvs(n)[..., 0].astype(np.float64) * n
+    return np.interp(u, np.arange(n + 1), np.append(share, share[0])).astype(np.float32)
 
 
 def compute_layout(v_template: np.ndarray, faces: np.ndarray, thumb_tip: int) -> dict:
