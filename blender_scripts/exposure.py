@@ -35,7 +35,8 @@ SHOULDER = 0.6  # linear value where the highlight roll-off starts
 SHOULDER_LENGTH = 1.5  # how slowly it approaches white (1: the slope matches at the knee and nothing more)
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 MAX_PIXELS = 2048  # hand pixels the gain search looks at (evenly strided)
-WHITE_BALANCE = 0.8  # share of the light's colour cast the white balance removes (the rest keeps a sunset warm)
+WHITE_BALANCE = 0.8  # share of a warm light's colour cast the white balance removes (the rest keeps a sunset warm)
+COOL_WHITE_BALANCE = 0.95  # share of a cool (bluer than red) light's cast removed: shade and blue sky read neutral
 
 
 def tone_curve(linear: np.ndarray) -> np.ndarray:
@@ -136,13 +137,16 @@ def background_gain(background: np.ndarray) -> float:
     return float(factors[ok[0]] if len(ok) else factors[-1])
 
 
-def white_balance_gains(illuminant, strength: float = WHITE_BALANCE) -> np.ndarray:
+def white_balance_gains(illuminant, strength: float | None = None) -> np.ndarray:
     """Per-channel gains (3,) on a scene-linear image lit by a light of linear RGB `illuminant` (its mean colour)
     that take `strength` of the light's colour cast out and keep its luma: a grey surface under it comes out with
-    the light's chromaticity raised to the power 1 - strength. Ones without an illuminant (None or black)."""
+    the light's chromaticity raised to the power 1 - strength (default: COOL_WHITE_BALANCE for a light with more
+    blue than red, else WHITE_BALANCE). Ones without an illuminant (None or black)."""
     if illuminant is None:
         return np.ones(3, dtype=np.float32)
     ill = np.asarray(illuminant, dtype=np.float64).reshape(3)
+    if strength is None:
+        strength = COOL_WHITE_BALANCE if ill[2] > ill[0] else WHITE_BALANCE
     y = float(ill @ LUMA)
     if not np.isfinite(y) or y <= 1e-12:
         return np.ones(3, dtype=np.float32)

@@ -32,6 +32,18 @@ def environment_rotation(body_rotation, spin: float) -> np.ndarray:
     return spin_z @ BODY_TO_ENV @ R.T
 
 
+# Sun elevations (radians) of the sky's colour table: the renderer draws 0.15-1.2.
+SKY_ELEVATIONS = np.linspace(0.1, 1.3, 13)
+
+
+def sphere_mean(equirect: np.ndarray) -> np.ndarray:
+    """The mean (3,) over the sphere of an equirectangular image (H,W,3): rows weighted by the cosine of their
+    latitude (row order does not matter)."""
+    h, w = equirect.shape[:2]
+    weight = np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2)
+    return np.einsum("hwc,h->c", np.asarray(equirect, dtype=np.float64)[..., :3], weight) / (weight.sum() * w)
+
+
 @dataclass(frozen=True)
 class WorldParams:
     """hdri: path of an equirectangular image, or None for the procedural sky. rotation: radians about the
@@ -67,9 +79,10 @@ class World:
         self.images = ImageCache(cache_size, "HDRI")
         self._applied: tuple | None = None
         self._colours: dict[str, np.ndarray] = {}
-        # The light's mean linear colour over the sphere (the white balance's illuminant); None for the sky, whose
-        # colour the renderer takes from the background pass instead.
+        # The light's mean linear colour over the sphere (the white balance's illuminant).
         self.illuminant = None
+        # The procedural sky's mean colour at SKY_ELEVATIONS (set by the scene, which can render it); None: unknown.
+        self.sky_colours: np.ndarray | None = None
 
     def apply(self, p: WorldParams) -> None:
         """Show the light of `p`, all but its rotation (the scene's `rotation_of`); values that did not change are
@@ -83,7 +96,7 @@ class World:
             src = self.env.outputs["Color"]
             self.illuminant = self.mean_colour(str(p.hdri), self.env.image)
         else:
-            self.illuminant = None
+            self.illuminant = self.sky_colour(p.sun_elevation)
             self.sky.sun_direction = (math.cos(p.sun_elevation), 0.0, math.sin(p.sun_elevation))
             src = self.sky.outputs["Color"]
         socket = self.background.inputs["Color"]
@@ -97,6 +110,14 @@ class World:
         """(3,3) world -> environment map directions of `p`: the rotation the scene gives what it draws."""
         return environment_rotation(p.body_rotation, p.rotation)
 
+    def sky_colour(self, elevation: float) -> np.ndarray | None:
+        """The procedural sky's mean linear colour over the sphere at a sun elevation (radians), interpolated in
+        `sky_colours`; None if there is no table."""
+        if self.sky_colours is None:
+            return None
+        e = float(np.clip(elevation, SKY_ELEVATIONS[0], SKY_ELEVATIONS[-1]))
+        return np.array([np.interp(e, SKY_ELEVATIONS, self.sky_colours[:, c]) for c in range(3)])
+
     def mean_colour(self, path: str, image) -> np.ndarray:
         """An equirectangular image's mean linear RGB over the sphere (rows weighted by the cosine of their
         latitude); read once per file (tens of ms for a 2k map) and kept."""
@@ -104,7 +125,5 @@ class World:
             w, h = image.size
             px = np.empty(w * h * image.channels, dtype=np.float32)
             image.pixels.foreach_get(px)
-            rgb = px.reshape(h, w, image.channels)[..., :3].astype(np.float64)
-            weight = np.cos((np.arange(h) + 0.5) / h * np.pi - np.pi / 2)
-            self._colours[path] = np.einsum("hwc,h->c", rgb, weight) / (weight.sum() * w)
+            self._colours[path] = sphere_mean(px.reshape(h, w, image.channels))
         return self._colours[path]

@@ -32,7 +32,7 @@ from mathutils import Matrix
 
 from blender_scripts.cloth import ClothMaterial, ClothParams
 from blender_scripts.exposure import background_gain, encode, white_balance_gains
-from blender_scripts.lighting import World, WorldParams
+from blender_scripts.lighting import SKY_ELEVATIONS, World, WorldParams, sphere_mean
 from blender_scripts.materials import PALM_SHARE, PALM_UV, SkinMaterial, SkinParams
 from blender_scripts.passes import decode_passes
 from blender_scripts.quality import DEFAULT_QUALITY, RenderQuality, apply_quality
@@ -124,6 +124,7 @@ class HandScene:
         self.world = World(sc)
         self.world.apply(WorldParams())
         apply_quality(sc, quality)
+        self.world.sky_colours = self._sky_colours()
         self.skin.apply(SkinParams())
         self.cloth = ClothMaterial()
         self.cloth.apply(ClothParams())
@@ -147,6 +148,50 @@ class HandScene:
         # itself stays fixed while samples share its HDRI.
         self._turn = Matrix.Identity(4)
         self._camera_world = Matrix.Identity(4)
+
+    def _sky_colours(self) -> np.ndarray:
+        """(len(SKY_ELEVATIONS), 3) the procedural sky's mean colour over the sphere at each sun elevation, the
+        white balance's illuminant under the sky: rendered once per Blender version as small panoramas of the
+        world alone (a second of rendering), then read from the cache."""
+        from handmodel.atomic import atomic_path
+        from handmodel.models import cache_root
+
+        path = cache_root() / f"sky_colours_v1_{bpy.app.version_string.replace(' ', '_')}.npz"
+        try:
+            with np.load(path) as data:
+                table = data["colours"]
+            if table.shape == (len(SKY_ELEVATIONS), 3):
+                return table
+        except (OSError, ValueError, KeyError):
+            pass
+        sc, r = self.scene, self.scene.render
+        cam = bpy.data.cameras.new("sky_panorama")
+        cam.type = "PANO"
+        cam.panorama_type = "EQUIRECTANGULAR"
+        camera = bpy.data.objects.new("sky_panorama", cam)
+        sc.collection.objects.link(camera)
+        w = sc.world.cycles
+        kept = sc.camera, r.resolution_x, r.resolution_y, sc.cycles.samples, w.sampling_method
+        # Camera rays alone see the world here: no importance map to build.
+        sc.camera, r.resolution_x, r.resolution_y, sc.cycles.samples, w.sampling_method = camera, 64, 32, 4, "NONE"
+        denoise, sc.cycles.use_denoising = sc.cycles.use_denoising, False
+        table = []
+        try:
+            for e in SKY_ELEVATIONS:
+                self.world.apply(WorldParams(hdri=None, sun_elevation=float(e)))
+                with _quiet_stdout():
+                    bpy.ops.render.render(write_still=True)
+                table.append(sphere_mean(decode_passes(r.filepath, sc.view_layers[0].name, rgb=False,
+                                                       linear=True)["background"]))  # fmt: skip
+        finally:
+            sc.camera, r.resolution_x, r.resolution_y, sc.cycles.samples, w.sampling_method = kept
+            sc.cycles.use_denoising = denoise
+            bpy.data.objects.remove(camera)
+            bpy.data.cameras.remove(cam)
+        table = np.array(table)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, colours=table)
+        return table
 
     def _make_mesh(self, name: str, faces: np.ndarray, uvs, subdivision: int, pass_index: int, palm=None):
         """palm: (UVs (F,3,2) on the palm's skin, share (F,3) of it) per face corner, the skin material's second
@@ -291,11 +336,7 @@ class HandScene:
             out["exposure"], out["background_gain"] = float(gain), 1.0
             if metered:
                 fg, bg = out.pop("linear"), out.pop("background")
-                light = self.world.illuminant
-                if light is None:  # the procedural sky: its colour as the camera sees it is the light's
-                    sky = bg[out["mask"] == 0]
-                    light = sky.mean(0) if len(sky) else None
-                wb = white_balance_gains(light)
+                wb = white_balance_gains(self.world.illuminant)
                 fg, bg = fg * wb, bg * wb
                 out["white_balance"] = [round(float(g), 4) for g in wb]
                 out["exposure"] = float(exposure(fg, out["mask"]))
