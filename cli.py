@@ -166,7 +166,7 @@ def assets_import_mano(mano_dir):
               help="InterHand2.6M split for --interhand.")  # fmt: skip
 @click.option("--copies", type=POSITIVE, default=8, show_default=True, help="Augmented copies per seed pose.")
 @click.option("--iters", type=POSITIVE, default=90, show_default=True, help="Optimization steps (all stages).")
-@click.option("--batch-size", type=POSITIVE, default=32, show_default=True,
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True,
               help="Poses optimized together; also the chunk of ids that sharding and resume work in "
                    "(a pose's result does not depend on --num or --shard, only on its id and this).")  # fmt: skip
 @click.option("--contact", type=click.Choice(["touching", "free"]), default="touching", show_default=True,

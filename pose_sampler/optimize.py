@@ -99,7 +99,7 @@ class OptimSettings:
     reach_tolerance_m: float = 0.001
     # The contact settle (`settle_contact`), after the schedule: the hands' surfaces drawn together over an area,
     # the fingers free to wrap, and a pose keeps the state with the most vertices in contact that is still clear.
-    settle_iters: int = 120
+    settle_iters: int = 150
     settle_lr: float = 2e-2
     settle_trans_lr: float = 4e-4
     settle_radius_m: float = 0.015  # points this close to the other surface are pulled onto it

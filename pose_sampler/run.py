@@ -36,7 +36,7 @@ class SampleSettings:
     num: int = 64
     seed: int = 0
     copies: int = 8
-    batch_size: int = 32
+    batch_size: int = 64
     iters: int = 90
     max_penetration_mm: float = 2.0
     max_anatomy_deg: float = 0.1
