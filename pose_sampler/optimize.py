@@ -109,7 +109,7 @@ class OptimSettings:
     settle_margin_m: float = 0.0  # the penetration term acts on points deeper than minus this
     settle_max_depth_m: float = 0.0016  # a settled state is kept only if no point is deeper (the loop's depth)
     settle_exact_m: float = 0.0019  # ... and, at the end, if the exact depth is no deeper than this
-    settle_vertices: int = 26  # a pose leaves the settle with this many vertices of each hand in contact
+    settle_vertices: int = 24  # a pose leaves the settle with this many vertices of each hand in contact
     search_every: int = 4  # steps between face searches (the surfaces move < 1 mm per step)
     search_slack_m: float = 0.003  # points this far beyond the margin are followed until the next search
     betas: tuple = (0.9, 0.999)
