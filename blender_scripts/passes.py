@@ -18,7 +18,9 @@ def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True, gain: float 
                   linear: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
     """The renderer's EXR -> {'rgb': uint8 (H,W,3) if rgb (scene-linear x gain, encoded by exposure.encode),
     'linear' and 'background': float32 (H,W,3) scene-linear if linear (the transparent film's premultiplied
-    Combined and the Environment pass: their sum is the image), 'mask': uint8 (H,W) 0 bg / 1 right / 2 left
+    Combined and the Environment pass: their sum is the image; with them 'direct_light', the Diffuse Direct
+    pass where the render has it: the light arriving straight from the world, without the surface's colour),
+    'mask': uint8 (H,W) 0 bg / 1 right / 2 left
     / 3 right forearm / 4 left forearm,
     'depth': float32 (H,W) camera z in metres, 0 on background} (EXR rows run top to bottom)."""
     ch = read_exr_channels(path)
@@ -37,4 +39,6 @@ def decode_passes(path, layer: str = "ViewLayer", rgb: bool = True, gain: float 
             out["rgb"] = encode(lin + bg, gain)
         if linear:
             out["linear"], out["background"] = lin, bg
+            if f"{layer}.Diffuse Direct.R" in ch:
+                out["direct_light"] = np.stack([ch[f"{layer}.Diffuse Direct.{c}"] for c in "RGB"], axis=-1)
     return out

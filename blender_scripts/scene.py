@@ -38,7 +38,7 @@ from blender_scripts.passes import decode_passes
 from blender_scripts.quality import DEFAULT_QUALITY, RenderQuality, apply_quality
 from blender_scripts.subdivision import Subdivided, SubdivisionMapError
 from handmodel.camera import blender_intrinsics, opencv_to_blender_matrix_world
-from handmodel.dataset_io import FOREARM_LABELS, HAND_LABELS
+from handmodel.dataset_io import BACKGROUND_LABEL, FOREARM_LABELS, HAND_LABELS
 from handmodel.joints import HANDS
 
 
@@ -51,6 +51,7 @@ def _libc_malloc_trim():
 
 
 _MALLOC_TRIM = _libc_malloc_trim()
+MIN_SKIN_PIXELS = 16  # visible hand and forearm pixels the white balance needs to take its light from them
 PIXEL_FILTER_WIDTH = 1.5  # Cycles' default pixel filter (Blackman-Harris) width for the RGB, in pixels
 
 
@@ -109,6 +110,7 @@ class HandScene:
         vl.name = "ViewLayer"
         vl.use_pass_environment = True
         vl.use_pass_z = True
+        vl.use_pass_diffuse_direct = True  # the light on the hands: the white balance's illuminant
         vl.use_pass_object_index = True
         im = r.image_settings
         im.media_type = "MULTI_LAYER_IMAGE"
@@ -336,7 +338,7 @@ class HandScene:
             out["exposure"], out["background_gain"] = float(gain), 1.0
             if metered:
                 fg, bg = out.pop("linear"), out.pop("background")
-                wb = white_balance_gains(self.world.illuminant)
+                wb = white_balance_gains(self._illuminant(out.pop("direct_light", None), out["mask"]))
                 fg, bg = fg * wb, bg * wb
                 out["white_balance"] = [round(float(g), 4) for g in wb]
                 out["exposure"] = float(exposure(fg, out["mask"]))
@@ -348,6 +350,17 @@ class HandScene:
             # pages: without this the resident size drifts up by tens of MB over a run (about 6 ms here).
             _MALLOC_TRIM(0)
         return out
+
+    def _illuminant(self, direct_light, mask) -> np.ndarray | None:
+        """The white balance's light: the mean colour of the light arriving straight from the world on the visible
+        skin (the Diffuse Direct pass: the surface's own colour is not in it), as a camera balances for the light on
+        its subject; where too little skin is visible, the world's mean colour over the sphere."""
+        skin = mask != BACKGROUND_LABEL
+        if direct_light is not None and skin.sum() >= MIN_SKIN_PIXELS:
+            light = direct_light[skin].mean(0)
+            if float(light.sum()) > 0:
+                return light
+        return self.world.illuminant
 
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)

@@ -43,4 +43,6 @@ def test_blue_light_keeps_a_twentieth_of_its_cast_and_warm_light_a_fifth(lit):
         gains = read_annotation(lit["blue"], name)["source"]["white_balance"]
         assert gains[0] > 1.5 * gains[2]  # red raised, blue lowered, recorded per sample
     for name in list_samples(lit["grey"]):
-        assert np.allclose(read_annotation(lit["grey"], name)["source"]["white_balance"], 1.0, atol=1e-3)
+        assert np.allclose(
+            read_annotation(lit["grey"], name)["source"]["white_balance"], 1.0, atol=5e-3
+        )  # the light on the skin, to noise
