@@ -23,7 +23,7 @@ Measured at 256x256 on 2 shared CPU cores (benchmarks/bench_render.py, PSNR agai
   10 37.6, 11 37.8, 12 38.1 (fast denoiser; 'balanced' gives 9 samples 37.9 dB but costs more than the 2 samples
   it saves); the renderer before the skin model (12 samples on the earlier hand and its plainer skin) measured
   39.0 dB on its own scenes the same way (smooth skin is easier to denoise). Each sample is about 7% of the time;
-  at 9, `render` at its defaults (forearms on) costs +9.1% CPU, +2.9% wall per sample over that renderer's
+  at 9, `render` at its defaults (forearms on) costs +6.6% CPU, +0.5% wall per sample over that renderer's
   defaults (bare hands): bench_render.py --against ab61085, quiet machine, 36 scenes, fastest of 3 rounds.
 - The forearms cost what the skin they add costs: in the 48 renders of seed 0 they cover 7.9% of the image (the
   hands 28.9%); hidden from the camera they would save 16% of a sample's CPU time; drawn without subsurface
