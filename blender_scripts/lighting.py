@@ -32,10 +32,6 @@ def environment_rotation(body_rotation, spin: float) -> np.ndarray:
     return spin_z @ BODY_TO_ENV @ R.T
 
 
-# Sun elevations (radians) of the sky's colour table: the renderer draws 0.15-1.2.
-SKY_ELEVATIONS = np.linspace(0.1, 1.3, 13)
-
-
 def sphere_mean(equirect: np.ndarray) -> np.ndarray:
     """The mean (3,) over the sphere of an equirectangular image (H,W,3): rows weighted by the cosine of their
     latitude (row order does not matter)."""
@@ -79,10 +75,9 @@ class World:
         self.images = ImageCache(cache_size, "HDRI")
         self._applied: tuple | None = None
         self._colours: dict[str, np.ndarray] = {}
-        # The light's mean linear colour over the sphere (the white balance's illuminant).
+        # The HDRI's mean linear colour over the sphere (the white balance's illuminant where little skin shows);
+        # None for the procedural sky.
         self.illuminant = None
-        # The procedural sky's mean colour at SKY_ELEVATIONS (set by the scene, which can render it); None: unknown.
-        self.sky_colours: np.ndarray | None = None
 
     def apply(self, p: WorldParams) -> None:
         """Show the light of `p`, all but its rotation (the scene's `rotation_of`); values that did not change are
@@ -96,7 +91,7 @@ class World:
             src = self.env.outputs["Color"]
             self.illuminant = self.mean_colour(str(p.hdri), self.env.image)
         else:
-            self.illuminant = self.sky_colour(p.sun_elevation)
+            self.illuminant = None
             self.sky.sun_direction = (math.cos(p.sun_elevation), 0.0, math.sin(p.sun_elevation))
             src = self.sky.outputs["Color"]
         socket = self.background.inputs["Color"]
@@ -109,14 +104,6 @@ class World:
     def rotation_of(p: WorldParams) -> np.ndarray:
         """(3,3) world -> environment map directions of `p`: the rotation the scene gives what it draws."""
         return environment_rotation(p.body_rotation, p.rotation)
-
-    def sky_colour(self, elevation: float) -> np.ndarray | None:
-        """The procedural sky's mean linear colour over the sphere at a sun elevation (radians), interpolated in
-        `sky_colours`; None if there is no table."""
-        if self.sky_colours is None:
-            return None
-        e = float(np.clip(elevation, SKY_ELEVATIONS[0], SKY_ELEVATIONS[-1]))
-        return np.array([np.interp(e, SKY_ELEVATIONS, self.sky_colours[:, c]) for c in range(3)])
 
     def mean_colour(self, path: str, image) -> np.ndarray:
         """An equirectangular image's mean linear RGB over the sphere (rows weighted by the cosine of their

@@ -32,7 +32,7 @@ from mathutils import Matrix
 
 from blender_scripts.cloth import ClothMaterial, ClothParams
 from blender_scripts.exposure import background_gain, encode, white_balance_gains
-from blender_scripts.lighting import SKY_ELEVATIONS, World, WorldParams, sphere_mean
+from blender_scripts.lighting import World, WorldParams
 from blender_scripts.materials import PALM_SHARE, PALM_UV, SkinMaterial, SkinParams
 from blender_scripts.passes import decode_passes
 from blender_scripts.quality import DEFAULT_QUALITY, RenderQuality, apply_quality
@@ -126,7 +126,6 @@ class HandScene:
         self.world = World(sc)
         self.world.apply(WorldParams())
         apply_quality(sc, quality)
-        self.world.sky_colours = self._sky_colours()
         self.skin.apply(SkinParams())
         self.cloth = ClothMaterial()
         self.cloth.apply(ClothParams())
@@ -150,50 +149,6 @@ class HandScene:
         # itself stays fixed while samples share its HDRI.
         self._turn = Matrix.Identity(4)
         self._camera_world = Matrix.Identity(4)
-
-    def _sky_colours(self) -> np.ndarray:
-        """(len(SKY_ELEVATIONS), 3) the procedural sky's mean colour over the sphere at each sun elevation, the
-        white balance's illuminant under the sky: rendered once per Blender version as small panoramas of the
-        world alone (a second of rendering), then read from the cache."""
-        from handmodel.atomic import atomic_path
-        from handmodel.models import cache_root
-
-        path = cache_root() / f"sky_colours_v1_{bpy.app.version_string.replace(' ', '_')}.npz"
-        try:
-            with np.load(path) as data:
-                table = data["colours"]
-            if table.shape == (len(SKY_ELEVATIONS), 3):
-                return table
-        except (OSError, ValueError, KeyError):
-            pass
-        sc, r = self.scene, self.scene.render
-        cam = bpy.data.cameras.new("sky_panorama")
-        cam.type = "PANO"
-        cam.panorama_type = "EQUIRECTANGULAR"
-        camera = bpy.data.objects.new("sky_panorama", cam)
-        sc.collection.objects.link(camera)
-        w = sc.world.cycles
-        kept = sc.camera, r.resolution_x, r.resolution_y, sc.cycles.samples, w.sampling_method
-        # Camera rays alone see the world here: no importance map to build.
-        sc.camera, r.resolution_x, r.resolution_y, sc.cycles.samples, w.sampling_method = camera, 64, 32, 4, "NONE"
-        denoise, sc.cycles.use_denoising = sc.cycles.use_denoising, False
-        table = []
-        try:
-            for e in SKY_ELEVATIONS:
-                self.world.apply(WorldParams(hdri=None, sun_elevation=float(e)))
-                with _quiet_stdout():
-                    bpy.ops.render.render(write_still=True)
-                table.append(sphere_mean(decode_passes(r.filepath, sc.view_layers[0].name, rgb=False,
-                                                       linear=True)["background"]))  # fmt: skip
-        finally:
-            sc.camera, r.resolution_x, r.resolution_y, sc.cycles.samples, w.sampling_method = kept
-            sc.cycles.use_denoising = denoise
-            bpy.data.objects.remove(camera)
-            bpy.data.cameras.remove(cam)
-        table = np.array(table)
-        with atomic_path(path) as tmp:
-            np.savez(tmp, colours=table)
-        return table
 
     def _make_mesh(self, name: str, faces: np.ndarray, uvs, subdivision: int, pass_index: int, palm=None):
         """palm: (UVs (F,3,2) on the palm's skin, share (F,3) of it) per face corner, the skin material's second
@@ -238,6 +193,14 @@ class HandScene:
         obj.data.vertices.foreach_set("co", np.asarray(verts, dtype=np.float32).ravel())
         obj.data.update()
 
+    def _set_face_values(self, obj, name: str, values: np.ndarray) -> None:
+        """Set a per-face integer attribute given on the object's coarse faces (a subdivided one: on their pieces)."""
+        sub = self._subdivided.get(obj.name)
+        if sub is not None:
+            sub.set_face_values(name, values)
+            return
+        obj.data.polygons.foreach_set(name, np.asarray(values, dtype=np.int32))
+
     def _make_forearm(self, hand: str, spec: dict, subdivision: int) -> dict:
         """The forearm object: its faces re-indexed onto the points they use, materials [skin, cloth]."""
         faces = np.asarray(spec["faces"], dtype=np.int64)
@@ -268,11 +231,7 @@ class HandScene:
             start = sleeves.get(hand)
             if start != fa["sleeve"]:
                 index = np.zeros(len(fa["stations"]), np.int32) if start is None else (fa["stations"] >= start)
-                sub = self._subdivided.get(obj.name)
-                if sub is not None:
-                    sub.set_face_values("material_index", index)
-                else:
-                    obj.data.polygons.foreach_set("material_index", np.asarray(index, dtype=np.int32))
+                self._set_face_values(obj, "material_index", index)
                 fa["sleeve"] = start
             self._move(obj, np.asarray(points)[fa["used"]])
         for hand, obj in self.objects.items():
@@ -354,7 +313,8 @@ class HandScene:
     def _illuminant(self, direct_light, mask) -> np.ndarray | None:
         """The white balance's light: the mean colour of the light arriving straight from the world on the visible
         skin (the Diffuse Direct pass: the surface's own colour is not in it), as a camera balances for the light on
-        its subject; where too little skin is visible, the world's mean colour over the sphere."""
+        its subject; where too little skin is visible, the HDRI's mean colour over the sphere (none for the sky:
+        the image is then left as rendered)."""
         skin = mask != BACKGROUND_LABEL
         if direct_light is not None and skin.sum() >= MIN_SKIN_PIXELS:
             light = direct_light[skin].mean(0)
