@@ -90,7 +90,7 @@ def anchor_contact_loss(verts_r, verts_l, pairs: torch.Tensor, radius: float, sc
 
 def edge_lengths(verts: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     """Lengths (B, E) of the edges (E, 2) of meshes verts (B, V, 3)."""
-    return (verts[:, edges[:, 0]] - verts[:, edges[:, 1]]).norm(dim=-1)
+    return (verts.index_select(1, edges[:, 0]) - verts.index_select(1, edges[:, 1])).norm(dim=-1)
 
 
 def edge_length_loss(verts: torch.Tensor, rest: torch.Tensor, edges: torch.Tensor, rest_length=None) -> torch.Tensor:

@@ -42,6 +42,7 @@ from pose_sampler.penetration import (
     oriented_outward,
     penetration_depth,
     signed_distance_to_faces,
+    vertex_groups,
 )
 
 # A posed hand can hold a point this much deeper than its rest pose does (bent knuckles thicken).
@@ -168,6 +169,9 @@ class TwoHandGeometry:
         for k in range(3):
             np.maximum.at(around, f[:, k], circum)
         self.face_reach = torch.as_tensor(around, dtype=dtype, device=device)
+        # Compact vertex parts (finger segments, the palm in four) whose boxes prune the nearest-vertex search.
+        groups = vertex_groups(models["right"].weights, models["right"].v_template)
+        self.groups = torch.as_tensor(groups, device=device)
         self.max_edge = float(np.linalg.norm(v[f] - v[f][:, [1, 2, 0]], axis=-1).max()) * 1.5  # posed edges stretch
         self.frames = {h: torch.as_tensor(frames[h], dtype=dtype, device=device) for h in HANDS}
         lo, hi = limits_rad()
@@ -265,7 +269,7 @@ def _search(geom, v: dict, s: OptimSettings, reach_m: float = 0.0) -> dict:
     # surface (or the contact distance, or shallowly inside it) before the next search.
     far = max(s.margin_m + s.search_slack_m, s.contact_m, s.attract_m if s.contact_goal else 0.0, reach_m)
     reach = geom.face_reach + far
-    nearest = dict(zip(HANDS, nearest_vertex_within(v["right"], v["left"], float(reach.max()))))
+    nearest = dict(zip(HANDS, nearest_vertex_within(v["right"], v["left"], float(reach.max()), groups=geom.groups)))
     for a, b in (("right", "left"), ("left", "right")):
         idx, dist = nearest[a]
         rb, rp = (dist < reach[idx]).nonzero(as_tuple=True)

@@ -259,17 +259,17 @@ def nearest_vertex_both(a: torch.Tensor, b: torch.Tensor, chunk=None) -> tuple[t
 
 
 @torch.no_grad()
-def nearest_vertex_within(a: torch.Tensor, b: torch.Tensor, within: float, chunk=None) -> tuple[tuple, tuple]:
+def nearest_vertex_within(a: torch.Tensor, b: torch.Tensor, within: float, chunk=None, groups=None) -> tuple:
     """`nearest_vertex_both` for the points that matter when only distances up to `within` (m) do: a point
-    outside the other set's bounding box grown by `within` gets distance inf (index 0); the others are searched
-    among the other set's points inside the own box grown likewise, which holds every point within `within` of
-    them, so a distance up to `within` and its index are exact and a larger one is only known to exceed it."""
+    farther than `within` from every box of the other set's groups gets distance inf (index 0); the others are
+    searched among the other set's points that lie within `within` of one of the own set's boxes, which holds
+    every point within `within` of them, so a distance up to `within` and its index are exact and a larger one is
+    only known to exceed it. groups (G, W) long: a partition of the vertices into parts that stay compact when
+    posed (`vertex_groups`), one box per part; None: one box around the whole set."""
     if chunk is None:
         chunk = 4 if a.device.type == "cpu" else 64
-    cand = []
-    for p, q in ((a, b), (b, a)):
-        lo, hi = q.amin(1, keepdim=True) - within, q.amax(1, keepdim=True) + within
-        cand.append(((p >= lo) & (p <= hi)).all(-1))
+    boxes = [_group_boxes(x, groups, within) for x in (a, b)]
+    cand = [_in_any_box(a, *boxes[1]), _in_any_box(b, *boxes[0])]
     idx = [torch.zeros(x.shape[:2], dtype=torch.long, device=a.device) for x in (a, b)]
     dist = [torch.full(x.shape[:2], float("inf"), dtype=a.dtype, device=a.device) for x in (a, b)]
     for s in range(0, len(a), chunk):
@@ -293,6 +293,43 @@ def nearest_vertex_within(a: torch.Tensor, b: torch.Tensor, within: float, chunk
             idx[k][s : s + chunk].scatter_(1, sel[k], sel[1 - k].gather(1, m.indices))
             dist[k][s : s + chunk].scatter_(1, sel[k], d)
     return (idx[0], dist[0]), (idx[1], dist[1])
+
+
+def vertex_groups(weights: np.ndarray, rest_verts: np.ndarray, palm_parts: int = 4) -> np.ndarray:
+    """A partition of a hand's vertices for `nearest_vertex_within`'s boxes, as a table (G, W) of vertex ids per
+    part (a short part repeats its first vertex): each finger segment (the joint that moves it most), and the
+    root's region split spatially into `palm_parts` (k-means on the rest mesh, deterministic start), since one box
+    around the palm and wrist would hold most of the other hand."""
+    part = weights.argmax(1)
+    root = np.flatnonzero(part == 0)
+    pts = rest_verts[root]
+    centres = pts[np.linspace(0, len(pts) - 1, palm_parts).astype(int)]
+    for _ in range(20):
+        label = np.linalg.norm(pts[:, None] - centres[None], axis=-1).argmin(1)
+        centres = np.stack([pts[label == k].mean(0) if (label == k).any() else centres[k] for k in range(palm_parts)])
+    out = part.astype(np.int64) + palm_parts
+    out[root] = label
+    members = [np.flatnonzero(out == g) for g in np.unique(out)]
+    width = max(len(m) for m in members)
+    return np.stack([np.concatenate([m, np.full(width - len(m), m[0])]) for m in members])
+
+
+def _group_boxes(x: torch.Tensor, groups, grow: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row the boxes (B, G, 3) lo and hi of the vertex groups (G, W) of x (B, V, 3), grown by `grow`."""
+    if groups is None:
+        return x.amin(1, keepdim=True) - grow, x.amax(1, keepdim=True) + grow
+    members = x[:, groups.reshape(-1)].view(len(x), *groups.shape, 3)
+    return members.amin(2) - grow, members.amax(2) + grow
+
+
+def _in_any_box(p: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """(B, V) whether each point of p (B, V, 3) lies in one of its row's boxes (B, G, 3)."""
+    inside = None
+    for k in range(3):  # an axis at a time: (B, V, G) comparisons along contiguous memory
+        q = p[:, :, k, None]
+        t = (q >= lo[:, None, :, k]) & (q <= hi[:, None, :, k])
+        inside = t if inside is None else inside & t
+    return inside.any(-1)
 
 
 def local_signed_distance(points, rows_b, verts, topo: MeshTopology, normals, nearest):

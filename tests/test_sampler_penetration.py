@@ -117,14 +117,21 @@ def test_ray_crossing_inside_test_matches_the_winding_number_on_posed_hands(pose
     assert inside > 20
 
 
-def test_nearest_vertex_within_matches_a_kd_tree_up_to_its_distance(posed_pairs):
+@pytest.mark.parametrize("by_part", [False, True], ids=["one box", "a box per part"])
+def test_nearest_vertex_within_matches_a_kd_tree_up_to_its_distance(posed_pairs, sampler_models, by_part):
     from scipy.spatial import cKDTree
 
-    from pose_sampler.penetration import nearest_vertex_within
+    from pose_sampler.penetration import nearest_vertex_within, vertex_groups
 
     a, b = torch.tensor(posed_pairs["right"]), torch.tensor(posed_pairs["left"])
     within = 0.01
-    (i_ab, d_ab), (i_ba, d_ba) = nearest_vertex_within(a, b, within, chunk=3)
+    groups = None
+    if by_part:
+        m = sampler_models["right"]
+        groups = torch.as_tensor(vertex_groups(m.weights, m.v_template))
+        assert len(np.unique(groups.numpy())) == len(m.v_template)  # a partition: every vertex in some part
+        assert len(groups) > 16  # the palm split: finger segments alone are 15 parts
+    (i_ab, d_ab), (i_ba, d_ba) = nearest_vertex_within(a, b, within, chunk=3, groups=groups)
     close = 0
     for k in range(len(a)):
         for p, q, idx, dist in ((a[k], b[k], i_ab[k], d_ab[k]), (b[k], a[k], i_ba[k], d_ba[k])):
