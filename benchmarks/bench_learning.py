@@ -18,10 +18,6 @@ the defaults, on 2 CPU cores shared with other jobs (load 3-5): about 9 min of r
     trained network             45.36           25.02        64.22
     network / baseline           0.78            0.98         0.65
 
-A second row, the mean hand shape, predicts the training split's generalised-Procrustes mean of the joints for
-every image: a constant that is hand-shaped, so it is the bar for the aligned error (PA-MPJPE); the camera-frame
-mean of the first row blurs hands seen from every side (on the splits above, 12.6 mm against 25.47).
-
 The aligned joint error and the hands' relative position beat the baseline clearly; finger articulation after
 alignment (PA-MPJPE) only draws level with the mean hands in this budget. 240 renders are too few to generalise
 from (the network then fits its training split but not the held-out one).
@@ -48,7 +44,7 @@ from training.config import load_yaml, resolve_config  # noqa: E402
 from training.dataset import HandDataset  # noqa: E402
 from training.evaluate import predict_dataset  # noqa: E402
 from training.mesh_graph import hand_graphs  # noqa: E402
-from training.metrics import evaluate_arrays, similarity_align  # noqa: E402
+from training.metrics import evaluate_arrays  # noqa: E402
 from training.trainer import train  # noqa: E402
 
 BATCH = 8
@@ -91,32 +87,6 @@ def mean_hands(dataset: HandDataset) -> dict:
     return {h: {k: v / len(dataset) for k, v in sums[h].items()} for h in HANDS}
 
 
-def procrustes_mean_joints(dataset: HandDataset, rounds: int = 10) -> dict:
-    """Per hand the training split's mean hand shape (21, 3) after similarity alignment (generalised Procrustes):
-    the constant that the aligned error compares against. The plain mean of camera-frame targets averages hands
-    seen from every side into a blob, which aligned to any one hand scores far worse than a hand-shaped constant."""
-    out = {}
-    for h in HANDS:
-        joints = np.stack(
-            [(dataset[i][f"{h}_joints"] / dataset[i]["scale"]).double().numpy() for i in range(len(dataset))]
-        )
-        ref = joints[0]
-        for _ in range(rounds):
-            ref = similarity_align(joints, np.repeat(ref[None], len(joints), axis=0)).mean(0)
-        out[h] = ref
-    return out
-
-
-def constant_pa_mpjpe(const: dict, gt: dict) -> float:
-    """PA-MPJPE (mm, the mean of the two hands) of predicting the joints const[hand] (21, 3) for every sample."""
-    errors = []
-    for h in HANDS:
-        g = gt[h]["joints"]
-        aligned = similarity_align(np.repeat(const[h][None], len(g), axis=0), g)
-        errors.append(1000 * float(np.linalg.norm(aligned - g, axis=-1).mean()))
-    return sum(errors) / len(errors)
-
-
 def summary(m: dict) -> tuple[float, float, float]:
     return m["joint"]["all"], m["pa_mpjpe"]["all"], m["mrrpe"]
 
@@ -156,9 +126,7 @@ def main() -> None:
     test = HandDataset(test_dir, models, graphs, a.size, augment=None)
     pred, gt, scale = predict_dataset(net, test, progress=False)
     model_m = evaluate_arrays(pred, gt, scale)
-    train_set = HandDataset(train_dir, models, graphs, a.size, augment=None)
-    mean = mean_hands(train_set)
-    shape_pa = constant_pa_mpjpe(procrustes_mean_joints(train_set), gt)
+    mean = mean_hands(HandDataset(train_dir, models, graphs, a.size, augment=None))
     base = {h: {k: np.repeat(mean[h][k][None], len(test), axis=0) for k in ("joints", "verts")} for h in HANDS}
     base_m = evaluate_arrays(base, gt, scale)
 
@@ -170,10 +138,8 @@ def main() -> None:
     for name, m in (("mean-hands baseline", base_m), ("trained network", model_m)):
         j, pa, rr = summary(m)
         print(f"{name:22s} {j:9.2f} {pa:12.2f} {rr:9.2f}")
-    print(f"{'mean hand shape':22s} {'-':>9s} {shape_pa:12.2f} {'-':>9s}")
     (jb, pb, rb), (jm, pm, rm) = summary(base_m), summary(model_m)
     print(f"{'network / baseline':22s} {jm / jb:9.2f} {pm / pb:12.2f} {rm / rb:9.2f}")
-    print(f"{'network / shape':22s} {'-':>9s} {pm / shape_pa:12.2f} {'-':>9s}")
 
 
 if __name__ == "__main__":
