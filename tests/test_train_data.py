@@ -152,6 +152,25 @@ def test_a_missing_file_inside_the_dataset_is_named(drawn_dataset, models, graph
         HandDataset(bad, models, graphs, SIZE, NO_AUG)[1]
 
 
+def test_a_cached_dataset_reads_each_sample_once_and_gives_the_same_items(drawn_dataset, models, graphs, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(drawn_dataset, copy)
+    plain = HandDataset(copy, models, graphs, SIZE, NO_AUG)
+    cached = HandDataset(copy, models, graphs, SIZE, NO_AUG, cache=True)
+    first = {i: cached[i] for i in range(len(cached))}
+    shutil.rmtree(copy / "images")  # a cached sample no longer needs its files
+    for i in range(len(cached)):
+        again, fresh = cached[(i, 5)], first[i]
+        assert again.keys() == fresh.keys()
+        assert all(torch.equal(again[k], fresh[k]) for k in fresh)
+        again["image"] = None  # the caller's dict is its own
+        assert cached[i]["image"] is not None
+    with pytest.raises(InputError, match=r"images/00000000\.jpg"):
+        plain[0]
+    # Augmented samples differ per epoch: no cache, the files are read every time.
+    assert HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG, cache=True).cache is None
+
+
 @pytest.mark.slow
 def test_targets_of_a_rendered_sample_follow_intaghands_rule_computed_with_smplx(rendered_dataset, models, graphs):
     """Common scale and root_rel against smplx's MANO run on the stored parameters (not the project's skinning)."""

@@ -43,6 +43,7 @@ DEFAULTS = {
         "grad_clip": 1.0,
         "max_steps": None,  # stop after this many steps in all (quick runs, tests)
         "threads": None,  # torch CPU threads in the training process (None: torch's default, all cores)
+        "cache": False,  # keep samples in memory after their first read (augmentation off; small datasets)
     },
     "augment": {
         "enabled": True,

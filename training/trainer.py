@@ -124,7 +124,9 @@ class _Data:
         self.graphs = hand_graphs(self.models)
         size = cfg["model"]["input_size"]
         datasets = {
-            name: HandDataset(path, self.models, self.graphs, size, cfg["augment"], seed=t["seed"], name=name)
+            name: HandDataset(
+                path, self.models, self.graphs, size, cfg["augment"], seed=t["seed"], name=name, cache=t["cache"]
+            )  # fmt: skip
             for name, path in cfg["data"].items()
         }
         if not datasets:
