@@ -28,6 +28,7 @@ MANO's mesh is open at the wrist; `close_boundary` caps each boundary loop with 
 loop's own vertices (no new vertices, small valences), so the surface encloses a volume ("closed at the wrist").
 """
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -116,8 +117,33 @@ class MeshTopology:
         width = max(len(a) for a in around)
         vertex_faces = np.array([(a + a[:1] * width)[:width] if a else [0] * width for a in around])
         t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
-        unsure = unsure_faces(rest_verts, faces, vertex_faces) if signs else np.zeros(len(faces), dtype=bool)
+        unsure = cached_unsure_faces(rest_verts, faces, vertex_faces) if signs else np.zeros(len(faces), dtype=bool)
         return cls(t(faces), t(edge_face), t(vertex_faces), torch.as_tensor(unsure, device=device))
+
+
+def cached_unsure_faces(verts: np.ndarray, faces: np.ndarray, vertex_faces: np.ndarray) -> np.ndarray:
+    """`unsure_faces` of a rest mesh, kept in the cache folder by the mesh's content: the winding numbers take
+    about half a second per hand, at every start of every command that builds the sampler's geometry."""
+    from handmodel.atomic import atomic_path
+    from handmodel.models import cache_root
+
+    key = hashlib.sha256(np.ascontiguousarray(verts, dtype=np.float64).tobytes())
+    key.update(np.ascontiguousarray(faces, dtype=np.int64).tobytes())
+    key.update(b"unsure_faces v1, probe 1 mm")
+    path = cache_root() / "unsure-faces" / f"{key.hexdigest()[:16]}.npy"
+    try:
+        cached = np.load(path)
+        if cached.dtype == bool and cached.shape == (len(faces),):
+            return cached
+    except (OSError, ValueError):  # none yet, or unreadable: computed again below
+        pass
+    unsure = unsure_faces(verts, faces, vertex_faces)
+    try:
+        with atomic_path(path) as tmp:
+            np.save(tmp, unsure)
+    except OSError:  # a read-only cache folder costs the half second again next time, nothing else
+        pass
+    return unsure
 
 
 @torch.no_grad()

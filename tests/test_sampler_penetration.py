@@ -34,6 +34,29 @@ def test_close_boundary_makes_the_hand_watertight_and_outward(sampler_models):
         assert mesh.volume > 0
 
 
+def test_the_fold_flags_come_from_the_cache_after_the_first_build_and_a_damaged_file_is_rebuilt(
+    sampler_models, posed_pairs, cache, monkeypatch
+):
+    import pose_sampler.penetration as pen
+
+    m = sampler_models["right"]
+    closed = oriented_outward(m.v_template, close_boundary(m.faces))
+    bent = list(posed_pairs["right"])  # posed hands, taken as rest meshes: bent knuckles fold the skin
+    flags = [pen.unsure_faces(v, closed, None) for v in bent]
+    v = bent[int(np.argmax([f.sum() for f in flags]))]
+    first = MeshTopology.build(closed, len(v), v).unsure
+    assert 0 < int(first.sum()) < len(closed) / 2
+    assert np.array_equal(first.numpy(), flags[int(np.argmax([f.sum() for f in flags]))])
+    (path,) = (cache / "unsure-faces").glob("*.npy")
+    computed = pen.unsure_faces
+    monkeypatch.setattr(pen, "unsure_faces", lambda *a: pytest.fail("recomputed although cached"))
+    assert torch.equal(MeshTopology.build(closed, len(v), v).unsure, first)
+    path.write_bytes(b"not an array")
+    monkeypatch.setattr(pen, "unsure_faces", computed)
+    assert torch.equal(MeshTopology.build(closed, len(v), v).unsure, first)
+    assert np.array_equal(np.load(path), first.numpy())
+
+
 def test_signed_distance_matches_libigl_on_a_capsule_with_an_open_end():
     cap = trimesh.creation.capsule(height=0.05, radius=0.01, count=[12, 12])
     # Drop the faces of one hemisphere's tip region to make a hole, then close it again.
