@@ -1,16 +1,19 @@
 """Pose sampler benchmark: `sample-poses` end to end (old code against new), the penetration query against libigl.
 
     .venv/bin/python benchmarks/bench_sampler.py --old ../sampler-old --num 256   # CPU, old and new side by side
+    .venv/bin/python benchmarks/bench_sampler.py --old ../sampler-old --floor    # ... and the floor row
     .venv/bin/python benchmarks/bench_sampler.py --device cuda --num 6144 --batch-size 6144
     .venv/bin/python benchmarks/bench_sampler.py --num 64 --tables            # plus the query/component tables
 
 End to end means the `sample-poses` command itself, run as a subprocess with its default settings (seeds,
 augmentation, optimization, exact metrics, the file and the report), timed in wall seconds and in the CPU seconds
 of the child process; with `--old PATH` (a checkout of an earlier commit, e.g. `git worktree add ../sampler-old
-<commit>`) the same command of that checkout runs in the same invocation, old and new alternating, so the ratio is
-measured under the same machine load. The tables (`--tables`): ratios against libigl on the same pairs (query
-table) and the old code path on the same inputs (component table: smplx's layer vs the lean LBS, the winding
-number vs ray crossings).
+<commit>`) the same command of that checkout runs in the same invocation, just before the new code's, so the ratio
+is measured under the same machine load. The floor row (`--floor`) is the new code with the optimizer all but off
+(one step per stage, `--contact free`: no snap, no settle) and everything else as by default: the time of the
+seeds, placement, exact metrics, file and report, below which no optimizer can take the command. The tables
+(`--tables`): ratios against libigl on the same pairs (query table) and the old code path on the same inputs
+(component table: smplx's layer vs the lean LBS, the winding number vs ray crossings).
 """
 
 import argparse
@@ -157,9 +160,10 @@ def component_table(models, geom, n_pairs: int, device, batch: int = 1024) -> li
     return rows
 
 
-def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, repeats: int, keep=None) -> dict:
-    """`cli.py sample-poses --num NUM` of a checkout, defaults otherwise: best wall seconds, their CPU seconds.
-    With `keep` (a folder), the last run's poses file and report stay there."""
+def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, repeats: int, keep=None,
+               extra=()) -> dict:  # fmt: skip
+    """`cli.py sample-poses --num NUM` of a checkout, defaults otherwise (`extra`: more options): best wall
+    seconds, their CPU seconds. With `keep` (a folder), the last run's poses file and report stay there."""
     import resource
     import shutil
     import subprocess
@@ -172,6 +176,7 @@ def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, re
                 cmd += ["--device", device]
             if batch_size:
                 cmd += ["--batch-size", str(batch_size)]
+            cmd += list(extra)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             done = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True, env=_env(checkout))
@@ -187,6 +192,11 @@ def end_to_end(checkout: Path, num: int, device: str, batch_size: int | None, re
         if best is None or wall < best["wall"]:
             best = {"wall": wall, "cpu": cpu, "kept": kept.strip()}
     return best
+
+
+# The floor row: one step per stage of the schedule, no contact goal (so no snap and no settle); seeds, placement,
+# exact metrics, the file and the report as by default. No optimizer, however fast, takes the command below it.
+FLOOR_OPTIONS = ("--iters", "4", "--contact", "free")
 
 
 def _env(checkout: Path) -> dict:
@@ -205,6 +215,8 @@ def main():
     ap.add_argument("--old", type=Path, default=None, help="a checkout of the old code to compare with")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--tables", action="store_true", help="also the query and component tables")
+    floor_help = f"also the new code with the optimizer all but off ({' '.join(FLOOR_OPTIONS)})"
+    ap.add_argument("--floor", action="store_true", help=floor_help)
     ap.add_argument("--keep", type=Path, default=None, help="keep the new code's output in this folder")
     ap.add_argument("--pairs", type=int, default=32, help="hand pairs for the query table")
     ap.add_argument("--threads", type=int, default=0)
@@ -218,16 +230,19 @@ def main():
     print(f"\nend to end: cli.py sample-poses --num {args.num} --seed 0, defaults otherwise (report included)")
     print(f"{'code':8s} {'wall s':>8s} {'CPU s':>8s} {'poses/s':>8s} {'x old':>6s}  summary")
     rows = []
-    for name, checkout in (("old", args.old), ("new", new)):
+    runs = [("old", args.old, ()), ("new", new, ())] + ([("floor", new, FLOOR_OPTIONS)] if args.floor else [])
+    for name, checkout, extra in runs:
         if checkout is None:
             continue
-        r = end_to_end(checkout, args.num, args.device, args.batch_size if name == "new" else None, args.repeats,
-                       args.keep if name == "new" else None)  # fmt: skip
+        r = end_to_end(checkout, args.num, args.device, args.batch_size if name != "old" else None, args.repeats,
+                       args.keep if name == "new" else None, extra)  # fmt: skip
         rows.append((name, r))
     old = rows[0][1] if rows[0][0] == "old" else None
     for name, r in rows:
         ratio = f"{old['wall'] / r['wall']:6.2f}" if old else "     -"
         print(f"{name:8s} {r['wall']:8.1f} {r['cpu']:8.1f} {args.num / r['wall']:8.2f} {ratio}  {r['kept']}")
+    if args.floor:
+        print(f"  (floor: the new code with {' '.join(FLOOR_OPTIONS)}, everything but the optimizer's work)")
     if not args.tables:
         return
     models = load_hand_models()
