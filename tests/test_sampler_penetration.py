@@ -227,6 +227,41 @@ def test_line_crossings_match_a_direct_solve():
     assert hits > 20
 
 
+def _igl_last_crossing(points, direction, verts, faces):
+    """The largest t over lines points + t direction crossing the mesh, from libigl's rays both ways; -inf if none."""
+    best = -np.inf
+    for p in points:
+        for sign in (1.0, -1.0):
+            for _, t, _, _ in igl.ray_mesh_intersect(p, sign * direction, verts, faces) or ():
+                best = max(best, sign * t)
+    return best
+
+
+def test_first_contact_matches_libigl_rays_from_every_vertex(posed_pairs, sampler_geometry):
+    from pose_sampler.placement import first_contact
+
+    g = sampler_geometry
+    vr, vl = (torch.as_tensor(posed_pairs[h][:3]) for h in HANDS)
+    a = torch.nn.functional.normalize(vl.mean(1) - vr.mean(1), dim=-1)
+    # as placed, pulled 5 cm apart (the shift then comes in from afar), and passing 30 cm to the side (no contact)
+    side = torch.nn.functional.normalize(
+        torch.linalg.cross(a[:1], torch.tensor([[0.0, 0.0, 1.0]], dtype=a.dtype)), dim=-1
+    )
+    vl = torch.cat([vl, vl[:2] - 0.05 * a[:2, None], vl[:1] + 0.3 * side[:, None]])
+    vr, a = torch.cat([vr, vr[:2], vr[:1]]), torch.cat([a, a[:2], a[:1]])
+    got = first_contact(vr, vl, a, g.topo["right"], g.topo["left"]).numpy()
+    fr, fl = (g.topo[h].faces.numpy() for h in HANDS)
+    for i in range(len(vr)):
+        r, l_, d = vr[i].numpy(), vl[i].numpy(), a[i].numpy()
+        want = max(_igl_last_crossing(l_, d, r, fr), _igl_last_crossing(r, -d, l_, fl))
+        if np.isinf(want):
+            assert np.isnan(got[i]), i
+        else:
+            assert abs(got[i] - want) < 1e-8, (i, got[i], want)
+    assert np.isnan(got[-1]) and np.all(np.isfinite(got[:-1]))
+    assert np.allclose(got[3:5], got[:2] + 0.05, atol=1e-9)  # pulled back 5 cm: the shift grows by 5 cm
+
+
 @pytest.mark.slow
 def test_touching_shift_leaves_no_vertex_inside_and_a_small_gap(posed_pairs, sampler_geometry):
     from pose_sampler.placement import touching_shift
