@@ -50,9 +50,9 @@ def first_contact(vr, vl, approach, topo_r: MeshTopology, topo_l: MeshTopology, 
 
     With `nearest` = k, only the k vertices of each hand nearest the other hand are tested: for hands already
     close (a perturbed copy of a touching pair) the last crossing comes from them. Without, every vertex is, and
-    the answer is exact: the crossings of the `BOUND_VERTICES` nearest give a lower bound first, and the pairs that
-    cannot beat it are left out (`_slab`)."""
-    if nearest is None:
+    the answer is exact; on a CPU the crossings of the `BOUND_VERTICES` nearest give a lower bound first and the
+    pairs that cannot beat it are left out (`_slab`, pose by pose), while a GPU tests all pairs in batches."""
+    if nearest is None and vr.device.type == "cpu":
         bound = _crossings(vr, vl, approach, topo_r, topo_l, chunk, min(BOUND_VERTICES, vr.shape[1]))
         return _pruned_crossings(vr, vl, approach, topo_r, topo_l, bound)
     return _crossings(vr, vl, approach, topo_r, topo_l, chunk, nearest)

@@ -238,7 +238,7 @@ def _igl_last_crossing(points, direction, verts, faces):
 
 
 def test_first_contact_matches_libigl_rays_from_every_vertex(posed_pairs, sampler_geometry):
-    from pose_sampler.placement import first_contact
+    from pose_sampler.placement import _crossings, first_contact
 
     g = sampler_geometry
     vr, vl = (torch.as_tensor(posed_pairs[h][:3]) for h in HANDS)
@@ -250,6 +250,8 @@ def test_first_contact_matches_libigl_rays_from_every_vertex(posed_pairs, sample
     vl = torch.cat([vl, vl[:2] - 0.05 * a[:2, None], vl[:1] + 0.3 * side[:, None]])
     vr, a = torch.cat([vr, vr[:2], vr[:1]]), torch.cat([a, a[:2], a[:1]])
     got = first_contact(vr, vl, a, g.topo["right"], g.topo["left"]).numpy()
+    every_pair = _crossings(vr, vl, a, g.topo["right"], g.topo["left"], 4, None).numpy()  # the GPU's way
+    np.testing.assert_allclose(every_pair, got, atol=1e-9)
     fr, fl = (g.topo[h].faces.numpy() for h in HANDS)
     for i in range(len(vr)):
         r, l_, d = vr[i].numpy(), vl[i].numpy(), a[i].numpy()
