@@ -117,11 +117,14 @@ class MeshTopology:
         width = max(len(a) for a in around)
         vertex_faces = np.array([(a + a[:1] * width)[:width] if a else [0] * width for a in around])
         t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
-        unsure = cached_unsure_faces(rest_verts, faces, vertex_faces) if signs else np.zeros(len(faces), dtype=bool)
+        unsure = cached_unsure_faces(rest_verts, faces) if signs else np.zeros(len(faces), dtype=bool)
         return cls(t(faces), t(edge_face), t(vertex_faces), torch.as_tensor(unsure, device=device))
 
 
-def cached_unsure_faces(verts: np.ndarray, faces: np.ndarray, vertex_faces: np.ndarray) -> np.ndarray:
+FOLD_PROBE_M = 0.001  # `unsure_faces` tests a point this far in front of each face
+
+
+def cached_unsure_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """`unsure_faces` of a rest mesh, kept in the cache folder by the mesh's content: the winding numbers take
     about half a second per hand, at every start of every command that builds the sampler's geometry."""
     from handmodel.atomic import atomic_path
@@ -129,7 +132,7 @@ def cached_unsure_faces(verts: np.ndarray, faces: np.ndarray, vertex_faces: np.n
 
     key = hashlib.sha256(np.ascontiguousarray(verts, dtype=np.float64).tobytes())
     key.update(np.ascontiguousarray(faces, dtype=np.int64).tobytes())
-    key.update(b"unsure_faces v1, probe 1 mm")
+    key.update(f"unsure_faces v1, probe {FOLD_PROBE_M} m".encode())
     path = cache_root() / "unsure-faces" / f"{key.hexdigest()[:16]}.npy"
     try:
         cached = np.load(path)
@@ -137,7 +140,7 @@ def cached_unsure_faces(verts: np.ndarray, faces: np.ndarray, vertex_faces: np.n
             return cached
     except (OSError, ValueError):  # none yet, or unreadable: computed again below
         pass
-    unsure = unsure_faces(verts, faces, vertex_faces)
+    unsure = unsure_faces(verts, faces)
     try:
         with atomic_path(path) as tmp:
             np.save(tmp, unsure)
@@ -147,7 +150,7 @@ def cached_unsure_faces(verts: np.ndarray, faces: np.ndarray, vertex_faces: np.n
 
 
 @torch.no_grad()
-def unsure_faces(verts: np.ndarray, faces: np.ndarray, vertex_faces: np.ndarray, probe: float = 0.001) -> np.ndarray:
+def unsure_faces(verts: np.ndarray, faces: np.ndarray, probe: float = FOLD_PROBE_M) -> np.ndarray:
     """Faces (F,) bool around which the skin folds through itself in the rest mesh verts (V, 3).
 
     A face is folded when a point just in front of it (along its normal) has winding number 1, i.e. it faces into

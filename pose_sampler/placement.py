@@ -109,7 +109,7 @@ def _pruned_crossings(vr, vl, approach, topo_r, topo_l, bound):
             if not bool(keep_f.any()):
                 continue
             t = line_crossings(p[keep_p][None], d[None], other[topo.faces[keep_f]][None])
-            best = max(best, float(t.nan_to_num(nan=-float("inf")).amax()) if t.numel() else best)
+            best = max(best, float(t.nan_to_num(nan=-float("inf")).amax()))  # keep_f implies a point kept
         if best > -float("inf"):
             out[i] = best
     return out

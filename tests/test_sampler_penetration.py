@@ -42,7 +42,7 @@ def test_the_fold_flags_come_from_the_cache_after_the_first_build_and_a_damaged_
     m = sampler_models["right"]
     closed = oriented_outward(m.v_template, close_boundary(m.faces))
     bent = list(posed_pairs["right"])  # posed hands, taken as rest meshes: bent knuckles fold the skin
-    flags = [pen.unsure_faces(v, closed, None) for v in bent]
+    flags = [pen.unsure_faces(v, closed) for v in bent]
     v = bent[int(np.argmax([f.sum() for f in flags]))]
     first = MeshTopology.build(closed, len(v), v).unsure
     assert 0 < int(first.sum()) < len(closed) / 2
