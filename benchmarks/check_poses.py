@@ -3,14 +3,14 @@
     .venv/bin/python benchmarks/check_poses.py out/poses.npz            # prints the figures, exit 1 if a target fails
     .venv/bin/python benchmarks/check_poses.py out/poses.npz --json     # the same as JSON
 
-Nothing of the sampler is used: the hands come from smplx's MANO layer (the model folder the file names), the
-penetration from libigl's winding number (inside) and distance against the wrist-closed mesh, the surface distance from
-libigl's unsigned distance to the open (skin) mesh, the joint limits and the coupling rule from handmodel.anatomy's
-table, the arms from handmodel.body and handmodel.forearm. Targets (kept poses unless said otherwise): at least 95 %
-kept; at most 2 mm penetration and 0.1 deg anatomy or coupling violation; at least 90 % with the surfaces within
-2 mm and a median of at least 20 vertices within 2 mm of the other hand; at most 10 % of the joint angles that have
-a range within 0.5 deg of a limit; diversity (mean pairwise distance of the 42 joints in the right wrist's frame)
-at least 63 mm; every kept pose's forearms from one body.
+Nothing of the sampler is used: the hands come from smplx's MANO layer (the active hand model, which must be the one
+the file names), the penetration from libigl's winding number (inside) and distance against the wrist-closed mesh,
+the surface distance from libigl's unsigned distance to the open (skin) mesh, the joint limits and the coupling rule
+from handmodel.anatomy's table, the arms from handmodel.body and handmodel.forearm. Targets (kept poses unless said
+otherwise): at least 95 % kept; at most 2 mm penetration and 0.1 deg anatomy or coupling violation; at least 90 %
+with the surfaces within 2 mm and a median of at least 20 vertices within 2 mm of the other hand; at most 10 % of
+the joint angles that have a range within 0.5 deg of a limit; diversity (mean pairwise distance of the 42 joints in
+the right wrist's frame) at least 63 mm; every kept pose's forearms from one body.
 """
 
 import argparse
@@ -26,9 +26,10 @@ import torch  # noqa: E402
 
 from handmodel.anatomy import LIMITS_HI_DEG, LIMITS_LO_DEG, anatomy_violation_deg, angles_from_pose, joint_frames  # noqa: E402
 from handmodel.body import directions_to_body, reach_violation, world_to_body  # noqa: E402
+from handmodel.errors import InputError  # noqa: E402
 from handmodel.forearm import capsule, capsule_distance, posed_frames  # noqa: E402
 from handmodel.joints import HANDS  # noqa: E402
-from handmodel.models import load_model_dir  # noqa: E402
+from handmodel.models import check_hand_model, load_hand_models, load_model_dir  # noqa: E402
 from handmodel.poses_io import load_poses  # noqa: E402
 from pose_sampler.penetration import close_boundary, oriented_outward  # noqa: E402
 
@@ -62,7 +63,9 @@ def rebuild(poses, model_dir: str) -> dict:
 
 def check(path) -> dict:
     poses = load_poses(path)
-    hand, models = rebuild(poses, poses.meta["hand_model"]["dir"])
+    active = load_hand_models(quiet=True)
+    check_hand_model(poses.meta.get("hand_model"), active.info, path)
+    hand, models = rebuild(poses, active.info["dir"])
     m = poses.metrics
     kept = m["kept"].astype(bool)
     n = len(poses)
@@ -140,7 +143,10 @@ def main():
     ap.add_argument("poses")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    res = check(args.poses)
+    try:
+        res = check(args.poses)
+    except InputError as e:  # a file of another hand model, or not a poses file
+        sys.exit(f"error: {e}")
     if args.json:
         print(json.dumps(res, indent=1))
     else:

@@ -120,18 +120,16 @@ def import_mano(src: str | os.PathLike) -> Path:
 
 
 def ensure_standin() -> Path:
-    """Generate the stand-in model into the cache if it is not there yet; returns its folder."""
+    """Convert the shipped stand-in model into the cache if it is not there yet; returns its folder."""
     from handmodel import standin
 
-    # Keyed by the generator's source, so a changed generator never meets a stale cache.
-    sources = [Path(standin.__file__).read_bytes(), (Path(__file__).parent / "anatomy.py").read_bytes()]
-    folder = cache_root() / f"standin-{mano_files.content_hash(*sources)[:12]}"
+    built = standin.shipped()
+    models = {hand: mano_files.clean_arrays(built[hand], built[hand]["tip_vertex_ids"], "standin") for hand in HANDS}
+    digest = mano_files.arrays_hash(models)
+    folder = cache_root() / f"standin-{digest}"
     if (folder / "info.json").is_file():
         return folder
-    built = standin.build_standin()
-    models = {hand: mano_files.clean_arrays(built[hand], built[hand]["tip_vertex_ids"], "standin") for hand in HANDS}
-    info = {"model": "standin", "hash": mano_files.arrays_hash(models)}
-    mano_files.write_model_dir(folder, models, info)
+    mano_files.write_model_dir(folder, models, {"model": "standin", "hash": digest})
     return folder
 
 

@@ -30,7 +30,20 @@ Skinning weights blend smoothly across each joint over a width that keeps the se
 correctives add the skin's bulge at a bent joint); shape directions change size, finger lengths and widths, palm
 width, length and thickness; the 45x45 pose components are the principal axes of poses drawn by
 `anatomy.sample_natural_hand_poses`. Everything is deterministic.
+
+The arrays the toolkit uses are the shipped file `standin_hand.npz` beside this module (the right hand; the left
+is its exact mirror), not a fresh run of this generator: floating point differs between CPUs, BLAS kernels and
+thread counts, and one hand model must be the same bytes on every machine. `python -m handmodel.standin --check`
+regenerates the arrays and compares them with the shipped ones (they agree to `REGENERATION_TOLERANCE`, the
+joint regressor by the joints it places: its weights are one of many that place a joint exactly, and which one
+the solver lands on varies with the BLAS kernel);
+`--write` replaces the shipped file after a change to the generator.
 """
+
+import argparse
+import io
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +62,12 @@ ANTHROPOMETRY = {
     "breadths": {"index": (0.0195, 0.019, 0.016), "middle": (0.019, 0.0185, 0.0165), "ring": (0.018, 0.0175, 0.0155),
                  "pinky": (0.016, 0.016, 0.014), "thumb": (0.026, 0.022)},
 }  # fmt: skip
+
+SHIPPED_PATH = Path(__file__).with_name("standin_hand.npz")
+# The largest difference between a fresh run of the generator and the shipped arrays on any machine (measured:
+# 3.4e-13 in the pose components, 2e-14 elsewhere, under OpenBLAS's Haswell and Sandybridge kernels, one or two
+# threads and torch's default and AVX2 kernels), with room to spare.
+REGENERATION_TOLERANCE = 1e-9
 
 WRIST = np.array([ANTHROPOMETRY["palm_length"], 0.0, 0.0])
 WRIST_SEMI_AXES = (0.029, 0.0185)  # lateral (z), thickness (y): the forearm's wrist section, a little inside it
@@ -556,10 +575,21 @@ def _pose_correctives(V, F, W, labels) -> np.ndarray:
 
 
 def _pose_components(frames, seed=0):
-    """PCA of a plausible pose set: components (45, 45) as rows by falling variance, and the set's mean."""
+    """PCA of a plausible pose set: components (45, 45) as rows by falling variance, and the set's mean.
+
+    The set spans fewer than 45 directions (the joints' twists and coupled angles do not vary freely), and an SVD
+    may return any basis of the rest and either sign of a row, differently on each machine. So the unused
+    directions are the principal axes of a fixed quadratic form (diag 1..45) restricted to them, and each row's
+    largest entry is positive."""
     poses = sample_natural_hand_poses(np.random.default_rng(seed), 20000, frames)
     mean = poses.mean(0)
-    _, _, vt = np.linalg.svd(poses - mean, full_matrices=False)
+    _, s, vt = np.linalg.svd(poses - mean, full_matrices=False)  # vt: (45, 45), all of them
+    rank = int((s > 1e-8 * s[0]).sum())
+    unused = vt[rank:]  # (45 - rank, 45), orthonormal rows
+    order = np.diag(np.arange(1.0, 46.0))
+    _, axes = np.linalg.eigh(unused @ order @ unused.T)
+    vt = np.vstack([vt[:rank], axes.T @ unused])
+    vt *= np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(1)])[:, None]
     return vt, mean
 
 
@@ -601,3 +631,59 @@ def build_standin() -> dict[str, dict]:
         "tip_vertex_ids": tip_ids,
     }
     return {"right": right, "left": _mirror(right)}
+
+
+def write_shipped(path: Path = SHIPPED_PATH) -> None:
+    """Run the generator and write the right hand's arrays (the left is mirrored when read) to `path`."""
+    from handmodel.atomic import atomic_path
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **build_standin()["right"])
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buffer.getvalue())
+
+
+def shipped(path: Path = SHIPPED_PATH) -> dict[str, dict]:
+    """{'right': arrays, 'left': arrays} of the shipped stand-in, as `build_standin` returns them."""
+    with np.load(path, allow_pickle=False) as f:
+        right = {key: f[key] for key in f.files}
+    return {"right": right, "left": _mirror(right)}
+
+
+def regeneration_differences(path: Path = SHIPPED_PATH) -> dict[str, float]:
+    """{array name: largest absolute difference} between a fresh run of the generator and the shipped file. The
+    joint regressor is compared by the rest joints it places (`J_regressor @ v_template`, metres)."""
+    built, ships = build_standin(), shipped(path)
+    differences = {}
+    for hand in ("right", "left"):
+        for key in sorted(built[hand]):
+            new, old = np.asarray(built[hand][key], np.float64), np.asarray(ships[hand][key], np.float64)
+            if key == "J_regressor":
+                new, old = new @ built[hand]["v_template"], old @ ships[hand]["v_template"]
+                key = "J_regressor @ v_template"
+            differences[f"{hand}.{key}"] = float(np.abs(new - old).max())
+    return differences
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m handmodel.standin", description=__doc__.split("\n")[0])
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--check", action="store_true", help="regenerate and compare with the shipped arrays")
+    action.add_argument("--write", action="store_true", help=f"regenerate and replace {SHIPPED_PATH.name}")
+    args = parser.parse_args(argv)
+    if args.write:
+        write_shipped()
+        print(f"wrote {SHIPPED_PATH}")
+        return 0
+    differences = regeneration_differences()
+    worst = max(differences, key=differences.get)
+    for name, value in differences.items():
+        print(f"{name:28s} {value:.3g}")
+    ok = differences[worst] <= REGENERATION_TOLERANCE
+    print(f"largest difference {differences[worst]:.3g} ({worst}): {'within' if ok else 'beyond'} the tolerance "
+          f"{REGENERATION_TOLERANCE:g}")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -215,7 +215,7 @@ def _setup(settings: SampleSettings, layout: dict, key: str, mano_dir) -> dict:
         prior, figures = Naturalness(prior, trained.model), trained.figures
     optim = OptimSettings(iters=settings.iters, contact_goal=settings.contact == "touching")
     meta = {
-        "hand_model": dict(models.info),
+        "hand_model": models.identity,  # no local path: files made on any machine carry the same meta
         "convention": FORMAT_NOTE,
         "seed": settings.seed,
         "settings": {**settings.__dict__, "optimizer": optim.as_dict()},

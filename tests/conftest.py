@@ -21,10 +21,10 @@ def models():
 
 @pytest.fixture(scope="session")
 def standin_models():
-    """The stand-in hand's raw arrays as generated (not through the cache): {hand: {name: array}}."""
-    from handmodel.standin import build_standin
+    """The stand-in hand's raw arrays as shipped (not through the cache): {hand: {name: array}}."""
+    from handmodel.standin import shipped
 
-    return build_standin()
+    return shipped()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
-from handmodel.standin import build_standin
+from handmodel.standin import shipped
 
 
 def _fake_chumpy_module():
@@ -29,7 +29,7 @@ def _fake_chumpy_module():
 def write_licensed_style_mano(folder: Path, shapedirs_bug: bool = True) -> dict:
     """Write MANO_RIGHT.pkl / MANO_LEFT.pkl into `folder`; returns the true (bug-free) arrays per hand."""
     folder.mkdir(parents=True, exist_ok=True)
-    built = build_standin()
+    built = shipped()
     fake = _fake_chumpy_module()
     sys.modules["chumpy"] = types.ModuleType("chumpy")
     sys.modules["chumpy.ch"] = fake

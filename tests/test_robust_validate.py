@@ -13,7 +13,7 @@ from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.models import load_hand_models
 from handmodel.poses_io import load_poses
-from handmodel.standin import build_standin
+from handmodel.standin import shipped
 
 
 def _poses_file(path, n=3, **changes):
@@ -88,7 +88,7 @@ def test_nan_in_a_camera_file_is_refused(tmp_path):
 
 def _plain_mano(folder, change):
     folder.mkdir(parents=True)
-    built = build_standin()
+    built = shipped()
     for hand, name in (("right", "MANO_RIGHT.pkl"), ("left", "MANO_LEFT.pkl")):
         data = {k: np.array(v) for k, v in built[hand].items() if isinstance(v, np.ndarray)}
         data["J_regressor"] = scipy.sparse.csc_matrix(data["J_regressor"])

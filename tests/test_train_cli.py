@@ -38,6 +38,19 @@ def test_train_writes_config_checkpoint_and_logs(run_dir):
 
 
 @pytest.mark.slow
+def test_a_dataset_made_under_another_machines_blas_and_torch_kernels_trains_and_evaluates_here(
+    rendered_dataset, run_dir, tmp_path
+):
+    """The fixture's poses and renders were made under train_fixtures.OTHER_MACHINE with a cache of their own: the
+    hand model they record is the one active here, so `train` (run_dir) and `eval` take them."""
+    meta = json.loads((rendered_dataset / "meta.json").read_text())
+    assert meta["hand_model"] == load_hand_models(quiet=True).identity
+    r = _invoke("eval", "--checkpoint", run_dir, "--data", rendered_dataset, "--json", tmp_path / "m.json")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "m.json").read_text())["samples"] == 4
+
+
+@pytest.mark.slow
 def test_eval_prints_the_intaghand_block_and_writes_json(run_dir, rendered_dataset, tmp_path):
     r = _invoke("eval", "--checkpoint", run_dir, "--data", rendered_dataset, "--json", tmp_path / "m.json")
     assert r.exit_code == 0, r.output
