@@ -233,7 +233,7 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
 def _settings_options(cls):
     """The click options of a settings dataclass, derived from its fields (blender_scripts/settings.py): the same
     flags, defaults, help and choices as the argparse parser inside Blender; values keep the field names."""
-    from blender_scripts.settings import option_specs
+    from handmodel.options import option_specs
 
     paths = {"file": click.Path(dir_okay=False), "dir": click.Path(file_okay=False), None: None}
 
@@ -269,8 +269,8 @@ def render_cmd(**values):
     """
     from blender_scripts.exposure import describe
     from blender_scripts.render import run
-    from blender_scripts.settings import settings_from_values
     from handmodel.dataset_io import read_meta
+    from handmodel.options import settings_from_values
 
     n = run(settings_from_values(RenderSettings, values))
     click.echo(f"rendered {n} new samples into {values['out']}")

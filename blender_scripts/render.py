@@ -26,8 +26,9 @@ if __package__ in (None, ""):  # run as a script (blender -P, python render.py):
 
 import numpy as np
 
-from blender_scripts.settings import (
-    RenderSettings,
+from blender_scripts.settings import RenderSettings
+from handmodel.errors import InputError, os_error_message
+from handmodel.options import (
     add_arguments,
     check_settings,
     fingerprinted,
@@ -35,7 +36,6 @@ from blender_scripts.settings import (
     settings_from_values,
     settings_to_argv,
 )
-from handmodel.errors import InputError, os_error_message
 
 DONE_PREFIX = "@@done "
 STDERR_TAIL_LINES = 200  # of a worker's stderr, kept for the error message

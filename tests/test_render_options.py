@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 import cli
 from blender_scripts.render import build_parser, settings_from_args
-from blender_scripts.settings import RenderSettings, option_specs, settings_from_values, settings_to_argv
+from blender_scripts.settings import RenderSettings
+from handmodel.options import option_specs, settings_from_values, settings_to_argv
 
 SPECS = option_specs(RenderSettings)
 REQUIRED = {"poses": "p.npz", "out": "ds"}
@@ -110,8 +111,8 @@ def test_render_help_lists_every_option_with_its_default():
 
 
 def test_settings_made_in_code_are_checked_against_the_same_choices_and_ranges():
-    from blender_scripts.settings import check_settings
     from handmodel.errors import InputError
+    from handmodel.options import check_settings
 
     check_settings(RenderSettings(**REQUIRED))
     for bad, message in ((dict(samples=0), "--samples 0: must be >= 1"), (dict(resolution=8), "--resolution 8"),
@@ -122,7 +123,7 @@ def test_settings_made_in_code_are_checked_against_the_same_choices_and_ranges()
 
 def test_the_options_that_change_the_pixels_are_fingerprinted_and_old_datasets_keep_their_denoiser():
     from blender_scripts.render import LEGACY_META
-    from blender_scripts.settings import fingerprinted
+    from handmodel.options import fingerprinted
 
     s = RenderSettings(**REQUIRED, samples=5, seed=3)
     recorded = fingerprinted(s)
