@@ -10,7 +10,9 @@ import click
 
 from blender_scripts.settings import RenderSettings
 from handmodel.interhand_release import SPLITS
+from handmodel.models import MANO_DIR_HELP
 from interhand.prepare import SELECTIONS as PREPARE_SELECTIONS
+from pose_sampler.settings import SampleSettings
 from training.config import ARCHS, BACKBONES, PRESETS
 
 
@@ -95,6 +97,79 @@ def _check_image_out(ctx, param, value):
     return value
 
 
+class ParsedValue(click.ParamType):
+    """A settings field's command-line text through its `parse` (e.g. --shard K/N -> (K, N)): a bad value is
+    click's usage error (exit 2), like any other bad option value."""
+
+    name = "text"
+
+    def __init__(self, parse):
+        self.parse = parse
+
+    def convert(self, value, param, ctx):
+        from handmodel.errors import InputError
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.parse(value)
+        except (InputError, ValueError) as e:
+            self.fail(str(e), param, ctx)
+
+
+def _checked(check):
+    """A click callback running a settings field's `check` (InputError -> usage error, exit 2)."""
+
+    def callback(ctx, param, value):
+        from handmodel.errors import InputError
+
+        if value is None:
+            return value
+        try:
+            check(value)
+        except InputError as e:
+            raise click.BadParameter(str(e), ctx, param) from None
+        return value
+
+    return callback
+
+
+def _settings_options(cls):
+    """The click options of a settings dataclass, derived from its fields (handmodel/options.py): the same flags,
+    aliases, defaults, help and choices as any other parser of it; values keep the field names. The command keeps
+    the class as `settings_class`, so a test can hold every command's options against its fields."""
+    from handmodel.options import option_specs
+
+    def path_type(spec):
+        return click.Path(exists=spec.exists, dir_okay=spec.path != "file", file_okay=spec.path != "dir")
+
+    def decorate(fn):
+        for spec in reversed(option_specs(cls)):
+            kind = path_type(spec) if spec.path else spec.type
+            if spec.min is not None:
+                kind = click.IntRange(spec.min) if spec.type is int else FiniteFloat(spec.min)
+            elif spec.type is float:
+                kind = FiniteFloat()
+            if spec.choices:
+                kind = click.Choice(spec.choices)
+            if spec.parse is not None:
+                kind = ParsedValue(spec.parse)
+            flags = (spec.flag, *spec.aliases, spec.name)
+            callback = _checked(spec.check) if spec.check is not None else None
+            if spec.kind == "switch":
+                opt = click.option(*flags, is_flag=True, help=spec.help)
+            elif spec.kind == "repeat":
+                opt = click.option(*flags, multiple=True, type=kind, callback=callback, help=spec.help)
+            else:
+                opt = click.option(*flags, type=kind, default=spec.default, required=spec.required, callback=callback,
+                                   show_default=spec.default is not None, help=spec.help)  # fmt: skip
+            fn = opt(fn)
+        fn.settings_class = cls
+        return fn
+
+    return decorate
+
+
 @click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Synthetic two-hand data and IntagHand-style training in one toolkit.
@@ -113,7 +188,7 @@ MANO_DIR_OPTION = click.option(
     "--mano-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Folder with the licensed MANO_RIGHT.pkl and MANO_LEFT.pkl (default: $MANO_DIR, then assets/mano/).",
+    help=MANO_DIR_HELP,
 )
 
 
@@ -152,67 +227,22 @@ def assets_import_mano(mano_dir):
 
 # ---- sample-poses (pose_sampler/) ------------------------------------------------------------------------
 @main.command("sample-poses")
-@click.option("--out", required=True, type=click.Path(),
-              help="poses.npz (one file), or a folder of chunk files (needed for --shard).")  # fmt: skip
-@click.option("--num", type=POSITIVE, default=64, show_default=True, help="Number of poses (sample ids 0..NUM-1).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Global seed; the same seed gives the same file.")
-@click.option(
-    "--interhand",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    help="InterHand2.6M release root: seed from its interacting frames (default: the built-in prior).",
-)
-@click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True,
-              help="InterHand2.6M split for --interhand.")  # fmt: skip
-@click.option("--copies", type=POSITIVE, default=8, show_default=True, help="Augmented copies per seed pose.")
-@click.option("--iters", type=POSITIVE, default=90, show_default=True, help="Optimization steps (all stages).")
-@click.option("--batch-size", type=POSITIVE, default=64, show_default=True,
-              help="Poses optimized together; also the chunk of ids that sharding and resume work in "
-                   "(a pose's result does not depend on --num or --shard, only on its id and this).")  # fmt: skip
-@click.option("--contact", type=click.Choice(["touching", "free"]), default="touching", show_default=True,
-              help="touching: the hands end in contact (a goal of the optimizer and of the filter); free: left to the "
-                   "contact loss.")  # fmt: skip
-@click.option("--max-penetration-mm", type=FiniteFloat(0), default=2.0, show_default=True,
-              help="Keep poses whose deepest vertex inside the other hand is at most this deep.")  # fmt: skip
-@click.option("--max-anatomy-deg", type=FiniteFloat(0), default=0.1, show_default=True,
-              help="Keep poses with no joint angle beyond its limit by more than this.")  # fmt: skip
-@click.option("--device", default="cpu", show_default=True, callback=_check_device,
-              help="torch device: cpu, cuda, cuda:1, ...")  # fmt: skip
-@click.option("--shard", default="0/1", show_default=True, help="K/N: run the chunks c with c % N == K.")
-@click.option("--restart", is_flag=True, help="Discard finished chunks of an earlier run instead of resuming.")
-@click.option("--no-report", is_flag=True, help="Skip the report (PNG figures and summary.txt).")
-@click.option("--threads", type=NON_NEGATIVE, default=1, show_default=True,
-              help="CPU threads for torch while sampling (0: torch's default). A batched float reduction rounds "
-                   "differently on another thread count, so the same poses need the same --threads.")  # fmt: skip
-@click.option("--workers", type=NON_NEGATIVE, default=0, show_default=True,
-              help="Processes running chunks side by side (0: one per CPU core, up to 8; 1 on CUDA or with --threads "
-                   "other than 1). Each chunk is the same bytes whatever the number of workers.")  # fmt: skip
-@MANO_DIR_OPTION
-def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size, contact, max_penetration_mm,
-                     max_anatomy_deg, device, shard, restart, no_report, threads, workers, mano_dir):  # fmt: skip
+@_settings_options(SampleSettings)
+def sample_poses_cmd(**values):
     """Sample interacting two-hand poses that do not interpenetrate and respect the joint limits.
 
     Seeds (InterHand2.6M frames or the built-in prior) are copied and perturbed, then optimized in batches
     (penetration, anatomy, contact, naturalness); every pose gets exact quality metrics and a `kept` flag.
     Reruns resume finished chunks. Writes OUT, the learned naturalness prior beside it, and a report folder.
     """
-    from handmodel.sharding import parse_shard
-
-    k_n = parse_shard(shard)
-
+    from handmodel.options import settings_from_values
     from pose_sampler.outputs import open_poses_output
-    from pose_sampler.run import SampleSettings, sample_poses
+    from pose_sampler.run import sample_poses
 
-    settings = SampleSettings(
-        num=num, seed=seed, copies=copies, batch_size=batch_size, iters=iters,
-        max_penetration_mm=max_penetration_mm, max_anatomy_deg=max_anatomy_deg, interhand=interhand, split=split,
-        contact=contact, device=device,
-    )  # fmt: skip
-    settings.validate()
-    with open_poses_output(out, settings, shard=k_n, restart=restart):
-        summary = sample_poses(
-            out, settings, shard=k_n, mano_dir=mano_dir, report=not no_report, threads=threads, workers=workers
-        )
+    settings = settings_from_values(SampleSettings, values)
+    out = settings.out
+    with open_poses_output(settings):
+        summary = sample_poses(settings)
     if summary["skipped"]:
         click.echo(f"{out}: already complete ({summary['kept']} of {summary['num']} kept); --restart to redo it")
         return
@@ -228,35 +258,6 @@ def sample_poses_cmd(out, num, seed, interhand, split, copies, iters, batch_size
 # ---- end sample-poses ----
 
 # ---- render, textures, hdri, preview (blender_scripts/, textures/, hdri/, dataset_tools/) ------------------
-
-
-def _settings_options(cls):
-    """The click options of a settings dataclass, derived from its fields (blender_scripts/settings.py): the same
-    flags, defaults, help and choices as the argparse parser inside Blender; values keep the field names."""
-    from handmodel.options import option_specs
-
-    paths = {"file": click.Path(dir_okay=False), "dir": click.Path(file_okay=False), None: None}
-
-    def decorate(fn):
-        for spec in reversed(option_specs(cls)):
-            kind = paths[spec.path] or spec.type
-            if spec.min is not None:
-                kind = click.IntRange(spec.min) if spec.type is int else FiniteFloat(spec.min)
-            elif spec.type is float:
-                kind = FiniteFloat()
-            if spec.choices:
-                kind = click.Choice(spec.choices)
-            if spec.kind == "switch":
-                opt = click.option(spec.flag, spec.name, is_flag=True, help=spec.help)
-            elif spec.kind == "repeat":
-                opt = click.option(spec.flag, spec.name, multiple=True, type=kind, help=spec.help)
-            else:
-                opt = click.option(spec.flag, spec.name, type=kind, default=spec.default, required=spec.required,
-                                   show_default=spec.default is not None, help=spec.help)  # fmt: skip
-            fn = opt(fn)
-        return fn
-
-    return decorate
 
 
 @main.command("render")

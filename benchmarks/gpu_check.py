@@ -125,9 +125,10 @@ def sampler_section(device: torch.device, batch: int, iters: int) -> dict:
     from pose_sampler.run import SampleSettings, sample_poses
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = SampleSettings(num=batch, batch_size=batch, iters=iters, device=str(device), seed=0)
+        settings = SampleSettings(out=Path(tmp) / "p.npz", num=batch, batch_size=batch, iters=iters,
+                                  device=str(device), seed=0, report=False, workers=1)  # fmt: skip
         t = time.perf_counter()
-        s = sample_poses(Path(tmp) / "p.npz", settings, report=False, progress=False)
+        s = sample_poses(settings, progress=False)
         sec = time.perf_counter() - t
     return {"poses_per_s": batch / sec, "seconds": sec, "kept": s["kept"] / batch}
 

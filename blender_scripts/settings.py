@@ -9,6 +9,7 @@ written) and reading it where it matters.
 from dataclasses import dataclass
 
 from blender_scripts.quality import DENOISERS
+from handmodel.models import MANO_DIR_HELP
 from handmodel.options import format_shard, option
 from handmodel.sharding import parse_shard
 
@@ -48,5 +49,4 @@ class RenderSettings:
     restart_every: int = option("Restart the Blender worker every N samples so memory stays flat (0: one process).",
                                 200, min=0)  # fmt: skip
     threads: int = option("Render threads (0: all cores).", 0, min=0)
-    mano_dir: str | None = option("Folder with the licensed MANO_RIGHT.pkl and MANO_LEFT.pkl (default: $MANO_DIR, "
-                                  "then assets/mano/).", None, path="dir")  # fmt: skip
+    mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")

@@ -18,6 +18,7 @@ from handmodel.errors import InputError
 from handmodel.joints import HANDS, MANO_PARENTS, MANO_TIP_VERTEX_IDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MANO_DIR_HELP = "Folder with the licensed MANO_RIGHT.pkl and MANO_LEFT.pkl (default: $MANO_DIR, then assets/mano/)."
 
 
 def cache_root() -> Path:

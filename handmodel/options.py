@@ -15,8 +15,9 @@ import typing
 from dataclasses import dataclass
 
 
-def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, choices=None, min=None,
-           path: str | None = None, parse=None, format=None, fingerprint: bool = False, legacy=dataclasses.MISSING,
+def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, aliases: tuple = (), choices=None,
+           min=None, path: str | None = None, exists: bool = False, parse=None, format=None, check=None,
+           required: bool | None = None, fingerprint: bool = False, legacy=dataclasses.MISSING,
            default_factory=dataclasses.MISSING):  # fmt: skip
     """A dataclass field that is also a command-line option.
 
@@ -24,14 +25,17 @@ def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, c
     gets `--no-field-name`); choices: the allowed values; min: the smallest allowed number; path: 'file' or 'dir'
     when the value names one (click checks the kind); parse / format: a value <-> its command-line text, for fields
     that are not a plain int, float or str (e.g. the shard (K, N) <-> 'K/N'). A field without a default is a
-    required option.
+    required option; required=True makes one with a default (for settings made in code) required on the command
+    line. aliases: other spellings of the flag that users type (the seed tools' `--data_path`); exists: the path
+    must exist; check: a function of the value that raises InputError on a bad one (beyond choices and min).
 
     fingerprint: the value changes what a run writes (pixels, annotations), so it is recorded in the output's
     meta.json and fingerprint under the field's name and a resumed run must repeat it; legacy: for such an option
     added later, the value that outputs made before it existed were made with (so they can still be resumed).
     """
-    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None, "min": min, "path": path,
-            "parse": parse, "format": format, "fingerprint": fingerprint, "legacy": legacy}  # fmt: skip
+    meta = {"help": help, "flag": flag, "aliases": tuple(aliases), "choices": tuple(choices) if choices else None,
+            "min": min, "path": path, "exists": exists, "parse": parse, "format": format, "check": check,
+            "required": required, "fingerprint": fingerprint, "legacy": legacy}  # fmt: skip
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"option": meta})
 
 
@@ -54,6 +58,10 @@ class OptionSpec:
     choices: tuple | None
     min: float | None
     path: str | None
+    aliases: tuple = ()
+    exists: bool = False
+    parse: object = None
+    check: object = None
 
 
 def _value_type(annotation) -> tuple[str, type]:
@@ -84,6 +92,8 @@ def option_specs(cls) -> list[OptionSpec]:
                 raise TypeError(f"{cls.__name__}.{f.name}: a {f.type} option needs parse= and format=")
             kind = "value"
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if meta["required"] is not None:
+            required = meta["required"]
         flag = meta["flag"] or "--" + f.name.replace("_", "-")
         if kind == "switch":
             if f.default is dataclasses.MISSING:
@@ -92,14 +102,15 @@ def option_specs(cls) -> list[OptionSpec]:
             default = False
         elif kind == "repeat":
             default = ()
-        elif required:
+        elif required or f.default is None:
             default = None
         elif meta["format"] is not None:
             default = meta["format"](f.default)
         else:
             default = f.default
         specs.append(OptionSpec(f.name, flag, kind, value_type, required, default, meta["help"], meta["choices"],
-                                meta["min"], meta["path"]))  # fmt: skip
+                                meta["min"], meta["path"], meta["aliases"], meta["exists"], meta["parse"],
+                                meta["check"]))  # fmt: skip
     return specs
 
 
@@ -113,7 +124,7 @@ def settings_from_values(cls, values: dict):
             kwargs[f.name] = (not f.default) if raw else f.default
         elif spec.kind == "repeat":
             kwargs[f.name] = list(raw or ())
-        elif raw is not None and f.metadata["option"]["parse"] is not None:
+        elif isinstance(raw, str) and f.metadata["option"]["parse"] is not None:
             kwargs[f.name] = f.metadata["option"]["parse"](raw)
         else:
             kwargs[f.name] = raw
@@ -148,6 +159,8 @@ def check_settings(s) -> None:
             raise InputError(f"{spec.flag} {value}: expected one of {', '.join(map(str, spec.choices))}")
         if spec.min is not None and value is not None and not value >= spec.min:
             raise InputError(f"{spec.flag} {value}: must be >= {spec.min}")
+        if spec.check is not None and value is not None:
+            spec.check(value)
 
 
 def fingerprinted(s) -> dict:
@@ -167,13 +180,14 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
         value_type = spec.type if spec.min is None else _at_least(spec.type, spec.min, spec.flag)
         help_text = spec.help.replace("%", "%%")  # argparse %-formats help strings
         metavar = None if spec.choices else spec.flag.lstrip("-").replace("-", "_").upper()
+        flags = (spec.flag, *spec.aliases)
         if spec.kind == "switch":
-            parser.add_argument(spec.flag, dest=spec.name, action="store_true", help=help_text)
+            parser.add_argument(*flags, dest=spec.name, action="store_true", help=help_text)
         elif spec.kind == "repeat":
-            parser.add_argument(spec.flag, dest=spec.name, action="append", type=value_type, default=None,
+            parser.add_argument(*flags, dest=spec.name, action="append", type=value_type, default=None,
                                 metavar=metavar, help=help_text)  # fmt: skip
         else:
-            parser.add_argument(spec.flag, dest=spec.name, type=value_type, default=spec.default, metavar=metavar,
+            parser.add_argument(*flags, dest=spec.name, type=value_type, default=spec.default, metavar=metavar,
                                 required=spec.required, choices=spec.choices, help=help_text)  # fmt: skip
 
 

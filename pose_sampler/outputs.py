@@ -28,13 +28,14 @@ def _is_sampler_folder(folder: Path) -> bool:
 
 
 @contextmanager
-def open_poses_output(out, settings, shard=(0, 1), restart: bool = False) -> Iterator[Path]:
-    """Lock `out` for this run of `settings` (a SampleSettings); with `restart`, the earlier output's unfinished
-    parts are removed under the lock (pose_sampler.run.remove_partial), and a finished file of other settings is
-    replaced. Raises InputError for an output of other settings without `restart`."""
+def open_poses_output(settings) -> Iterator[Path]:
+    """Lock `settings.out` for this run of `settings` (a SampleSettings); with `settings.restart`, the earlier
+    output's unfinished parts are removed under the lock (pose_sampler.run.remove_partial), and a finished file of
+    other settings is replaced. Raises InputError for an output of other settings without `restart`."""
+    from handmodel.options import fingerprinted
     from pose_sampler.run import output_layout, remove_partial
 
-    out = Path(out)
+    out, shard, restart = Path(settings.out), settings.shard, settings.restart
     layout = output_layout(out)
     key = settings.key()
     if layout["single"]:
@@ -42,7 +43,7 @@ def open_poses_output(out, settings, shard=(0, 1), restart: bool = False) -> Ite
             if out.is_file() and not restart:
                 done = load_poses(out)
                 if done.meta.get("settings_key") != key:
-                    diff = _differences(done.meta.get("settings", {}), settings.__dict__)
+                    diff = _differences(done.meta.get("settings", {}), fingerprinted(settings))
                     raise InputError(f"{out}: made by another sample-poses run ({diff}); use another --out, or "
                                      "--restart to replace it")  # fmt: skip
             if restart:
@@ -57,8 +58,7 @@ def open_poses_output(out, settings, shard=(0, 1), restart: bool = False) -> Ite
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
         remove_fingerprint(out)
 
-    chosen = {k: v for k, v in settings.__dict__.items() if k != "device"}  # as in SampleSettings.key
-    fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "settings": chosen}
+    fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "settings": fingerprinted(settings)}
     with open_output(out, "sample-poses", fingerprint, shard=shard, adopt=lambda: _is_sampler_folder(out),
                      clear=clear if restart else None,
                      hint="use another --out, or --restart to replace it"):  # fmt: skip

@@ -6,12 +6,9 @@ takes chunks c with c % n == k) and of resume (a finished chunk is a file and is
 hidden folder beside it until all are done, then merged into the one file.
 """
 
-import hashlib
-import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,47 +19,10 @@ from handmodel.joints import HANDS
 from handmodel.poses_io import Poses, load_poses, save_poses
 from pose_sampler.augment import augment_angles
 from pose_sampler.seeds import rng_for
+from pose_sampler.settings import SampleSettings
 
 FORMAT_NOTE = "absolute axis-angle (flat_hand_mean=True), metres, world coordinates"
-# --contact: 'touching' makes contact a goal (the optimizer pulls the hands together, a pose that ends apart is
-# moved rigidly into contact, and a kept pose has its surfaces within CONTACT_MM); 'free' leaves contact to the
-# loss alone.
-CONTACT_GOALS = ("touching", "free")
 CONTACT_MM = 2.0
-
-
-@dataclass
-class SampleSettings:
-    num: int = 64
-    seed: int = 0
-    copies: int = 8
-    batch_size: int = 64
-    iters: int = 90
-    max_penetration_mm: float = 2.0
-    max_anatomy_deg: float = 0.1
-    bend_delta_deg: float = 120.0
-    splay_delta_deg: float = 30.0
-    interhand: str | None = None
-    split: str = "train"
-    contact: str = "touching"
-    device: str = "cpu"
-
-    def validate(self) -> None:
-        for name in ("num", "copies", "batch_size", "iters"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')}: must be at least 1, got {getattr(self, name)}")
-        if self.contact not in CONTACT_GOALS:
-            raise InputError(f"--contact {self.contact}: expected one of {', '.join(CONTACT_GOALS)}")
-        if self.max_penetration_mm < 0 or self.max_anatomy_deg < 0:
-            raise InputError("--max-penetration-mm / --max-anatomy-deg: must not be negative")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise InputError(f"--device {self.device}: CUDA is not available here (use --device cpu)")
-
-    def key(self) -> str:
-        """A hash of every setting that changes the file's content (resume refuses chunks made otherwise)."""
-        d = dict(self.__dict__)
-        d.pop("device")  # CPU and CUDA runs agree to float precision; resuming on either is fine
-        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def output_layout(out: Path) -> dict:
@@ -92,27 +52,24 @@ def _finished(path: Path, ids: np.ndarray, key: str) -> bool:
     return np.array_equal(poses.ids, ids)
 
 
-def sample_poses(
-    out, settings: SampleSettings, shard=(0, 1), mano_dir=None, report: bool = True, progress=True, threads: int = 1,
-    workers: int = 1,
-):  # fmt: skip
+def sample_poses(settings: SampleSettings, progress=True) -> dict:
     """Run the sampler; returns a summary dict (counts, quality figures, timings, paths written).
 
-    threads: torch's CPU threads for the run (0: leave torch's setting). A pose's bytes depend on it: batched float
-    reductions and matmuls split their sums by thread, so a pose is reproduced only at the same thread count; the
-    default 1 gives the same poses on any machine of one CPU kind, whatever its cores or load (and on a shared
-    machine one thread per process is also the fastest).
+    settings.threads: torch's CPU threads for the run (0: leave torch's setting). A pose's bytes depend on it:
+    batched float reductions and matmuls split their sums by thread, so a pose is reproduced only at the same thread
+    count; the default 1 gives the same poses on any machine of one CPU kind, whatever its cores or load (and on a
+    shared machine one thread per process is also the fastest).
 
-    workers: processes that run the chunks side by side on a CPU (0: one per CPU core this process may use, at most
-    `AUTO_WORKERS`, and one on CUDA or with threads other than 1). Each worker runs whole chunks at `threads`
-    threads, so the poses are the same bytes whatever the number of workers."""
+    settings.workers: processes that run the chunks side by side on a CPU (0: one per CPU core this process may
+    use, at most `AUTO_WORKERS`, and one on CUDA or with threads other than 1). Each worker runs whole chunks at
+    `threads` threads, so the poses are the same bytes whatever the number of workers."""
     settings.validate()
-    workers = _workers(workers, settings, threads)
+    workers = _workers(settings.workers, settings, settings.threads)
     before = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
+    if settings.threads > 0:
+        torch.set_num_threads(settings.threads)
     try:
-        return _sample_poses(out, settings, shard, mano_dir, report, progress, workers)
+        return _sample_poses(settings, progress, workers)
     finally:
         torch.set_num_threads(before)
 
@@ -135,8 +92,8 @@ def _workers(workers: int, settings: SampleSettings, threads: int) -> int:
     return workers
 
 
-def _sample_poses(out, settings: SampleSettings, shard, mano_dir, report: bool, progress, workers: int) -> dict:
-    out = Path(out)
+def _sample_poses(settings: SampleSettings, progress, workers: int) -> dict:
+    out, shard, mano_dir, report = Path(settings.out), settings.shard, settings.mano_dir, settings.report
     layout = output_layout(out)
     _check_shard(out, layout, shard)
     key = settings.key()
@@ -218,7 +175,7 @@ def _setup(settings: SampleSettings, layout: dict, key: str, mano_dir) -> dict:
         "hand_model": models.identity,  # no local path: files made on any machine carry the same meta
         "convention": FORMAT_NOTE,
         "seed": settings.seed,
-        "settings": {**settings.__dict__, "optimizer": optim.as_dict()},
+        "settings": {**settings.recorded(), "optimizer": optim.as_dict()},
         "settings_key": key,
         "seeds": source.description,
         "naturalness_prior": layout["prior"].name,

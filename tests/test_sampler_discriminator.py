@@ -45,8 +45,9 @@ def _logits(state: dict, angles: np.ndarray) -> np.ndarray:
 def test_interhand_run_saves_a_discriminator_that_tells_unseen_real_hands_from_augmented(tmp_path, release,
                                                                                          sampler_models):  # fmt: skip
     out = tmp_path / "ih.npz"
-    settings = SampleSettings(num=4, batch_size=4, copies=4, iters=12, interhand=str(release), split="train")
-    summary = sample_poses(out, settings, report=False, progress=False)
+    settings = SampleSettings(out=out, num=4, batch_size=4, copies=4, iters=12, interhand=str(release), split="train",
+                              report=False)  # fmt: skip
+    summary = sample_poses(settings, progress=False)
     saved = tmp_path / "ih.discriminator.pt"
     assert saved.is_file()
     figures = summary["discriminator"]
@@ -77,6 +78,8 @@ def test_interhand_run_saves_a_discriminator_that_tells_unseen_real_hands_from_a
 
 def test_the_built_in_prior_has_no_discriminator(tmp_path):
     out = tmp_path / "p.npz"
-    summary = sample_poses(out, SampleSettings(num=2, batch_size=2, copies=2, iters=4), report=False, progress=False)
+    summary = sample_poses(
+        SampleSettings(out=out, num=2, batch_size=2, copies=2, iters=4, report=False), progress=False
+    )
     assert "discriminator" not in summary and not (tmp_path / "p.discriminator.pt").exists()
     assert "naturalness_discriminator" not in load_poses(out).meta

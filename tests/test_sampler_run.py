@@ -31,7 +31,7 @@ def test_poses_rebuilt_with_smplx_from_the_file_show_the_written_metrics(tmp_pat
     import smplx
 
     out = tmp_path / "p.npz"
-    summary = sample_poses(out, SampleSettings(num=12, batch_size=12, seed=5, **SMALL), progress=False)
+    summary = sample_poses(SampleSettings(out=out, num=12, batch_size=12, seed=5, **SMALL), progress=False)
     poses = load_poses(out)
     assert len(poses) == 12 and summary["num"] == 12
     for name in ("penetration_mm", "penetration_vertices", "anatomy_violation_deg", "contact_pairs", "kept"):
@@ -89,10 +89,10 @@ def test_poses_rebuilt_with_smplx_from_the_file_show_the_written_metrics(tmp_pat
 def test_same_seed_gives_the_same_poses_under_shards_and_resume(tmp_path):
     settings = dict(num=4, batch_size=2, seed=7, copies=2, iters=10)
     one = tmp_path / "one.npz"
-    sample_poses(one, SampleSettings(**settings), report=False, progress=False)
+    sample_poses(SampleSettings(out=one, **settings, report=False), progress=False)
     folder = tmp_path / "shards"
     for k in (1, 0):
-        sample_poses(folder, SampleSettings(**settings), shard=(k, 2), report=False, progress=False)
+        sample_poses(SampleSettings(out=folder, **settings, shard=(k, 2), report=False), progress=False)
     a = load_poses(one)
     parts = [load_poses(folder / f"poses-0000{c}.npz") for c in (0, 1)]
     np.testing.assert_array_equal(np.concatenate([p.ids for p in parts]), a.ids)
@@ -101,13 +101,13 @@ def test_same_seed_gives_the_same_poses_under_shards_and_resume(tmp_path):
         np.testing.assert_array_equal(joined, value, err_msg=key)  # the same bytes, not just close
     # A rerun finds everything done and touches nothing.
     before = {p: p.stat().st_mtime_ns for p in folder.glob("poses-*.npz")}
-    again = sample_poses(folder, SampleSettings(**settings), shard=(0, 2), report=False, progress=False)
+    again = sample_poses(SampleSettings(out=folder, **settings, shard=(0, 2), report=False), progress=False)
     assert again["chunks_run"] == 0
     assert before == {p: p.stat().st_mtime_ns for p in folder.glob("poses-*.npz")}
-    assert sample_poses(one, SampleSettings(**settings), report=False, progress=False)["skipped"]
+    assert sample_poses(SampleSettings(out=one, **settings, report=False), progress=False)["skipped"]
     # A different seed in the same folder is refused rather than mixed in.
     with pytest.raises(InputError, match="different settings"):
-        sample_poses(folder, SampleSettings(**{**settings, "seed": 8}), shard=(0, 2), report=False, progress=False)
+        sample_poses(SampleSettings(out=folder, **{**settings, "seed": 8}, shard=(0, 2), report=False), progress=False)
 
 
 @pytest.mark.slow
@@ -115,8 +115,8 @@ def test_a_poses_result_does_not_depend_on_num(tmp_path):
     settings = dict(batch_size=4, seed=3, copies=2, iters=10)
     few = tmp_path / "few.npz"
     more = tmp_path / "more.npz"
-    sample_poses(few, SampleSettings(num=3, **settings), report=False, progress=False)
-    sample_poses(more, SampleSettings(num=6, **settings), report=False, progress=False)
+    sample_poses(SampleSettings(out=few, num=3, **settings, report=False), progress=False)
+    sample_poses(SampleSettings(out=more, num=6, **settings, report=False), progress=False)
     a, b = load_poses(few), load_poses(more)
     for key, value in _arrays(a).items():
         np.testing.assert_array_equal(_arrays(b)[key][:3], value, err_msg=key)
@@ -126,14 +126,14 @@ def test_a_poses_result_does_not_depend_on_num(tmp_path):
 def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path):
     settings = dict(num=6, batch_size=2, seed=4, copies=2, iters=10)
     one, two = tmp_path / "one.npz", tmp_path / "two.npz"
-    sample_poses(one, SampleSettings(**settings), report=False, progress=False, workers=1)
-    summary = sample_poses(two, SampleSettings(**settings), report=False, progress=False, workers=2)
+    sample_poses(SampleSettings(out=one, **settings, report=False, workers=1), progress=False)
+    summary = sample_poses(SampleSettings(out=two, **settings, report=False, workers=2), progress=False)
     assert summary["chunks_run"] == 3
     a, b = _arrays(load_poses(one)), _arrays(load_poses(two))
     for key, value in a.items():
         np.testing.assert_array_equal(b[key], value, err_msg=key)
     with pytest.raises(InputError, match="--threads 1"):
-        sample_poses(tmp_path / "x.npz", SampleSettings(**settings), progress=False, workers=2, threads=2)
+        sample_poses(SampleSettings(out=tmp_path / "x.npz", **settings, workers=2, threads=2), progress=False)
 
 
 @pytest.mark.slow
@@ -144,8 +144,8 @@ def test_interhand_seeds_are_read_and_a_broken_release_fails_cleanly(tmp_path, s
     root = tmp_path / "ih"
     make_mini_release(root, sampler_models, with_images=False, seed=0)
     out = tmp_path / "ih.npz"
-    sample_poses(out, SampleSettings(num=4, batch_size=4, interhand=str(root), split="train", **SMALL),
-                 report=False, progress=False)  # fmt: skip
+    settings = SampleSettings(out=out, num=4, batch_size=4, interhand=str(root), split="train", **SMALL, report=False)
+    sample_poses(settings, progress=False)
     poses = load_poses(out)
     assert poses.meta["seeds"]["source"] == "interhand" and len(poses) == 4
     # copy 0 of a seed is the frame itself: its root rotation, shape and translation are the release's
@@ -159,7 +159,7 @@ def test_interhand_seeds_are_read_and_a_broken_release_fails_cleanly(tmp_path, s
     mano.write_text(mano.read_text()[: len(mano.read_text()) // 2])  # truncated JSON
     bad = tmp_path / "bad.npz"
     with pytest.raises(InputError, match=mano.name):
-        sample_poses(bad, SampleSettings(num=4, batch_size=4, interhand=str(root), **SMALL), progress=False)
+        sample_poses(SampleSettings(out=bad, num=4, batch_size=4, interhand=str(root), **SMALL), progress=False)
     assert not bad.exists() and not list(tmp_path.glob(".bad*"))
 
 
@@ -172,7 +172,7 @@ def test_cli_help_and_bad_options_exit_cleanly(tmp_path):
     helped = run("--help")
     assert helped.returncode == 0 and "--max-penetration-mm" in helped.stdout
     bad = run("--out", str(tmp_path / "p.npz"), "--shard", "3/2")
-    assert bad.returncode == 1 and "--shard 3/2: need N >= 1 and 0 <= K < N" in bad.stderr
+    assert bad.returncode == 2 and "--shard 3/2: need N >= 1 and 0 <= K < N" in bad.stderr  # a usage error
     sharded_file = run("--out", str(tmp_path / "p.npz"), "--shard", "0/2", "--num", "2")
     assert sharded_file.returncode == 1 and "folder" in sharded_file.stderr
     assert "Traceback" not in sharded_file.stderr and not (tmp_path / "p.npz").exists()
