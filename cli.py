@@ -11,7 +11,8 @@ import click
 from blender_scripts.settings import RenderSettings
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
-from interhand.prepare import SELECTIONS as PREPARE_SELECTIONS
+from importers.settings import ImportSettings
+from interhand.prepare import PrepareSettings
 from pose_sampler.settings import SampleSettings
 from training.config import ARCHS, BACKBONES, PRESETS
 
@@ -156,7 +157,9 @@ def _settings_options(cls):
                 kind = ParsedValue(spec.parse)
             flags = (spec.flag, *spec.aliases, spec.name)
             callback = _checked(spec.check) if spec.check is not None else None
-            if spec.kind == "switch":
+            if spec.argument:
+                opt = click.argument(spec.name, type=kind, callback=callback)
+            elif spec.kind == "switch":
                 opt = click.option(*flags, is_flag=True, help=spec.help)
             elif spec.kind == "repeat":
                 opt = click.option(*flags, multiple=True, type=kind, callback=callback, help=spec.help)
@@ -540,27 +543,18 @@ def import_group():
 
 def _import_command(kind: str, doc: str):
     @import_group.command(kind, help=doc)
-    @click.argument("src", type=click.Path(exists=True, file_okay=False))
-    @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
-    @click.option("--split", default="train", show_default=True,
-                  help="Split folder under SRC (when SRC is not the split folder itself).")  # fmt: skip
-    @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes.")
-    @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N samples.")
-    @click.option("--shard", default="0/1", show_default=True,
-                  help="K/N: only the sample indices with index % N == K (N jobs can fill one folder).")  # fmt: skip
-    @MANO_DIR_OPTION
-    def command(src, out, split, workers, limit, shard, mano_dir):
+    @_settings_options(ImportSettings)
+    def command(**values):
         from handmodel import load_hand_models
-        from handmodel.sharding import parse_shard
+        from handmodel.options import settings_from_values
         from importers.run import import_dataset
 
-        shard = parse_shard(shard)
-        models = load_hand_models(mano_dir)
-        r = import_dataset(kind, src, out, models, split=split, workers=workers, shard=shard, limit=limit,
-                           warn=lambda line: click.echo(line, err=True))  # fmt: skip
+        settings = settings_from_values(ImportSettings, values)
+        models = load_hand_models(settings.mano_dir)
+        r = import_dataset(kind, settings, models, warn=lambda line: click.echo(line, err=True))
         click.echo(f"import {kind}: {r['written']} samples written ({r.get('rendered_mask', 0)} with masks rendered "
                    f"by Blender), {r['existing']} already there, {r['bad']} bad files skipped "
-                   f"({r['candidates']} candidates) -> {out}")  # fmt: skip
+                   f"({r['candidates']} candidates) -> {settings.out}")  # fmt: skip
 
     return command
 
@@ -602,33 +596,20 @@ def _interhand_models(mano_dir):
 
 
 @interhand.command("prepare")
-@IH_DATA
-@click.option("--save_path", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
-@IH_SPLIT
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes (one Blender each).")
-@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N candidate images.")
-@click.option("--shard", default="0/1", show_default=True,
-              help="K/N: only the sample ids with id % N == K (N jobs can fill one folder).")  # fmt: skip
-@click.option("--selection", type=click.Choice(PREPARE_SELECTIONS), default="default", show_default=True,
-              help="Frame rule and crop: 'default' (joint_3d interacting, both wrists valid, crop around the joints) "
-              "or 'intaghand' (the data file's interacting + hand_type_valid, no wrist check, images with a mean "
-              "under 10 dropped, crop around both hands' vertices).")  # fmt: skip
-@MANO_DIR_OPTION
-def interhand_prepare(data_path, save_path, split, workers, limit, shard, selection, mano_dir):
+@_settings_options(PrepareSettings)
+def interhand_prepare(**values):
     """Interacting frames with both MANO hands valid -> the toolkit's dataset format: 256x256 crops around both
     hands (80% fill), camera-space MANO parameters, 21 joints per hand, masks and depth rendered with Blender.
 
     Black images and null or invalid hands are skipped and counted. A rerun resumes where it stopped.
     """
-    from handmodel.sharding import parse_shard
+    from handmodel.options import settings_from_values
     from interhand.prepare import prepare_interhand
 
-    shard = parse_shard(shard)
-    models = _interhand_models(mano_dir)
-    r = prepare_interhand(data_path, save_path, models, split=split, workers=workers, limit=limit,
-                          shard=shard, selection=selection)  # fmt: skip
-    click.echo(f"prepare {split}: {r['written']} samples written, {r['existing']} already there "
-               f"({r['candidates']} candidate images) -> {save_path}")  # fmt: skip
+    settings = settings_from_values(PrepareSettings, values)
+    r = prepare_interhand(settings, _interhand_models(settings.mano_dir))
+    click.echo(f"prepare {settings.split}: {r['written']} samples written, {r['existing']} already there "
+               f"({r['candidates']} candidate images) -> {settings.out}")  # fmt: skip
     skipped = {k: v for k, v in r.items() if k not in ("written", "existing", "candidates") and v}
     if skipped:
         click.echo("skipped images: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(skipped.items())))

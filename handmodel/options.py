@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, aliases: tuple = (), choices=None,
            min=None, path: str | None = None, exists: bool = False, parse=None, format=None, check=None,
-           required: bool | None = None, fingerprint: bool = False, legacy=dataclasses.MISSING,
+           required: bool | None = None, argument: bool = False, fingerprint: bool = False, legacy=dataclasses.MISSING,
            default_factory=dataclasses.MISSING):  # fmt: skip
     """A dataclass field that is also a command-line option.
 
@@ -27,7 +27,8 @@ def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, a
     that are not a plain int, float or str (e.g. the shard (K, N) <-> 'K/N'). A field without a default is a
     required option; required=True makes one with a default (for settings made in code) required on the command
     line. aliases: other spellings of the flag that users type (the seed tools' `--data_path`); exists: the path
-    must exist; check: a function of the value that raises InputError on a bad one (beyond choices and min).
+    must exist; check: a function of the value that raises InputError on a bad one (beyond choices and min);
+    argument: a positional argument instead of an option (its metavar is the field name in capitals).
 
     fingerprint: the value changes what a run writes (pixels, annotations), so it is recorded in the output's
     meta.json and fingerprint under the field's name and a resumed run must repeat it; legacy: for such an option
@@ -35,7 +36,7 @@ def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, a
     """
     meta = {"help": help, "flag": flag, "aliases": tuple(aliases), "choices": tuple(choices) if choices else None,
             "min": min, "path": path, "exists": exists, "parse": parse, "format": format, "check": check,
-            "required": required, "fingerprint": fingerprint, "legacy": legacy}  # fmt: skip
+            "required": required, "argument": argument, "fingerprint": fingerprint, "legacy": legacy}  # fmt: skip
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"option": meta})
 
 
@@ -62,6 +63,7 @@ class OptionSpec:
     exists: bool = False
     parse: object = None
     check: object = None
+    argument: bool = False
 
 
 def _value_type(annotation) -> tuple[str, type]:
@@ -110,7 +112,7 @@ def option_specs(cls) -> list[OptionSpec]:
             default = f.default
         specs.append(OptionSpec(f.name, flag, kind, value_type, required, default, meta["help"], meta["choices"],
                                 meta["min"], meta["path"], meta["aliases"], meta["exists"], meta["parse"],
-                                meta["check"]))  # fmt: skip
+                                meta["check"], meta["argument"]))  # fmt: skip
     return specs
 
 
@@ -181,7 +183,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
         help_text = spec.help.replace("%", "%%")  # argparse %-formats help strings
         metavar = None if spec.choices else spec.flag.lstrip("-").replace("-", "_").upper()
         flags = (spec.flag, *spec.aliases)
-        if spec.kind == "switch":
+        if spec.argument:
+            parser.add_argument(spec.name, type=value_type, help=help_text)
+        elif spec.kind == "switch":
             parser.add_argument(*flags, dest=spec.name, action="store_true", help=help_text)
         elif spec.kind == "repeat":
             parser.add_argument(*flags, dest=spec.name, action="append", type=value_type, default=None,

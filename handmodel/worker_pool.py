@@ -7,6 +7,19 @@ from collections.abc import Callable, Sequence
 WORKER_SAMPLES = 400  # samples a worker handles before it is replaced (Blender's memory grows over long runs)
 
 
+WORKERS_HELP = "Worker processes (0: one per CPU core)."
+
+
+def cores_available() -> int:
+    """The CPU cores this process may use (its affinity where the platform tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def resolve_workers(workers: int) -> int:
+    """`--workers` as a process count: 0 is one per CPU core, as in every command."""
+    return workers if workers > 0 else cores_available()
+
+
 def worker_threads(workers: int) -> int:
     """Render threads per worker: 0 (every core) for one worker, else the cores shared out."""
     return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)

@@ -28,9 +28,10 @@ from handmodel.dataset_io import (
 )
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.options import check_settings
 from handmodel.outdir import open_output
 from handmodel.png import write_png
-from handmodel.worker_pool import run_in_workers, worker_threads
+from handmodel.worker_pool import resolve_workers, run_in_workers, worker_threads
 from importers.layouts import (
     LAYOUTS,
     BadFile,
@@ -40,6 +41,7 @@ from importers.layouts import (
     read_annotation_pkl,
     split_folder,
 )
+from importers.settings import ImportSettings
 
 
 def list_indices(folder: Path, layout: Layout) -> list[int]:
@@ -128,21 +130,21 @@ def _run_chunk(indices: list[int]) -> list[tuple[int, str, str]]:
     return out
 
 
-def import_dataset(kind: str, root, out, models, split: str = "train", workers: int = 1,
-                   shard: tuple[int, int] = (0, 1), limit: int | None = None, progress: bool = True,
-                   warn=print) -> dict:  # fmt: skip
-    """Import a split of layout `kind` ('intaghand' or 'renderih') into the dataset folder `out`.
+def import_dataset(kind: str, settings: ImportSettings, models, progress: bool = True, warn=print) -> dict:
+    """Import a split of layout `kind` ('intaghand' or 'renderih') into the dataset folder `settings.out`.
 
     Returns {'candidates', 'existing', 'written', 'rendered_mask', 'bad', 'bad_files': [path: problem]};
     `warn` gets one line per bad file."""
     from tqdm import tqdm
 
-    layout = LAYOUTS[kind]
-    folder = split_folder(Path(root), layout, split)
-    out = Path(out)
+    check_settings(settings)
+    layout, split, shard = LAYOUTS[kind], settings.split, settings.shard
+    workers = resolve_workers(settings.workers)
+    folder = split_folder(Path(settings.src), layout, split)
+    out = Path(settings.out)
     indices = list_indices(folder, layout)
-    if limit is not None:
-        indices = indices[:limit]
+    if settings.num is not None:
+        indices = indices[: settings.num]
     hand_model = models.identity
     meta = {"hand_model": hand_model, "source": layout.source, "split": split, "release": str(folder.resolve())}
     fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "importer": kind, "split": split,

@@ -13,6 +13,7 @@ workers agree; a sample is complete when its annotation exists, and a rerun skip
 
 import os
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from handmodel.dataset_io import (
 )
 from handmodel.errors import InputError
 from handmodel.interhand_release import (
+    SPLITS,
     absolute_params,
     annotation_path,
     check_release,
@@ -45,10 +47,13 @@ from handmodel.interhand_release import (
     read_mano,
 )
 from handmodel.joints import HANDS
+from handmodel.models import MANO_DIR_HELP
+from handmodel.options import check_settings, format_shard, option
 from handmodel.outdir import file_sha256, open_output
 from handmodel.png import write_png
+from handmodel.sharding import parse_shard
 from handmodel.skinning import mano_forward
-from handmodel.worker_pool import run_in_workers, worker_threads
+from handmodel.worker_pool import WORKERS_HELP, resolve_workers, run_in_workers, worker_threads
 
 CROP_SIZE = 256
 CROP_FILL = 0.8  # the hands fill 80% of the crop's side, as in RenderIH
@@ -213,20 +218,41 @@ def _check_resume(out: Path, meta: dict) -> None:
             )
 
 
-def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, split: str = "train",
-                      workers: int = 1, limit: int | None = None, shard: tuple[int, int] = (0, 1),
-                      progress: bool = True, selection: str = "default") -> dict:  # fmt: skip
+@dataclass(kw_only=True)
+class PrepareSettings:
+    """Everything one `interhand prepare` run is told; the defaults are the command line's."""
+
+    data_path: str = option("Root of the InterHand2.6M release (holds images/ and annotations/).", None,
+                            flag="--data_path", aliases=("--data-path",), required=True, path="dir",
+                            exists=True)  # fmt: skip
+    out: str = option("Dataset folder to write.", None, required=True, aliases=("--save_path", "--save-path"),
+                      path="dir")  # fmt: skip
+    split: str = option("Which split of the release.", "train", choices=SPLITS, fingerprint=True)
+    workers: int = option(WORKERS_HELP + " Each runs one Blender.", 1, min=0)
+    num: int | None = option("Only the first NUM candidate images (a quick look).", None, min=1)
+    shard: tuple[int, int] = option("K/N: only the sample ids with id % N == K (N jobs can fill one folder).",
+                                    (0, 1), parse=parse_shard, format=format_shard)  # fmt: skip
+    selection: str = option("Frame rule and crop: 'default' (joint_3d interacting, both wrists valid, crop around "
+                            "the joints) or 'intaghand' (the data file's interacting + hand_type_valid, no wrist "
+                            "check, images with a mean under 10 dropped, crop around both hands' vertices).",
+                            "default", choices=SELECTIONS, fingerprint=True)  # fmt: skip
+    mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")
+
+
+def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) -> dict:
     """Prepare a split (see module docstring). Returns the report: {'candidates', 'written', 'existing',
     'black', 'dark' (selection intaghand), 'missing_image', and the frame skip reasons: 'not_interacting',
-    'invalid_hand', 'null_mano', 'no_joint_3d'} counted in images. `selection`: one of SELECTIONS. `limit`: only
-    the first N candidates (for a quick look). `shard` (K, N): only the candidates whose sample id is K modulo N,
-    so N jobs (a Slurm array, ...) share one folder."""
+    'invalid_hand', 'null_mano', 'no_joint_3d'} counted in images. `settings.num`: only the first N candidates
+    (for a quick look). `settings.shard` (K, N): only the candidates whose sample id is K modulo N, so N jobs (a
+    Slurm array, ...) share one folder."""
     from tqdm import tqdm
 
-    root, out = Path(root), Path(out)
+    check_settings(settings)
+    root, out, split, selection = Path(settings.data_path), Path(settings.out), settings.split, settings.selection
+    shard, workers = settings.shard, resolve_workers(settings.workers)
     jobs, skipped = select_images(root, split, models, selection)
-    if limit is not None:
-        jobs = jobs[:limit]
+    if settings.num is not None:
+        jobs = jobs[: settings.num]
     meta = {"image_size": [CROP_SIZE, CROP_SIZE], "hand_model": models.identity, "source": SOURCE, "split": split,
             "release": str(root.resolve()), "crop_fill": CROP_FILL}  # fmt: skip
     if selection != "default":  # (folders of the default rule keep the fingerprint they had before the option)
@@ -241,7 +267,7 @@ def prepare_interhand(root: str | os.PathLike, out: str | os.PathLike, models, s
         return (out / "meta.json").is_file() and read_meta(out).get("release_sha256") == fingerprint["release"]
 
     with open_output(out, "prepare", fingerprint, shard=shard, adopt=same_release,
-                     hint="the release or the settings changed; prepare into a new --save_path"):  # fmt: skip
+                     hint="the release or the settings changed; prepare into a new --out"):  # fmt: skip
         write_meta(out, {**meta, "release_sha256": fingerprint["release"]})
         k, n = shard
         mine = [(sample_name(i), job) for i, job in enumerate(jobs) if i % n == k]

@@ -14,6 +14,7 @@ from scipy.spatial.transform import Rotation
 from handmodel.dataset_io import list_samples, read_annotation, sample_name, sample_paths
 from handmodel.joints import HANDS, MANO16_TIPS_TO_21
 from importers.run import import_dataset
+from importers.settings import ImportSettings
 
 
 def smplx_camera_joints(models, record: dict, hand: str) -> np.ndarray:
@@ -48,7 +49,9 @@ def test_intaghand_layout_imports_joints_equal_to_smplx_and_masks_equal_to_the_c
     (root / "train/anno/5.pkl").write_bytes(pickle.dumps({"camera": Hostile()}, protocol=2))
     warnings = []
     out = tmp_path / "data"
-    report = import_dataset("intaghand", root, out, models, progress=False, warn=warnings.append)
+    report = import_dataset(
+        "intaghand", ImportSettings(src=root, out=out), models, progress=False, warn=warnings.append
+    )
     assert report["written"] == 3 and report["bad"] == 3 and not marker.exists()
     assert [w.split(":")[0].rsplit("/", 1)[-1] for w in warnings] == ["3.pkl", "4.pkl", "5.pkl"]
     assert "mano_params.left" in warnings[1] and "refusing" in warnings[2]
@@ -66,15 +69,17 @@ def test_intaghand_layout_imports_joints_equal_to_smplx_and_masks_equal_to_the_c
         assert np.array_equal(got, want) and set(np.unique(got)) == {0, 1, 2}
         # The image is the release's file, byte for byte.
         assert sample_paths(out, sample_name(i))["image"].read_bytes() == (root / f"train/img/{i}.jpg").read_bytes()
-    again = import_dataset("intaghand", root, out, models, progress=False, warn=warnings.append)
+    again = import_dataset("intaghand", ImportSettings(src=root, out=out), models, progress=False, warn=warnings.append)
     assert again["existing"] == 3 and again["written"] == 0 and again["bad"] == 3
 
 
 def test_shards_split_the_indices_and_fill_one_folder(models, tmp_path):
     root = make_layout(tmp_path / "ih", "intaghand", range(5), models, seed=1)
     out = tmp_path / "data"
-    a = import_dataset("intaghand", root, out, models, shard=(0, 2), workers=2, progress=False)  # 2 processes
-    b = import_dataset("intaghand", root, out, models, shard=(1, 2), progress=False)
+    a = import_dataset(
+        "intaghand", ImportSettings(src=root, out=out, shard=(0, 2), workers=2), models, progress=False
+    )  # 2 processes
+    b = import_dataset("intaghand", ImportSettings(src=root, out=out, shard=(1, 2)), models, progress=False)
     assert (a["written"], b["written"]) == (3, 2)
     assert list_samples(out) == [sample_name(i) for i in range(5)]
 
@@ -83,7 +88,7 @@ def test_shards_split_the_indices_and_fill_one_folder(models, tmp_path):
 def test_renderih_release_keeps_its_indices_and_gets_blender_masks(models, tmp_path):
     root = make_layout(tmp_path / "rih", "renderih", [366358, 366359], models, seed=2)
     out = tmp_path / "data"
-    report = import_dataset("renderih", root, out, models, progress=False)
+    report = import_dataset("renderih", ImportSettings(src=root, out=out), models, progress=False)
     assert report["written"] == 2 and report["rendered_mask"] == 2
     assert list_samples(out) == ["00366358", "00366359"]
     for i in (366358, 366359):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from handmodel.dataset_io import list_samples, read_annotation, read_meta, sample_paths
 from handmodel.interhand_release import annotation_path
 from handmodel.joints import interhand42_to_21
-from interhand.prepare import prepare_interhand, select_images
+from interhand.prepare import PrepareSettings, prepare_interhand, select_images
 from tests.interhand_fixtures import (
     hand_models,
     interior_pixels,
@@ -33,7 +33,7 @@ EXPECTED_IMAGES = sorted(
 def prepared(tmp_path_factory):
     root, _ = release_with_images()
     out = tmp_path_factory.mktemp("prepared") / "dataset"
-    report = prepare_interhand(root, out, hand_models(), split="train", progress=False)
+    report = prepare_interhand(PrepareSettings(data_path=root, out=out), hand_models(), progress=False)
     return root, out, report
 
 
@@ -138,7 +138,7 @@ def test_prepare_resumes_and_refuses_a_folder_of_another_split(prepared, tmp_pat
     names = list_samples(copy)
     sample_paths(copy, names[2])["annotation"].unlink()
     before = {n: os.stat(sample_paths(copy, n)["image"]).st_mtime_ns for n in names}
-    report = prepare_interhand(root, copy, hand_models(), split="train", progress=False)
+    report = prepare_interhand(PrepareSettings(data_path=root, out=copy), hand_models(), progress=False)
     assert report["written"] == 1 and report["existing"] == 7 and report["black"] == 4
     assert list_samples(copy) == names
     after = {n: os.stat(sample_paths(copy, n)["image"]).st_mtime_ns for n in names}
@@ -149,7 +149,7 @@ def test_prepare_resumes_and_refuses_a_folder_of_another_split(prepared, tmp_pat
     from handmodel.errors import InputError
 
     with pytest.raises(InputError, match="meta.json: this folder holds split 'val'"):
-        prepare_interhand(root, copy, hand_models(), split="train", progress=False)
+        prepare_interhand(PrepareSettings(data_path=root, out=copy), hand_models(), progress=False)
 
 
 def test_prepare_cli_reports_bad_input_in_one_line(tmp_path, mini_annotations):
@@ -175,7 +175,7 @@ def test_prepare_cli_in_parallel_writes_the_same_samples_as_a_serial_run(prepare
 
     root, out, _ = prepared
     res = CliRunner().invoke(cli.main, ["interhand", "prepare", "--data_path", str(root), "--save_path",
-                                        str(tmp_path / "par"), "--workers", "2", "--limit", "4"])  # fmt: skip
+                                        str(tmp_path / "par"), "--workers", "2", "--num", "4"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "prepare train: 4 samples written, 0 already there (4 candidate images)" in res.output
     assert "skipped images: 3 invalid hand, 9 not interacting, 3 null mano" in res.output
@@ -195,9 +195,9 @@ def test_prepare_shards_fill_one_folder_with_the_serial_samples(prepared, tmp_pa
 
     root, out, _ = prepared
     runner = CliRunner()
-    base = ["interhand", "prepare", "--data_path", str(root), "--save_path", str(tmp_path / "sh"), "--limit", "6"]
+    base = ["interhand", "prepare", "--data_path", str(root), "--save_path", str(tmp_path / "sh"), "--num", "6"]
     res = runner.invoke(cli.main, base + ["--shard", "2/2"])
-    assert res.exit_code == 1 and "--shard 2/2: need N >= 1 and 0 <= K < N" in res.output
+    assert res.exit_code == 2 and "--shard 2/2: need N >= 1 and 0 <= K < N" in res.output  # a usage error
     for k in (0, 1):
         res = runner.invoke(cli.main, base + ["--shard", f"{k}/2"])
         assert res.exit_code == 0, res.output
@@ -234,7 +234,9 @@ def test_intaghand_selection_keeps_exactly_the_frames_its_rule_keeps(mini_releas
     # The default rule drops capture 1 frame 100 (invalid right wrist); IntagHand's keeps it.
     assert {(1, 100, c) for c in CAMERAS} <= set(got) and not {(1, 100, c) for c in CAMERAS} & set(EXPECTED_IMAGES)
     out = tmp_path / "intaghand"
-    report = prepare_interhand(root, out, hand_models(), split="train", progress=False, selection="intaghand")
+    report = prepare_interhand(
+        PrepareSettings(data_path=root, out=out, selection="intaghand"), hand_models(), progress=False
+    )
     written = sorted(
         (a["source"]["capture"], a["source"]["frame"], a["source"]["camera"])
         for a in (read_annotation(out, n) for n in list_samples(out))

@@ -55,7 +55,10 @@ def test_settle_grows_the_touching_area_of_touching_seeds_without_pressing_in(sa
     steps = settle_contact(geom, prior, final, start, s)
     after, depth_after = _measure(sampler_models, geom, final)
     assert steps.shape == (8,) and int(steps.max()) <= s.settle_iters
-    assert np.median(after) >= max(2 * np.median(before), np.median(before) + 6), (before, after)
+    # A clear factor, not a figure tuned on one CPU: the medians of these 8 seeds rise from 1 to 13.5 here, to 9.5
+    # with torch's kernels without vector extensions (ATEN_CPU_CAPABILITY=default) and 13 under OpenBLAS's
+    # Sandybridge kernels.
+    assert np.median(after) >= max(4 * np.median(before), np.median(before) + 4), (before, after)
     assert np.all(after >= before - 1), (before, after)  # the loop's count and libigl's may differ by a vertex
     assert depth_after.max() <= 1000 * s.settle_exact_m + 0.05, depth_after
     assert depth_before.max() <= 0.05  # the seeds start just off each other

@@ -4,7 +4,7 @@ import pytest
 import train_fixtures
 
 from handmodel.dataset_io import list_samples
-from interhand.prepare import prepare_interhand
+from interhand.prepare import PrepareSettings, prepare_interhand
 from tests.interhand_fixtures import hand_models, release_with_images
 from training.checkpoint import read_checkpoint
 from training.config import build_config
@@ -18,7 +18,7 @@ rendered_dataset = train_fixtures.rendered_dataset
 def prepared_interhand(tmp_path_factory):
     root, _ = release_with_images()
     out = tmp_path_factory.mktemp("ih") / "dataset"
-    prepare_interhand(root, out, hand_models(), split="train", progress=False)
+    prepare_interhand(PrepareSettings(data_path=root, out=out), hand_models(), progress=False)
     return out
 
 

@@ -1,0 +1,62 @@
+"""Every command built from a settings dataclass offers exactly its fields as options, with the fields' flags,
+defaults and choices, and refuses a bad value as a usage error (exit 2)."""
+
+import dataclasses
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import cli
+from handmodel.options import option_specs
+
+
+def _commands(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+SETTINGS_COMMANDS = {path: c for path, c in _commands(cli.main) if hasattr(c.callback, "settings_class")}
+
+
+def test_the_commands_that_write_datasets_and_poses_take_settings_classes():
+    assert {" ".join(p) for p in SETTINGS_COMMANDS} >= {
+        "sample-poses", "render", "interhand prepare", "import intaghand", "import renderih",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(SETTINGS_COMMANDS), ids=" ".join)
+def test_each_option_is_a_field_and_each_field_an_option(path):
+    command = SETTINGS_COMMANDS[path]
+    cls = command.callback.settings_class
+    params = {p.name: p for p in command.params if p.name != "help"}
+    assert set(params) == {f.name for f in dataclasses.fields(cls)}
+    for spec in option_specs(cls):
+        param = params[spec.name]
+        if spec.argument:
+            assert isinstance(param, click.Argument)
+            continue
+        assert spec.flag in param.opts and set(spec.aliases) <= set(param.opts)
+        assert param.required == spec.required
+        if spec.choices:
+            assert tuple(param.type.choices) == spec.choices
+        if spec.kind == "value" and not spec.required:
+            assert param.default == spec.default, spec.name
+
+
+@pytest.mark.parametrize("path", sorted(p for p in SETTINGS_COMMANDS if any(
+    s.name == "shard" for s in option_specs(SETTINGS_COMMANDS[p].callback.settings_class))), ids=" ".join)  # fmt: skip
+def test_a_bad_shard_is_a_usage_error(path, tmp_path):
+    cls = SETTINGS_COMMANDS[path].callback.settings_class
+    args = []
+    for spec in option_specs(cls):
+        if spec.required:  # an existing folder or file for every required path
+            value = str(tmp_path / "p.npz") if spec.path == "file" else str(tmp_path)
+            args += [value] if spec.argument else [spec.flag, value]
+    (tmp_path / "p.npz").write_bytes(b"")
+    result = CliRunner().invoke(cli.main, [*path, *args, "--shard", "3/2"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--shard'" in result.output and "0 <= K < N" in result.output
