@@ -104,13 +104,13 @@ def make_scenes(n: int, seed: int = 0, pool: int | None = None):
     from handmodel import load_hand_models
     from handmodel.skinning import mano_forward
     from hdri.catalogue import list_hdris
-    from tests.render_fixtures import make_poses_file
+    from pose_sampler.side_by_side import side_by_side_poses
     from textures.catalogue import list_textures
 
     models = load_hand_models(quiet=True)
     pool = n if pool is None else min(pool, n)
     with tempfile.TemporaryDirectory() as d:
-        poses = make_poses_file(Path(d) / "p.npz", models, pool, seed=seed)
+        poses = side_by_side_poses(Path(d) / "p.npz", models, pool, seed=seed)
     hdris = [h for h in list_hdris() if h.path]
     textures = list_textures(models)
     verts = [{h: mano_forward(models[h], *(poses.params[h][k][i : i + 1] for k in ("pose", "shape", "trans")))[0][0]
@@ -255,11 +255,11 @@ def time_renderer(models, scenes, warmup, quality=DEFAULT_QUALITY):
 def time_default(n: int) -> tuple[float, float]:
     """Wall and CPU s per sample of `render` at its defaults (forearms on, the exposure metered), on n scenes."""
     from handmodel import load_hand_models
-    from tests.render_fixtures import make_poses_file
+    from pose_sampler.side_by_side import side_by_side_poses
 
     models = load_hand_models(quiet=True)
     with tempfile.TemporaryDirectory() as d:
-        poses = make_poses_file(Path(d) / "p.npz", models, n + 1, seed=0)
+        poses = side_by_side_poses(Path(d) / "p.npz", models, n + 1, seed=0)
     _, scenes = make_scenes(n + 1)
     return time_arms(models, scenes[:n], scenes[n], poses.params, "forearms", metered=True)
 
@@ -271,9 +271,9 @@ def arms_main(a) -> None:
     models = load_hand_models(quiet=True)
     n = a.scenes
     with tempfile.TemporaryDirectory() as d:
-        from tests.render_fixtures import make_poses_file
+        from pose_sampler.side_by_side import side_by_side_poses
 
-        poses = make_poses_file(Path(d) / "p.npz", models, n + 1, seed=0)
+        poses = side_by_side_poses(Path(d) / "p.npz", models, n + 1, seed=0)
         _, scenes = make_scenes(n + 1)
         timed, warmup = scenes[:n], scenes[n]
         runs = [("today's hand, bare (--no-forearms: closed wrists)", models, "bare"),

@@ -19,7 +19,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _sync(device: torch.device) -> None:
@@ -29,8 +28,7 @@ def _sync(device: torch.device) -> None:
 
 def _batch(models, graphs, size: int, batch: int, tmp: Path) -> dict:
     """A training batch of `batch` items from 8 drawn two-hand samples (cv2, no Blender) at `size`."""
-    from train_fixtures import make_drawn_dataset
-
+    from dataset_tools.drawn import make_drawn_dataset
     from training.dataset import HandDataset
 
     data = make_drawn_dataset(tmp / "drawn", n=8, size=size, models=models)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from handmodel.dataset_io import list_samples
-from tests.render_fixtures import make_poses_file
+from pose_sampler.side_by_side import side_by_side_poses
 
 REPO = Path(__file__).resolve().parent.parent
 REFUSED = ("tqdm", "torch", "scipy", "cv2", "smplx", "click", "yaml", "PIL", "matplotlib", "OpenEXR", "tensorboard")
@@ -35,7 +35,7 @@ def test_the_stand_in_for_blenders_python_imports_bpy_and_numpy_and_refuses_the_
 def test_render_py_renders_on_blenders_python_from_an_empty_hand_model_cache(tmp_path, models):
     """The whole default path (stand-in hand, UV layout and generated textures made into the empty cache, forearms,
     the bundled HDRIs, a worker process, the progress lines that replace tqdm) with only Blender's modules."""
-    make_poses_file(tmp_path / "poses.npz", models, 1)
+    side_by_side_poses(tmp_path / "poses.npz", models, 1)
     out = tmp_path / "ds"
     cmd = [sys.executable, str(REPO / "blender_scripts" / "render.py"), "--", "--poses", str(tmp_path / "poses.npz"),
            "--out", str(out), "--resolution", "32", "--samples", "1", "--threads", "1"]  # fmt: skip
