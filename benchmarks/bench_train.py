@@ -10,23 +10,19 @@ samples (dataset_tools/drawn.py, cv2, no Blender) at the input size into a tempo
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from handmodel import load_hand_models  # noqa: E402
-from training.config import resolve_config  # noqa: E402
-from training.dataset import HandDataset, MixedDataset  # noqa: E402
-from training.losses import total_loss  # noqa: E402
-from training.mesh_graph import hand_graphs  # noqa: E402
-from training.model import TwoHandNet  # noqa: E402
-from training.trainer import loss_geometry, make_loader  # noqa: E402
+from handmodel import load_hand_models
+from training.config import resolve_config
+from training.dataset import HandDataset, MixedDataset
+from training.losses import total_loss
+from training.mesh_graph import hand_graphs
+from training.model import TwoHandNet
+from training.trainer import loss_geometry, make_loader
 
 
 def loader_rate(cfg, mixed, batches: int) -> tuple[float, dict]:

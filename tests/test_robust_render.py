@@ -108,12 +108,12 @@ def test_render_refuses_duplicate_pose_ids_and_empty_poses_files(tmp_path, model
 def test_a_render_worker_exits_when_its_driver_is_killed(tmp_path):
     """The worker's watchdog (started by `render.py --worker`): a driver killed with SIGKILL runs no cleanup, so
     the worker itself must notice that its parent is gone instead of rendering on."""
-    worker = ("import sys, time; sys.path.insert(0, sys.argv[1]); from blender_scripts.render import exit_with_parent; "
+    worker = ("import time; from blender_scripts.render import exit_with_parent; "
               "exit_with_parent(0.05); print('ready', flush=True); time.sleep(60)")  # fmt: skip
-    driver = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]], "
+    driver = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', sys.argv[1]], "
               "stdout=subprocess.PIPE, text=True); p.stdout.readline(); print(p.pid, flush=True); "
               "import time; time.sleep(60)")  # fmt: skip
-    d = subprocess.Popen([sys.executable, "-c", driver, worker, str(REPO)], stdout=subprocess.PIPE, text=True)
+    d = subprocess.Popen([sys.executable, "-c", driver, worker], stdout=subprocess.PIPE, text=True, cwd=REPO)
     pid = int(d.stdout.readline())
     d.kill()
     d.wait()
