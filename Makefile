@@ -8,12 +8,14 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The pinned requirements, then the toolkit itself, editable (benchmarks import it; `handkit` runs it).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required (bpy 5.0.1 is built for exactly 3.11): install python3.11, or run make PY=/path/to/python3.11"; exit 1; }
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { echo "$(PY) is Python $$($(PY) -c 'import platform; print(platform.python_version())'), but bpy 5.0.1 needs exactly Python 3.11: run make PY=/path/to/python3.11"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
 # The whole pipeline on built-in defaults, small enough for a laptop CPU (a few minutes). Reruns resume.

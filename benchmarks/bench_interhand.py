@@ -10,18 +10,15 @@ Rows:
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from handmodel import load_hand_models  # noqa: E402
-from handmodel.skinning import mano_forward  # noqa: E402
-from interhand.blend_weights import _closest_barycentric, closest_surface_points, grid_points, winding_number  # noqa: E402
+from handmodel import load_hand_models
+from handmodel.skinning import mano_forward
+from interhand.blend_weights import _closest_barycentric, closest_surface_points, grid_points, winding_number
 
 
 def brute_force_distance(points, verts, faces):

@@ -43,17 +43,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from blender_scripts.quality import (  # noqa: E402
+from blender_scripts.quality import (
     DEFAULT_QUALITY,
     NOISY_QUALITY,
     REFERENCE_QUALITY,
     RENDERIH_QUALITY,
     RenderQuality,
 )
-from blender_scripts.sampling import world_order  # noqa: E402
-from handmodel.joints import HANDS  # noqa: E402
+from blender_scripts.sampling import world_order
+from handmodel.joints import HANDS
 
 SIZE = 256
 FULL = (334, 512)  # InterHand2.6M's image size (W, H), RenderIH's render size
@@ -104,13 +102,13 @@ def make_scenes(n: int, seed: int = 0, pool: int | None = None):
     from handmodel import load_hand_models
     from handmodel.skinning import mano_forward
     from hdri.catalogue import list_hdris
-    from tests.render_fixtures import make_poses_file
+    from pose_sampler.side_by_side import side_by_side_poses
     from textures.catalogue import list_textures
 
     models = load_hand_models(quiet=True)
     pool = n if pool is None else min(pool, n)
     with tempfile.TemporaryDirectory() as d:
-        poses = make_poses_file(Path(d) / "p.npz", models, pool, seed=seed)
+        poses = side_by_side_poses(Path(d) / "p.npz", models, pool, seed=seed)
     hdris = [h for h in list_hdris() if h.path]
     textures = list_textures(models)
     verts = [{h: mano_forward(models[h], *(poses.params[h][k][i : i + 1] for k in ("pose", "shape", "trans")))[0][0]
@@ -255,11 +253,11 @@ def time_renderer(models, scenes, warmup, quality=DEFAULT_QUALITY):
 def time_default(n: int) -> tuple[float, float]:
     """Wall and CPU s per sample of `render` at its defaults (forearms on, the exposure metered), on n scenes."""
     from handmodel import load_hand_models
-    from tests.render_fixtures import make_poses_file
+    from pose_sampler.side_by_side import side_by_side_poses
 
     models = load_hand_models(quiet=True)
     with tempfile.TemporaryDirectory() as d:
-        poses = make_poses_file(Path(d) / "p.npz", models, n + 1, seed=0)
+        poses = side_by_side_poses(Path(d) / "p.npz", models, n + 1, seed=0)
     _, scenes = make_scenes(n + 1)
     return time_arms(models, scenes[:n], scenes[n], poses.params, "forearms", metered=True)
 
@@ -271,9 +269,9 @@ def arms_main(a) -> None:
     models = load_hand_models(quiet=True)
     n = a.scenes
     with tempfile.TemporaryDirectory() as d:
-        from tests.render_fixtures import make_poses_file
+        from pose_sampler.side_by_side import side_by_side_poses
 
-        poses = make_poses_file(Path(d) / "p.npz", models, n + 1, seed=0)
+        poses = side_by_side_poses(Path(d) / "p.npz", models, n + 1, seed=0)
         _, scenes = make_scenes(n + 1)
         timed, warmup = scenes[:n], scenes[n]
         runs = [("today's hand, bare (--no-forearms: closed wrists)", models, "bare"),
@@ -302,11 +300,10 @@ def arms_main(a) -> None:
 
 # Run inside a tree of the repository (this one or an older revision's): time what its `render` does by default
 # (`time_default`; trees from before it: the whole per-sample path where the tree has `time_renderer`, else the
-# default recipe), and print {"wall", "cpu"} per sample.
+# default recipe), and print {"wall", "cpu"} per sample. Run as `python -c` in the tree's folder, which Python
+# searches first, so the tree's own packages are imported, not the installed ones.
 TREE_TIMER = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-sys.argv = sys.argv[:1]
+import json
 import benchmarks.bench_render as b
 n = int({n})
 if hasattr(b, "time_default"):
@@ -320,8 +317,7 @@ print("@@timing " + json.dumps({{"wall": wall, "cpu": cpu}}))
 
 
 def time_tree(tree: str, n: int) -> dict:
-    proc = subprocess.run([sys.executable, "-c", TREE_TIMER.format(n=n), tree], capture_output=True, text=True,
-                          cwd=tree)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", TREE_TIMER.format(n=n)], capture_output=True, text=True, cwd=tree)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("@@timing ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"timing {tree} failed:\n{proc.stderr[-3000:]}")

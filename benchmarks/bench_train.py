@@ -6,28 +6,23 @@
 Prints one table: the loader (full augmentation, heatmaps, masks, dense maps, worker processes), one training
 step of the default IntagHand-sized network (forward, losses, backward, AdamW; AMP on CUDA), and the ratio
 loader / training (the aim: at least 2) in the same run. Without --data it writes 64 drawn two-hand
-samples (tests/train_fixtures.py, cv2, no Blender) at the input size into a temporary folder.
+samples (dataset_tools/drawn.py, cv2, no Blender) at the input size into a temporary folder.
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from handmodel import load_hand_models  # noqa: E402
-from training.config import resolve_config  # noqa: E402
-from training.dataset import HandDataset, MixedDataset  # noqa: E402
-from training.losses import total_loss  # noqa: E402
-from training.mesh_graph import hand_graphs  # noqa: E402
-from training.model import TwoHandNet  # noqa: E402
-from training.trainer import loss_geometry, make_loader  # noqa: E402
+from handmodel import load_hand_models
+from training.config import resolve_config
+from training.dataset import HandDataset, MixedDataset
+from training.losses import total_loss
+from training.mesh_graph import hand_graphs
+from training.model import TwoHandNet
+from training.trainer import loss_geometry, make_loader
 
 
 def loader_rate(cfg, mixed, batches: int) -> tuple[float, dict]:
@@ -92,7 +87,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
-            from train_fixtures import make_drawn_dataset
+            from dataset_tools.drawn import make_drawn_dataset
 
             data = make_drawn_dataset(Path(tmp) / "drawn", n=64, size=args.size, models=models)
         cfg = resolve_config(

@@ -16,22 +16,19 @@ the right wrist's frame) at least 63 mm; every kept pose's forearms from one bod
 import argparse
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+import igl
+import numpy as np
+import torch
 
-import igl  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from handmodel.anatomy import LIMITS_HI_DEG, LIMITS_LO_DEG, anatomy_violation_deg, angles_from_pose, joint_frames  # noqa: E402
-from handmodel.body import directions_to_body, reach_violation, world_to_body  # noqa: E402
-from handmodel.errors import InputError  # noqa: E402
-from handmodel.forearm import capsule, capsule_distance, posed_frames  # noqa: E402
-from handmodel.joints import HANDS  # noqa: E402
-from handmodel.models import check_hand_model, load_hand_models, load_model_dir  # noqa: E402
-from handmodel.poses_io import load_poses  # noqa: E402
-from pose_sampler.penetration import close_boundary, oriented_outward  # noqa: E402
+from handmodel.anatomy import LIMITS_HI_DEG, LIMITS_LO_DEG, anatomy_violation_deg, angles_from_pose, joint_frames
+from handmodel.body import directions_to_body, reach_violation, world_to_body
+from handmodel.errors import InputError
+from handmodel.forearm import capsule, capsule_distance, posed_frames
+from handmodel.joints import HANDS
+from handmodel.models import check_hand_model, load_hand_models, load_model_dir
+from handmodel.poses_io import load_poses
+from pose_sampler.penetration import close_boundary, oriented_outward
 
 TARGETS = {
     "kept_share": (">=", 0.95),

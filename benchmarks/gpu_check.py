@@ -18,8 +18,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _sync(device: torch.device) -> None:
@@ -29,8 +27,7 @@ def _sync(device: torch.device) -> None:
 
 def _batch(models, graphs, size: int, batch: int, tmp: Path) -> dict:
     """A training batch of `batch` items from 8 drawn two-hand samples (cv2, no Blender) at `size`."""
-    from train_fixtures import make_drawn_dataset
-
+    from dataset_tools.drawn import make_drawn_dataset
     from training.dataset import HandDataset
 
     data = make_drawn_dataset(tmp / "drawn", n=8, size=size, models=models)
@@ -137,7 +134,6 @@ CYCLES_SCRIPT = r"""
 import sys, time, json
 import numpy as np
 import bpy
-sys.path.insert(0, sys.argv[-4])
 from handmodel import load_hand_models
 from handmodel.joints import HANDS
 from blender_scripts.scene import HandScene
@@ -186,7 +182,7 @@ def cycles_section(size: int, samples: int, renders: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(CYCLES_SCRIPT)
     try:
-        code = f"import bpy, runpy, sys; sys.argv = ['x', {str(ROOT)!r}, '{size}', '{samples}', '{renders}']; "
+        code = f"import bpy, runpy, sys; sys.argv = ['x', '{size}', '{samples}', '{renders}']; "
         code += f"runpy.run_path({f.name!r}, run_name='__main__')"
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     finally:

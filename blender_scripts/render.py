@@ -6,7 +6,8 @@
 
 The driver renders the samples of its shard that are not finished yet in worker processes (`--worker`), one
 long-lived Blender scene each, restarted every `--restart-every` samples so memory stays flat; a progress bar shows
-samples/s and the ETA. A rerun skips finished samples; a killed run loses nothing finished.
+samples/s and the ETA (plain lines where tqdm is missing, as in Blender's own Python). A rerun skips finished
+samples; a killed run loses nothing finished.
 """
 
 import argparse
@@ -370,10 +371,43 @@ def drive_worker(command: list[str], on_done) -> int:
     return done
 
 
+class PrintedProgress:
+    """The part of tqdm that `run` uses, as one plain line on stderr per update (count, samples/s, ETA): Blender's
+    own Python has no tqdm."""
+
+    def __init__(self, total: int, initial: int = 0, desc: str = "", unit: str = "it", disable: bool = False):
+        self.total, self.n, self.desc, self.unit, self.disable = total, initial, desc, unit, disable
+        self.start, self.t0 = initial, time.monotonic()
+        self._print()
+
+    def _print(self) -> None:
+        if self.disable:
+            return
+        done, seconds = self.n - self.start, time.monotonic() - self.t0
+        line = f"{self.desc}: {self.n}/{self.total} {self.unit}s"
+        if done and seconds > 0:
+            line += f", {done / seconds:.2f} {self.unit}s/s, ETA {(self.total - self.n) * seconds / done:.0f} s"
+        print(line, file=sys.stderr, flush=True)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._print()
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, initial: int, desc: str, disable: bool):
+    """A tqdm bar of samples where tqdm is installed, else `PrintedProgress` (inside Blender)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return PrintedProgress(total, initial, desc, unit="sample", disable=disable)
+    return tqdm(total=total, initial=initial, unit="sample", disable=disable, desc=desc, smoothing=0.1)
+
+
 def run(s: RenderSettings, progress: bool = True) -> int:
     """Render every unfinished sample of the shard; returns how many were rendered now."""
-    from tqdm import tqdm
-
     from handmodel.outdir import open_output
 
     job = Job(s)
@@ -382,8 +416,8 @@ def run(s: RenderSettings, progress: bool = True) -> int:
     with open_output(s.out, "render", job.folder_fingerprint(), shard=s.shard, adopt=job.is_earlier_render,
                      hint="render into a new --out folder or repeat the original settings"):  # fmt: skip
         pending = job.pending()
-        bar = tqdm(total=len(job.rows), initial=len(job.rows) - len(pending), unit="sample", disable=not progress,
-                   desc=f"render {s.shard[0]}/{s.shard[1]}", smoothing=0.1)  # fmt: skip
+        bar = progress_bar(len(job.rows), len(job.rows) - len(pending), f"render {s.shard[0]}/{s.shard[1]}",
+                           disable=not progress)  # fmt: skip
         rendered = 0
         try:
             if s.restart_every <= 0:

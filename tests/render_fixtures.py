@@ -1,9 +1,8 @@
-"""Helpers of the renderer's tests: an independent ray caster, a small poses file, equirectangular HDRIs written
-with Blender and datasets rendered under them (the stand-in hands' fixtures are in conftest.py)."""
+"""Helpers of the renderer's tests: an independent ray caster, equirectangular HDRIs written with Blender and
+datasets rendered under them (small poses files: `pose_sampler.side_by_side`; the stand-in hands' fixtures are in
+conftest.py)."""
 
 import numpy as np
-
-from handmodel.joints import HANDS
 
 
 def raycast_pixels(meshes: dict, K: np.ndarray, pixels: np.ndarray):
@@ -47,25 +46,6 @@ def raycast(vertices: dict, faces: dict, K, R, t, width: int, height: int):
     return labels.reshape(height, width).astype(np.uint8), depth.reshape(height, width).astype(np.float32)
 
 
-def make_poses_file(path, models, n: int, seed: int = 0):
-    """A small poses file: natural finger poses, hands side by side facing each other, random shapes."""
-    from handmodel.anatomy import joint_frames, sample_natural_hand_poses
-    from handmodel.poses_io import Poses, save_poses
-
-    rng = np.random.default_rng(seed)
-    frames = joint_frames(models)
-    params = {}
-    for k, hand in enumerate(HANDS):
-        pose = np.zeros((n, 48))
-        pose[:, 3:] = sample_natural_hand_poses(rng, n, frames[hand])
-        pose[:, :3] = rng.normal(0, 0.3, (n, 3)) + [0.0, 0.0, (1.2 if k == 0 else -1.2)]
-        trans = rng.normal(0, 0.01, (n, 3)) + [0.0, 0.0, (0.07 if k == 0 else -0.07)]
-        params[hand] = {"pose": pose, "shape": rng.normal(0, 0.5, (n, 10)), "trans": trans}
-    poses = Poses(params=params, ids=np.arange(n) + 100, meta={"source": "render tests"})
-    save_poses(path, poses)
-    return poses
-
-
 def write_equirect_exr(path, rgb: np.ndarray) -> None:
     """An equirectangular EXR of the linear colours rgb (H,W,3), row 0 at the bottom (Blender's image order)."""
     import bpy
@@ -87,8 +67,9 @@ def render_under_worlds(tmp, worlds: dict) -> dict:
     from blender_scripts.render import run
     from blender_scripts.settings import RenderSettings
     from handmodel import load_hand_models
+    from pose_sampler.side_by_side import side_by_side_poses
 
-    make_poses_file(tmp / "poses.npz", load_hand_models(quiet=True), 2)
+    side_by_side_poses(tmp / "poses.npz", load_hand_models(quiet=True), 2)
     out = {}
     for name, rgb in worlds.items():
         d = tmp / name

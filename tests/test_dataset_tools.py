@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_fill_holes
 
+from dataset_tools.drawn import make_drawn_dataset
 from dataset_tools.preview import HAND_COLOURS, contact_sheet
 from handmodel.dataset_io import HAND_LABELS, read_annotation
 from handmodel.errors import InputError
 from handmodel.png import write_png
-from tests.train_fixtures import make_drawn_dataset
 
 
 @pytest.mark.parametrize(

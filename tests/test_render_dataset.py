@@ -19,7 +19,7 @@ from handmodel.dataset_io import SUBDIRS, list_samples, read_annotation, sample_
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward
-from tests.render_fixtures import make_poses_file
+from pose_sampler.side_by_side import side_by_side_poses
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = 64
@@ -35,7 +35,7 @@ def settings(tmp_path, texture_dir, **kw) -> RenderSettings:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, models, texture_dir):
     tmp = tmp_path_factory.mktemp("render")
-    make_poses_file(tmp / "poses.npz", models, 3)
+    side_by_side_poses(tmp / "poses.npz", models, 3)
     # A seed whose orbit cameras see both hands of all three poses (a camera may hide one hand behind the other).
     s = settings(tmp, texture_dir, seed=1)
     assert run(s, progress=False) == 3
@@ -117,7 +117,7 @@ def test_render_labels_forearm_pixels_3_and_4_with_depth_and_bare_hands_have_non
 
 @pytest.mark.slow
 def test_render_rerun_after_kill_completes_without_duplicates(tmp_path, models, texture_dir):
-    make_poses_file(tmp_path / "poses.npz", models, 4, seed=1)
+    side_by_side_poses(tmp_path / "poses.npz", models, 4, seed=1)
     s = settings(tmp_path, texture_dir, restart_every=2)
     cmd = [sys.executable, str(REPO / "blender_scripts" / "render.py"), "--", "--poses", s.poses, "--out", s.out,
            "--resolution", str(SIZE), "--samples", "2", "--no-generated-textures", "--texture-dir", str(texture_dir),
@@ -143,14 +143,14 @@ def test_render_rerun_after_kill_completes_without_duplicates(tmp_path, models, 
 
 
 def test_render_shards_split_the_ids_deterministically(tmp_path, models, texture_dir):
-    make_poses_file(tmp_path / "poses.npz", models, 7)
+    side_by_side_poses(tmp_path / "poses.npz", models, 7)
     shards = [Job(settings(tmp_path, texture_dir, shard=(k, 3))).names for k in range(3)]
     ids = [name for shard in shards for name in shard.values()]
     assert sorted(ids) == [f"{100 + i:08d}" for i in range(7)]
 
 
 def test_render_rejects_bad_poses_and_foreign_output_folder(tmp_path, models, texture_dir):
-    make_poses_file(tmp_path / "poses.npz", models, 2)
+    side_by_side_poses(tmp_path / "poses.npz", models, 2)
     data = dict(np.load(tmp_path / "poses.npz"))
     del data["left_shape"]
     np.savez(tmp_path / "bad.npz", **data)
@@ -166,7 +166,7 @@ def test_render_rejects_bad_poses_and_foreign_output_folder(tmp_path, models, te
 
 @pytest.mark.slow
 def test_render_unreadable_texture_fails_naming_it_and_writes_no_sample(tmp_path, models):
-    make_poses_file(tmp_path / "poses.npz", models, 1)
+    side_by_side_poses(tmp_path / "poses.npz", models, 1)
     bad = tmp_path / "tex"
     bad.mkdir()
     (bad / "broken.png").write_bytes(b"not a png at all")
@@ -196,7 +196,7 @@ def _rig_file(path, cameras: dict) -> None:
 def test_render_cameras_renders_from_the_rig_camera_that_sees_the_hands_into_the_square_crop(
     tmp_path, models, texture_dir
 ):
-    make_poses_file(tmp_path / "poses.npz", models, 2)
+    side_by_side_poses(tmp_path / "poses.npz", models, 2)
     eye = np.array([0.05, -0.15, -0.8])
     # Camera 400002 looks away from the hands; 400007 looks at them.
     _rig_file(tmp_path / "camera.json", {"400002": (eye, eye * 2), "400007": (eye, [0.0, 0.0, 0.0])})

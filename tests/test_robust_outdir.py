@@ -15,20 +15,19 @@ import pytest
 from handmodel.errors import InputError
 from handmodel.outdir import open_output, read_fingerprint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the other processes run here: `python -c` imports this tree first
 
 
 def _holder_process(folder, fingerprint, shard=(0, 1), seconds=30):
     """A second process that takes the folder and holds it; returns once it holds the lock."""
     code = textwrap.dedent(f"""
-        import sys, time
-        sys.path.insert(0, {str(ROOT)!r})
+        import time
         from handmodel.outdir import open_output
         with open_output({str(folder)!r}, "render", {fingerprint!r}, shard={shard!r}):
             print("holding", flush=True)
             time.sleep({seconds})
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout.readline().strip() == "holding"
     return proc
 
@@ -67,7 +66,6 @@ def test_two_runs_racing_into_an_empty_folder_one_fingerprint_wins(tmp_path):
     out = tmp_path / "ds"
     code = textwrap.dedent(f"""
         import sys, time
-        sys.path.insert(0, {str(ROOT)!r})
         from handmodel.errors import InputError
         from handmodel.outdir import open_output
         t0 = float(sys.argv[2])
@@ -81,8 +79,8 @@ def test_two_runs_racing_into_an_empty_folder_one_fingerprint_wins(tmp_path):
             print("refused", e)
     """)
     start = str(time.time() + 1.0)
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(i), start], stdout=subprocess.PIPE, text=True)
-             for i in (0, 1)]  # fmt: skip
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(i), start], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT) for i in (0, 1)]  # fmt: skip
     outs = sorted(p.communicate()[0].strip() for p in procs)
     assert outs[0] == "ok" and outs[1].startswith("refused") and "belongs to another render run" in outs[1]
     winner = read_fingerprint(out)["fingerprint"]["seed"]
@@ -125,8 +123,7 @@ def test_the_output_of_another_command_is_refused(tmp_path):
 def test_leftover_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path):
     out = tmp_path / "ds"
     code = textwrap.dedent(f"""
-        import os, sys
-        sys.path.insert(0, {str(ROOT)!r})
+        import os
         from handmodel.atomic import atomic_path
         from handmodel.outdir import open_output
         with open_output({str(out)!r}, "render", {{}}):
@@ -134,7 +131,7 @@ def test_leftover_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_pa
                 tmp.write_bytes(b"half")
                 os.kill(os.getpid(), 9)
     """)
-    assert subprocess.run([sys.executable, "-c", code]).returncode == -9
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == -9
     left = [p.name for p in (out / "images").iterdir()]
     assert len(left) == 1 and left[0].startswith(".00000000.render-s0of1.")
     with open_output(out, "render", {}, warn=lambda m: None):
@@ -164,14 +161,13 @@ def test_commands_that_write_folders_refuse_a_folder_held_by_another_run(tmp_pat
 
     out = tmp_path / "mini"
     code = textwrap.dedent(f"""
-        import sys, time
-        sys.path.insert(0, {str(ROOT)!r})
+        import time
         from handmodel.outdir import open_output
         with open_output({str(out)!r}, "mini-release", None):
             print("holding", flush=True)
             time.sleep(30)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout.readline().strip() == "holding"
     try:
         r = CliRunner().invoke(main, ["interhand", "mini-release", "--out", str(out), "--no-images"])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from handmodel.dataset_io import list_samples, read_meta, sample_paths
-from tests.render_fixtures import make_poses_file
+from pose_sampler.side_by_side import side_by_side_poses
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ def _error_line(output):
 
 @pytest.mark.slow
 def test_two_renders_with_other_settings_at_once_cannot_mix_one_folder(tmp_path, models, texture_dir):
-    make_poses_file(tmp_path / "poses.npz", models, 4)
+    side_by_side_poses(tmp_path / "poses.npz", models, 4)
     out = tmp_path / "ds"
     first = subprocess.Popen(_render_cmd(tmp_path / "poses.npz", out, texture_dir, "--resolution", 64), cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -73,14 +73,14 @@ def test_two_renders_with_other_settings_at_once_cannot_mix_one_folder(tmp_path,
 
 @pytest.mark.parametrize("foreign", ["train run", "sample-poses folder"])
 def test_render_into_a_folder_that_no_render_wrote_is_refused_untouched(tmp_path, models, texture_dir, foreign):
-    make_poses_file(tmp_path / "poses.npz", models, 2)
+    side_by_side_poses(tmp_path / "poses.npz", models, 2)
     out = tmp_path / "out"
     out.mkdir()
     if foreign == "train run":
         (out / "checkpoints").mkdir()
         (out / "config.yaml").write_text("train: {}\n")
     else:
-        make_poses_file(out / "chunk_00000.npz", models, 2)
+        side_by_side_poses(out / "chunk_00000.npz", models, 2)
     before = sorted(p.name for p in out.rglob("*"))
     code, output = _run(_render_cmd(tmp_path / "poses.npz", out, texture_dir, "--resolution", 32))
     assert code == 1 and f"{out} holds files that no render wrote" in _error_line(output)
@@ -89,7 +89,7 @@ def test_render_into_a_folder_that_no_render_wrote_is_refused_untouched(tmp_path
 
 
 def test_render_refuses_duplicate_pose_ids_and_empty_poses_files(tmp_path, models, texture_dir):
-    make_poses_file(tmp_path / "poses.npz", models, 3)
+    side_by_side_poses(tmp_path / "poses.npz", models, 3)
     data = dict(np.load(tmp_path / "poses.npz"))
     data["ids"] = np.array([100, 101, 101])
     np.savez(tmp_path / "dup.npz", **data)
@@ -108,12 +108,12 @@ def test_render_refuses_duplicate_pose_ids_and_empty_poses_files(tmp_path, model
 def test_a_render_worker_exits_when_its_driver_is_killed(tmp_path):
     """The worker's watchdog (started by `render.py --worker`): a driver killed with SIGKILL runs no cleanup, so
     the worker itself must notice that its parent is gone instead of rendering on."""
-    worker = ("import sys, time; sys.path.insert(0, sys.argv[1]); from blender_scripts.render import exit_with_parent; "
+    worker = ("import time; from blender_scripts.render import exit_with_parent; "
               "exit_with_parent(0.05); print('ready', flush=True); time.sleep(60)")  # fmt: skip
-    driver = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]], "
+    driver = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', sys.argv[1]], "
               "stdout=subprocess.PIPE, text=True); p.stdout.readline(); print(p.pid, flush=True); "
               "import time; time.sleep(60)")  # fmt: skip
-    d = subprocess.Popen([sys.executable, "-c", driver, worker, str(REPO)], stdout=subprocess.PIPE, text=True)
+    d = subprocess.Popen([sys.executable, "-c", driver, worker], stdout=subprocess.PIPE, text=True, cwd=REPO)
     pid = int(d.stdout.readline())
     d.kill()
     d.wait()
