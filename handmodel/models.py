@@ -22,7 +22,13 @@ MANO_DIR_HELP = "Folder with the licensed MANO_RIGHT.pkl and MANO_LEFT.pkl (defa
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("HANDKIT_CACHE", REPO_ROOT / "assets" / "cache"))
+    """$HANDKIT_CACHE, else assets/cache/ in a checkout (or an editable install), else the user's cache folder (an
+    installed package does not write into site-packages)."""
+    if "HANDKIT_CACHE" in os.environ:
+        return Path(os.environ["HANDKIT_CACHE"])
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / "assets" / "cache"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handkit"
 
 
 @dataclass(frozen=True, eq=False)
