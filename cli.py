@@ -14,6 +14,7 @@ from handmodel.models import MANO_DIR_HELP
 from importers.settings import ImportSettings
 from interhand.prepare import PrepareSettings
 from pose_sampler.settings import SampleSettings
+from textures.catalogue import TextureSettings
 from training.config import ARCHS, BACKBONES, PRESETS
 
 
@@ -287,26 +288,22 @@ def textures():
 
 
 @textures.command("make")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for the textures (default: the hand model's cache, where `render` looks).")  # fmt: skip
-@click.option("--size", type=click.IntRange(16), default=512, show_default=True, help="Texture side in pixels.")
-@click.option(
-    "--variants", type=POSITIVE, default=3, show_default=True, help="Textures per skin tone (Fitzpatrick I-VI)."
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pigment patterns.")
-@MANO_DIR_OPTION
-def textures_make(out, size, variants, seed, mano_dir):
+@_settings_options(TextureSettings)
+def textures_make(**values):
     """Generate skin albedo textures over 8 skin tones (nails, creases, pigment), plus uv_layout.png."""
     from tqdm import tqdm
 
     from handmodel import load_hand_models
+    from handmodel.options import settings_from_values
     from handmodel.outdir import open_output
     from textures.catalogue import make_textures
     from textures.uv_layout import cache_dir
 
-    models = load_hand_models(mano_dir)
-    with open_output(out or cache_dir(models), "textures", None):
-        paths = make_textures(models, out, size, variants, seed, progress=lambda j: tqdm(j, unit="texture"))
+    settings = settings_from_values(TextureSettings, values)
+    models = load_hand_models(settings.mano_dir)
+    with open_output(settings.out or cache_dir(models), "textures", None):
+        paths = make_textures(models, settings.out, settings.resolution, settings.variants, settings.seed,
+                              progress=lambda j: tqdm(j, unit="texture"))  # fmt: skip
     click.echo(f"{len(paths)} textures in {paths[0].parent}")
 
 

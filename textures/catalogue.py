@@ -6,12 +6,15 @@ the generated ones have) adds bump and gloss detail, and `NAME.json` its skin la
 """
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from handmodel.atomic import atomic_write_json
 from handmodel.errors import InputError
+from handmodel.models import MANO_DIR_HELP
+from handmodel.options import option
 from handmodel.png import write_png
 from textures import uv_layout
 from textures.skin import DETAIL_SUFFIX, SKIN_TONES, skin_texture
@@ -32,6 +35,18 @@ def layout_picture(layout: dict, size: int) -> np.ndarray:
             img[((1 - pts[:, 1]) * size - 0.5).round().astype(int).clip(0, size - 1),
                 (pts[:, 0] * size - 0.5).round().astype(int).clip(0, size - 1)] = 255  # fmt: skip
     return img
+
+
+@dataclass(kw_only=True)
+class TextureSettings:
+    """Everything one `textures make` run is told; the defaults are the command line's."""
+
+    out: str | None = option("Folder for the textures (default: the hand model's cache, where `render` looks).", None,
+                             path="dir")  # fmt: skip
+    resolution: int = option("Texture side in pixels.", 512, min=16, aliases=("--size",))
+    variants: int = option("Textures per skin tone (Fitzpatrick I-VI).", 3, min=1)
+    seed: int = option("Seed of the pigment patterns.", 0)
+    mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")
 
 
 def make_textures(models, out_dir=None, size: int = 512, variants: int = 3, seed: int = 0, progress=None) -> list:
