@@ -180,7 +180,8 @@ def test_shard_option_is_parsed_once_for_every_stage():
     for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
         with pytest.raises(InputError, match=f"--shard {bad}"):
             parse_shard(bad)
-    # Every stage that takes --shard answers a bad one with that parser's message, before touching its output.
+    # Every stage that takes --shard answers a bad one with that parser's message as a usage error (exit 2), before
+    # touching its output.
     import tempfile
 
     from click.testing import CliRunner
@@ -189,13 +190,13 @@ def test_shard_option_is_parsed_once_for_every_stage():
 
     with tempfile.TemporaryDirectory() as d:
         stages = (["sample-poses", "--out", f"{d}/poses.npz"], ["render", "--poses", f"{d}/p.npz", "--out", f"{d}/ds"],
-                  ["interhand", "prepare", "--data_path", f"{d}/ih", "--save_path", f"{d}/out"])  # fmt: skip
+                  ["interhand", "prepare", "--data_path", d, "--save_path", f"{d}/out"])  # fmt: skip
         for bad in ("4/4", "a/b"):
             with pytest.raises(InputError) as expected:
                 parse_shard(bad)
             for stage in stages:
                 result = CliRunner().invoke(cli.main, [*stage, "--shard", bad])
-                assert result.exit_code == 1 and str(expected.value) in result.output, (stage, result.output)
+                assert result.exit_code == 2 and str(expected.value) in result.output, (stage, result.output)
         assert os.listdir(d) == []
 
 
