@@ -14,7 +14,6 @@ import argparse
 import collections
 import functools
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -33,15 +32,12 @@ from handmodel.options import (
     add_arguments,
     check_settings,
     fingerprinted,
-    legacy_values,
     settings_from_values,
     settings_to_argv,
 )
 
 DONE_PREFIX = "@@done "
 STDERR_TAIL_LINES = 200  # of a worker's stderr, kept for the error message
-# Fingerprint keys added after datasets were made without them: the value those datasets were rendered with.
-LEGACY_META = legacy_values(RenderSettings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +60,7 @@ class Job:
 
     def __init__(self, s: RenderSettings):
         from handmodel import load_hand_models
-        from handmodel.dataset_io import read_meta, sample_name
+        from handmodel.dataset_io import sample_name
         from handmodel.poses_io import load_poses
         from hdri.catalogue import list_hdris
         from textures.catalogue import list_textures
@@ -95,16 +91,6 @@ class Job:
             "textures": [os.path.basename(t) for t in self.textures],
             "hand_model": self.models.identity,
         }
-        meta_path = Path(s.out) / "meta.json"
-        if meta_path.exists():
-            old = read_meta(s.out)
-            for key, value in self.fingerprint.items():
-                was = old.get(key, LEGACY_META.get(key))
-                if was != json.loads(json.dumps(value)):
-                    raise InputError(
-                        f"{meta_path}: this folder belongs to another run ({key} was {was!r}, now "
-                        f"{value!r}); render into a new --out folder or repeat the original settings"
-                    )
 
     def folder_fingerprint(self) -> dict:
         """What the dataset folder is fingerprinted by (handmodel/outdir.py): the format and this run's settings
@@ -112,16 +98,6 @@ class Job:
         from handmodel.dataset_io import FORMAT_NAME, FORMAT_VERSION
 
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint}
-
-    def is_earlier_render(self) -> bool:
-        """A folder from before fingerprints: a render's meta.json (the settings were compared when the job was
-        made)."""
-        from handmodel.dataset_io import read_meta
-
-        try:
-            return (Path(self.s.out) / "meta.json").is_file() and read_meta(self.s.out).get("source") == "render"
-        except InputError:
-            return False
 
     def pending(self) -> list[int]:
         from handmodel.dataset_io import is_complete
@@ -413,7 +389,7 @@ def run(s: RenderSettings, progress: bool = True) -> int:
     job = Job(s)
     # The folder is locked for this shard and its fingerprint checked before a file is written; workers inherit
     # the run's temporary-file tag.
-    with open_output(s.out, "render", job.folder_fingerprint(), shard=s.shard, adopt=job.is_earlier_render,
+    with open_output(s.out, "render", job.folder_fingerprint(), shard=s.shard,
                      hint="render into a new --out folder or repeat the original settings"):  # fmt: skip
         pending = job.pending()
         bar = progress_bar(len(job.rows), len(job.rows) - len(pending), f"render {s.shard[0]}/{s.shard[1]}",

@@ -27,7 +27,7 @@ class RenderSettings:
     samples: int = option("Cycles samples per pixel (denoised, so 9 is enough at 256 px).", 9, min=1,
                           fingerprint=True)  # fmt: skip
     denoise: str = option("OpenImageDenoise quality (off: raw Cycles samples).", "fast", choices=DENOISERS,
-                          fingerprint=True, legacy="off")  # fmt: skip
+                          fingerprint=True)  # fmt: skip
     seed: int = option("Global seed; each sample draws from (seed, sample id).", 0, fingerprint=True)
     cameras: str | None = option("InterHand2.6M camera.json: render from its rigs instead of orbit cameras.", None,
                                  path="file")  # fmt: skip
@@ -41,11 +41,11 @@ class RenderSettings:
     subdivision: int = option("Catmull-Clark levels at render time.", 1, min=0, fingerprint=True)
     exposure_spread: float = option("Spread of each sample's exposure around the well-exposed target, in stops "
                                     "(uniform within +-SPREAD; 0: every sample on target).", 0.5, min=0,
-                                    fingerprint=True, legacy=None)  # fmt: skip
+                                    fingerprint=True)  # fmt: skip
     forearms: bool = option("Render bare hands (closed wrists, no forearms), as RenderIH did.", True,
-                            fingerprint=True, legacy=False)  # fmt: skip
+                            fingerprint=True)  # fmt: skip
     sleeves: float = option("Probability that the arms wear sleeves (cloth over part of each forearm).", 0.0,
-                            min=0.0, fingerprint=True, legacy=0.0)  # fmt: skip
+                            min=0.0, fingerprint=True)  # fmt: skip
     restart_every: int = option("Restart the Blender worker every N samples so memory stays flat (0: one process).",
                                 200, min=0)  # fmt: skip
     threads: int = option("Render threads (0: all cores).", 0, min=0)

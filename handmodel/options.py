@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, aliases: tuple = (), choices=None,
            min=None, path: str | None = None, exists: bool = False, parse=None, format=None, check=None,
-           required: bool | None = None, argument: bool = False, fingerprint: bool = False, legacy=dataclasses.MISSING,
+           required: bool | None = None, argument: bool = False, fingerprint: bool = False,
            default_factory=dataclasses.MISSING):  # fmt: skip
     """A dataclass field that is also a command-line option.
 
@@ -31,12 +31,11 @@ def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, a
     argument: a positional argument instead of an option (its metavar is the field name in capitals).
 
     fingerprint: the value changes what a run writes (pixels, annotations), so it is recorded in the output's
-    meta.json and fingerprint under the field's name and a resumed run must repeat it; legacy: for such an option
-    added later, the value that outputs made before it existed were made with (so they can still be resumed).
+    meta.json and fingerprint under the field's name and a resumed run must repeat it.
     """
     meta = {"help": help, "flag": flag, "aliases": tuple(aliases), "choices": tuple(choices) if choices else None,
             "min": min, "path": path, "exists": exists, "parse": parse, "format": format, "check": check,
-            "required": required, "argument": argument, "fingerprint": fingerprint, "legacy": legacy}  # fmt: skip
+            "required": required, "argument": argument, "fingerprint": fingerprint}  # fmt: skip
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"option": meta})
 
 
@@ -168,12 +167,6 @@ def check_settings(s) -> None:
 def fingerprinted(s) -> dict:
     """{field name: value} of the settings that change what a run writes (`option(..., fingerprint=True)`)."""
     return {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.metadata["option"]["fingerprint"]}
-
-
-def legacy_values(cls) -> dict:
-    """{field name: value} that outputs made before a fingerprinted option existed were made with."""
-    return {f.name: f.metadata["option"]["legacy"] for f in dataclasses.fields(cls)
-            if f.metadata["option"]["legacy"] is not dataclasses.MISSING}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls) -> None:

@@ -12,8 +12,9 @@ Every command that writes a folder opens it with `open_output`:
 - Under a short folder-wide lock the folder's fingerprint (`OUT/.handkit/fingerprint.json`: the command's kind,
   the output format, settings and the inputs' hashes) is written if the folder is new, or compared if not, before
   anything else is written: a run with another fingerprint is refused naming the first setting that differs, and a
-  folder that is not empty and has no fingerprint of this kind is refused (unless `adopt` recognises it as this
-  command's output from before fingerprints).
+  folder that is not empty and has no fingerprint of this kind is refused. `run_fingerprint` makes the record from
+  a command's settings (the fields marked fingerprint=True), the inputs' hashes and the hand model's identity:
+  nothing of the machine, so shards of one run made on different machines share the folder.
 - While the lock is held, temporary files carry the run's tag (`handmodel.atomic`); the ones a killed run of the
   same folder and shard left are removed when the lock is taken.
 
@@ -136,7 +137,16 @@ def _flat(d, prefix=""):
     return {prefix[:-1]: d}
 
 
-def _first_difference(old: dict, new: dict) -> str | None:
+def run_fingerprint(settings, **parts) -> dict:
+    """A run's identity: the fingerprinted fields of a settings dataclass (handmodel/options.py) and `parts` (the
+    format, the inputs' hashes, the hand model's identity), as stored (JSON: tuples become lists)."""
+    from handmodel.options import fingerprinted
+
+    return json.loads(json.dumps({**parts, **fingerprinted(settings)}))
+
+
+def first_difference(old: dict, new: dict) -> str | None:
+    """'key was X, now Y' for the first entry (nested keys dotted) where two fingerprints differ; None if equal."""
     a, b = _flat(old), _flat(new)
     for key in list(b) + [k for k in a if k not in b]:
         if a.get(key, "(none)") != b.get(key, "(none)"):
@@ -167,7 +177,7 @@ def _user_entries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name != STATE_DIR) if folder.is_dir() else []
 
 
-def check_fingerprint(folder: str | os.PathLike, kind: str, fingerprint: dict, adopt: Callable[[], bool] | None = None,
+def check_fingerprint(folder: str | os.PathLike, kind: str, fingerprint: dict,
                       hint: str = "choose a new output folder or repeat the original settings") -> None:  # fmt: skip
     """Write the folder's fingerprint if it is new (empty), else compare it: InputError on another kind, another
     fingerprint, or files that no `kind` run wrote. Call it under the folder lock (`open_output` does)."""
@@ -176,7 +186,7 @@ def check_fingerprint(folder: str | os.PathLike, kind: str, fingerprint: dict, a
     rec = read_fingerprint(folder)
     if rec is None:
         entries = _user_entries(folder)
-        if entries and not (adopt is not None and adopt()):
+        if entries:
             shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
             raise InputError(f"{folder} holds files that no {kind} wrote ({shown}); choose an empty folder")
         record = {"kind": kind, "version": FINGERPRINT_VERSION, "fingerprint": fingerprint}
@@ -184,7 +194,7 @@ def check_fingerprint(folder: str | os.PathLike, kind: str, fingerprint: dict, a
         return
     if rec["kind"] != kind:
         raise InputError(f"{folder} holds the output of `{rec['kind']}`, not of `{kind}`; choose another folder")
-    diff = _first_difference(rec.get("fingerprint", {}), fingerprint)
+    diff = first_difference(rec.get("fingerprint", {}), fingerprint)
     if diff is not None:
         raise InputError(f"{folder} belongs to another {kind} run ({diff}); {hint}")
 
@@ -208,13 +218,12 @@ def _tagged(tag: str) -> Iterator[None]:
 
 @contextmanager
 def open_output(folder: str | os.PathLike, kind: str, fingerprint: dict | None, shard: tuple[int, int] = (0, 1),
-                adopt: Callable[[], bool] | None = None, hint: str | None = None,
+                hint: str | None = None,
                 warn: Callable[[str], None] | None = None, clear: Callable[[], None] | None = None,
                 ) -> Iterator[Path]:  # fmt: skip
     """Lock `folder` for this run and shard, check or write its fingerprint, remove this shard's leftover
-    temporaries; yields the folder. `adopt()`: whether a non-empty folder without a fingerprint is this
-    command's output from before fingerprints (then it gets one). `clear()`: called under the lock before the
-    check, to remove an earlier run that this one replaces (it must also remove what `adopt` would accept).
+    temporaries; yields the folder. `clear()`: called under the lock before the check, to remove an earlier run
+    that this one replaces.
     fingerprint None: only the lock and the temporaries (for folders that several commands fill, each checking
     its own inputs, like an InterHand2.6M sequence folder). See the module docstring."""
     folder = Path(folder)
@@ -222,8 +231,8 @@ def open_output(folder: str | os.PathLike, kind: str, fingerprint: dict | None, 
         raise InputError(f"{folder}: is a file, expected a folder")
     k, n = shard
     fresh_check = fingerprint is not None and clear is None and read_fingerprint(folder) is None
-    if fresh_check and _user_entries(folder) and not (adopt and adopt()):
-        check_fingerprint(folder, kind, fingerprint, adopt)  # raises, before anything is written into the folder
+    if fresh_check and _user_entries(folder):
+        check_fingerprint(folder, kind, fingerprint)  # raises, before anything is written into the folder
     state = folder / STATE_DIR
     tag = _tag(kind, f"s{k}of{n}")
     lock_name = f"lock-{k}of{n}"
@@ -234,7 +243,7 @@ def open_output(folder: str | os.PathLike, kind: str, fingerprint: dict | None, 
                 if clear is not None:
                     clear()
                 if fingerprint is not None:
-                    check_fingerprint(folder, kind, fingerprint, adopt, **({"hint": hint} if hint else {}))
+                    check_fingerprint(folder, kind, fingerprint, **({"hint": hint} if hint else {}))
             with _tagged(tag):
                 remove_temporaries(folder, tag)
                 yield folder

@@ -26,7 +26,6 @@ from handmodel.dataset_io import (
     annotation_to_json,
     encode_depth_mm,
     is_complete,
-    read_meta,
     sample_name,
     sample_paths,
     write_annotation,
@@ -200,24 +199,6 @@ def release_hashes(root: Path, split: str) -> dict[str, str]:
     return {kind: file_sha256(annotation_path(root, split, kind)) for kind in RELEASE_FILES}
 
 
-def _check_resume(out: Path, meta: dict) -> None:
-    import json
-
-    path = out / "meta.json"
-    if not path.is_file():
-        return
-    try:
-        old = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e}); remove the folder or pick another --save_path") from None
-    for key in ("source", "split", "hand_model", "image_size"):
-        if old.get(key) != meta[key]:
-            raise InputError(
-                f"{path}: this folder holds {key} {old.get(key)!r}, this run makes {meta[key]!r} "
-                "(pick another --save_path to keep both)"
-            )
-
-
 @dataclass(kw_only=True)
 class PrepareSettings:
     """Everything one `interhand prepare` run is told; the defaults are the command line's."""
@@ -255,18 +236,13 @@ def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) 
         jobs = jobs[: settings.num]
     meta = {"image_size": [CROP_SIZE, CROP_SIZE], "hand_model": models.identity, "source": SOURCE, "split": split,
             "release": str(root.resolve()), "crop_fill": CROP_FILL}  # fmt: skip
-    if selection != "default":  # (folders of the default rule keep the fingerprint they had before the option)
-        meta["selection"] = selection
-    _check_resume(out, meta)
+    meta["selection"] = selection
     # Locked for this shard, fingerprinted by the annotation files' contents (not the release's path): a changed
     # release is refused instead of being mixed with samples of the old one.
     settings = {k: v for k, v in meta.items() if k != "release"}
     fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **settings, "release": release_hashes(root, split)}
 
-    def same_release() -> bool:  # a folder whose fingerprint was lost: its meta.json names the release it holds
-        return (out / "meta.json").is_file() and read_meta(out).get("release_sha256") == fingerprint["release"]
-
-    with open_output(out, "prepare", fingerprint, shard=shard, adopt=same_release,
+    with open_output(out, "prepare", fingerprint, shard=shard,
                      hint="the release or the settings changed; prepare into a new --out"):  # fmt: skip
         write_meta(out, {**meta, "release_sha256": fingerprint["release"]})
         k, n = shard

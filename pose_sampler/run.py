@@ -16,10 +16,11 @@ import torch
 
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
+from handmodel.outdir import first_difference
 from handmodel.poses_io import Poses, load_poses, save_poses
 from pose_sampler.augment import augment_angles
 from pose_sampler.seeds import rng_for
-from pose_sampler.settings import SampleSettings
+from pose_sampler.settings import SampleSettings, poses_fingerprint
 
 FORMAT_NOTE = "absolute axis-angle (flat_hand_mean=True), metres, world coordinates"
 CONTACT_MM = 2.0
@@ -40,15 +41,15 @@ def chunk_path(folder: Path, c: int) -> Path:
     return folder / f"poses-{c:05d}.npz"
 
 
-def _finished(path: Path, ids: np.ndarray, key: str) -> bool:
-    """Whether a chunk file is complete for these ids and settings; InputError if it was made differently."""
+def _finished(path: Path, ids: np.ndarray, fingerprint: dict) -> bool:
+    """Whether a chunk file is complete for these ids and this run; InputError if another run made it."""
     if not path.is_file():
         return False
     poses = load_poses(path)
-    if poses.meta.get("settings_key") != key:
-        raise InputError(
-            f"{path}: made with different settings than this run (use another --out, or delete it to start over)"
-        )
+    diff = first_difference(poses.meta.get("fingerprint", {}), fingerprint)
+    if diff is not None:
+        raise InputError(f"{path}: made with different settings than this run ({diff}; use another --out, or delete "
+                         "it to start over)")  # fmt: skip
     return np.array_equal(poses.ids, ids)
 
 
@@ -96,14 +97,16 @@ def _sample_poses(settings: SampleSettings, progress, workers: int) -> dict:
     out, shard, mano_dir, report = Path(settings.out), settings.shard, settings.mano_dir, settings.report
     layout = output_layout(out)
     _check_shard(out, layout, shard)
-    key = settings.key()
+    from handmodel import load_hand_models
+
+    fingerprint = poses_fingerprint(settings, load_hand_models(mano_dir, quiet=True))
     if layout["single"] and out.is_file():
         done = load_poses(out)
-        if done.meta.get("settings_key") == key and len(done) == settings.num:
+        if done.meta.get("fingerprint") == fingerprint and len(done) == settings.num:
             return {"skipped": True, "out": str(out), "kept": int(done.metrics["kept"].sum()), "num": len(done)}
     t0 = time.perf_counter()
-    run = _setup(settings, layout, key, mano_dir)
-    mine, todo = _plan(settings, layout, key, shard)
+    run = _setup(settings, layout, fingerprint, mano_dir)
+    mine, todo = _plan(settings, layout, fingerprint, shard)
     stages = {"setup": time.perf_counter() - t0}
     t_run = time.perf_counter()
     _run_chunks(todo, settings, run, layout, stages, progress, workers)
@@ -140,7 +143,7 @@ def _check_shard(out: Path, layout: dict, shard) -> None:
         raise InputError(f"--shard {k}/{n_shards}: K must be in 0..N-1")
 
 
-def _setup(settings: SampleSettings, layout: dict, key: str, mano_dir) -> dict:
+def _setup(settings: SampleSettings, layout: dict, fingerprint: dict, mano_dir) -> dict:
     """Hand model, geometry on the device, seed source, the naturalness prior (fitted and saved), the file meta."""
     from handmodel import load_hand_models
     from handmodel.anatomy import angles_from_pose, joint_frames
@@ -176,7 +179,7 @@ def _setup(settings: SampleSettings, layout: dict, key: str, mano_dir) -> dict:
         "convention": FORMAT_NOTE,
         "seed": settings.seed,
         "settings": {**settings.recorded(), "optimizer": optim.as_dict()},
-        "settings_key": key,
+        "fingerprint": fingerprint,
         "seeds": source.description,
         "naturalness_prior": layout["prior"].name,
     }
@@ -190,14 +193,14 @@ def _n_chunks(settings: SampleSettings) -> int:
     return -(-settings.num // settings.batch_size)
 
 
-def _plan(settings: SampleSettings, layout: dict, key: str, shard) -> tuple[list, list]:
+def _plan(settings: SampleSettings, layout: dict, fingerprint: dict, shard) -> tuple[list, list]:
     """This shard's chunks, and of those the ones still to run, as (chunk, ids) pairs."""
     k, n_shards = shard
     mine = [c for c in range(_n_chunks(settings)) if c % n_shards == k]
     todo = []
     for c in mine:
         ids = np.arange(c * settings.batch_size, min((c + 1) * settings.batch_size, settings.num))
-        if not _finished(chunk_path(layout["chunks"], c), ids, key):
+        if not _finished(chunk_path(layout["chunks"], c), ids, fingerprint):
             todo.append((c, ids))
     return mine, todo
 

@@ -1,8 +1,6 @@
 """What one `sample-poses` run is told: `SampleSettings`, whose fields are also the command's options
 (handmodel/options.py). Importing it is cheap (no torch), so `cli.py --help` stays fast."""
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 from handmodel.errors import InputError
@@ -83,6 +81,11 @@ class SampleSettings:
         """What a poses file's meta records of the run: the fingerprinted settings and the device."""
         return {**fingerprinted(self), "device": self.device}
 
-    def key(self) -> str:
-        """A hash of every setting that changes the file's content (resume refuses chunks made otherwise)."""
-        return hashlib.sha1(json.dumps(fingerprinted(self), sort_keys=True).encode()).hexdigest()[:16]
+
+def poses_fingerprint(settings: SampleSettings, models) -> dict:
+    """The identity of a sample-poses run (handmodel/outdir.py): the fingerprinted settings, the poses format and
+    the hand model. Chunks and files of other identities are refused, never mixed."""
+    from handmodel.outdir import run_fingerprint
+    from handmodel.poses_io import FORMAT_NAME, FORMAT_VERSION
+
+    return run_fingerprint(settings, format=FORMAT_NAME, version=FORMAT_VERSION, hand_model=models.identity)

@@ -156,11 +156,16 @@ def test_render_rejects_bad_poses_and_foreign_output_folder(tmp_path, models, te
     np.savez(tmp_path / "bad.npz", **data)
     with pytest.raises(InputError, match=r"bad\.npz: missing key 'left_shape'"):
         Job(settings(tmp_path, texture_dir, poses=str(tmp_path / "bad.npz")))
+    from handmodel.outdir import open_output
+
     out = tmp_path / "ds"
-    out.mkdir()
-    Job(settings(tmp_path, texture_dir)).write_meta()
-    with pytest.raises(InputError, match=r"meta\.json: this folder belongs to another run \(seed"):
-        Job(settings(tmp_path, texture_dir, seed=5))
+    job = Job(settings(tmp_path, texture_dir))
+    with open_output(out, "render", job.folder_fingerprint()):  # as `run` opens it
+        job.write_meta()
+    other = Job(settings(tmp_path, texture_dir, seed=5))
+    with pytest.raises(InputError, match=r"belongs to another render run \(seed was 0, now 5\)"):
+        with open_output(out, "render", other.folder_fingerprint()):
+            pass
     assert json.loads((out / "meta.json").read_text())["seed"] == 0
 
 

@@ -121,8 +121,7 @@ def test_settings_made_in_code_are_checked_against_the_same_choices_and_ranges()
             check_settings(RenderSettings(**REQUIRED, **bad))
 
 
-def test_the_options_that_change_the_pixels_are_fingerprinted_and_old_datasets_keep_their_denoiser():
-    from blender_scripts.render import LEGACY_META
+def test_the_options_that_change_the_pixels_are_fingerprinted():
     from handmodel.options import fingerprinted
 
     s = RenderSettings(**REQUIRED, samples=5, seed=3)
@@ -131,8 +130,5 @@ def test_the_options_that_change_the_pixels_are_fingerprinted_and_old_datasets_k
         "samples": 5, "denoise": "fast", "seed": 3, "subdivision": 1}  # fmt: skip
     # how a run is scheduled never changes what it writes, so shards and resumes with other values share a folder
     assert not {"workers", "restart_every", "shard", "num", "out", "poses"} & set(recorded)
-    assert LEGACY_META["denoise"] == "off"
-    assert set(LEGACY_META) <= set(recorded)  # a legacy value stands in for a fingerprinted option only
-    # Forearms and sleeves change the pixels; datasets from before them had bare hands and no sleeves.
+    # forearms and sleeves change the pixels
     assert recorded["forearms"] is True and recorded["sleeves"] == 0.0
-    assert LEGACY_META["forearms"] is False and LEGACY_META["sleeves"] == 0.0

@@ -39,7 +39,7 @@ def test_a_folder_of_other_settings_or_foreign_files_is_refused(tmp_path):
     folder = tmp_path / "chunks"
     assert _sample(folder, "--seed", 0, "--shard", "0/2").exit_code == 0
     line = _error(_sample(folder, "--seed", 3, "--shard", "1/2"))
-    assert f"{folder} belongs to another sample-poses run" in line and "settings.seed was 0, now 3" in line
+    assert f"{folder} belongs to another sample-poses run" in line and "(seed was 0, now 3)" in line
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

@@ -55,8 +55,7 @@ def open_run_folder(out, cfg: dict, resume=None, overwrite: bool = False) -> Ite
     existed = out.is_dir()
     fingerprint = {"format": FORMAT, "version": VERSION, "model": cfg["model"]}
     try:
-        with open_output(out, "train", fingerprint, adopt=lambda: _only_run_files(out),
-                         clear=clear if overwrite else None,
+        with open_output(out, "train", fingerprint, clear=clear if overwrite else None,
                          hint="train into another --out, or --overwrite to start this run again"):  # fmt: skip
             yield out
     except BaseException:
