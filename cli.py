@@ -15,7 +15,7 @@ from importers.settings import ImportSettings
 from interhand.prepare import PrepareSettings
 from pose_sampler.settings import SampleSettings
 from textures.catalogue import TextureSettings
-from training.config import ARCHS, BACKBONES, PRESETS
+from training.settings import DemoSettings, EvalSettings, TrainSettings
 
 
 class ToolkitError(click.ClickException):
@@ -68,28 +68,6 @@ class FiniteFloat(click.ParamType):
 
 
 POSITIVE = click.IntRange(1)
-NON_NEGATIVE = click.IntRange(0)
-
-
-def _check_device(ctx, param, value):
-    """cpu, cuda, cuda:N, mps or auto; a CUDA device must exist here (else a one-line error, not a traceback)."""
-    import re
-
-    if value is None or value in ("auto", "cpu"):
-        return value
-    if not re.fullmatch(r"cuda(:\d+)?|mps", value):
-        raise click.BadParameter(f"{value!r}: expected cpu, cuda, cuda:N, mps or auto", ctx, param)
-    import torch
-
-    if value.startswith("cuda"):
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = int(value.split(":")[1]) if ":" in value else 0
-        if index >= n:
-            where = f"only {n} CUDA device(s)" if n else "no CUDA GPU on this machine"
-            raise click.BadParameter(f"{value}: {where}; use --device cpu (or auto)", ctx, param)
-    elif not torch.backends.mps.is_available():
-        raise click.BadParameter(f"{value}: no MPS device on this machine; use --device cpu (or auto)", ctx, param)
-    return value
 
 
 def _check_image_out(ctx, param, value):
@@ -163,10 +141,12 @@ def _settings_options(cls):
             elif spec.kind == "switch":
                 opt = click.option(*flags, is_flag=True, help=spec.help)
             elif spec.kind == "repeat":
-                opt = click.option(*flags, multiple=True, type=kind, callback=callback, help=spec.help)
+                opt = click.option(*flags, multiple=True, type=kind, callback=callback, metavar=spec.metavar,
+                                   help=spec.help)  # fmt: skip
             else:
                 opt = click.option(*flags, type=kind, default=spec.default, required=spec.required, callback=callback,
-                                   show_default=spec.default is not None, help=spec.help)  # fmt: skip
+                                   show_default=spec.default is not None, metavar=spec.metavar,
+                                   help=spec.help)  # fmt: skip
             fn = opt(fn)
         fn.settings_class = cls
         return fn
@@ -366,156 +346,54 @@ def _default_device(device):
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-DEVICE_OPTION = click.option("--device", default="auto", show_default=True, callback=_check_device,
-                             help="cpu, cuda, cuda:N, or auto (CUDA when available).")  # fmt: skip
-
-
 @main.command("train")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="YAML config (sections model, data, stages, train, augment, loss); options below override it.",
-)
-@click.option(
-    "--data",
-    multiple=True,
-    metavar="NAME=PATH",
-    help="A dataset folder by name, e.g. --data renderih=out/renderih --data interhand=out/ih (repeat).",
-)
-@click.option("--mix", default=None, metavar="NAME:RATIO,...", help="Sampling ratios, e.g. renderih:0.5,interhand:0.5.")
-@click.option(
-    "--preset",
-    default=None,
-    type=click.Choice(list(PRESETS)),
-    help="A named mix over datasets called 'interhand' (real) and 'renderih' (synthetic).",
-)
-@click.option(
-    "--out",
-    default="runs/train",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Run folder: config.yaml, checkpoints/last.pt, logs/ (TensorBoard).",
-)
-@click.option("--resume", type=click.Path(), default=None, help="Checkpoint (or run folder) to continue from.")
-@click.option("--overwrite", is_flag=True, help="Replace the run in OUT (default: refuse it; --resume continues it).")
-@DEVICE_OPTION
-@click.option(
-    "--gpu",
-    default=None,
-    metavar="0,1,...",
-    help="Train on these GPUs, one DDP process each (or launch with torchrun).",
-)
-@click.option("--epochs", type=POSITIVE, default=None, help="Epochs in all (default 200).")
-@click.option("--batch-size", type=POSITIVE, default=None, help="Images per step per process (default 64).")
-@click.option("--lr", type=FiniteFloat(0, min_open=True), default=None, help="Peak AdamW learning rate (default 3e-4).")
-@click.option("--steps-per-epoch", type=POSITIVE, default=None,
-              help="Steps per epoch (default: one pass over the data).")  # fmt: skip
-@click.option("--max-steps", type=POSITIVE, default=None, help="Stop after this many steps in all (quick runs).")
-@click.option(
-    "--workers", type=NON_NEGATIVE, default=None, help="Data-loader processes (default: spare cores on CUDA, 2 on CPU)."
-)
-@click.option("--input-size", type=click.IntRange(32), default=None, help="Network input side in pixels (default 256).")
-@click.option(
-    "--backbone",
-    type=click.Choice(BACKBONES),
-    default=None,
-    help="ResNet encoder (default resnet50).",
-)
-@click.option(
-    "--backbone-weights",
-    type=str,
-    default=None,
-    help="Encoder initialisation: 'imagenet' (torchvision's ImageNet weights, fetched once into its cache; the "
-    "default), a local state_dict FILE, or 'none' (random).",
-)
-@click.option("--arch", type=click.Choice(ARCHS), default=None, help="Network architecture (default intaghand).")
-@click.option("--no-augment", is_flag=True, help="Turn off rotation, scale, flip and colour augmentation.")
-@click.option("--seed", type=int, default=None, help="Seed of initialisation, sampling and augmentation (default 0).")
-@MANO_DIR_OPTION
-def train_cmd(config_file, data, mix, preset, out, resume, overwrite, device, gpu, epochs, batch_size, lr,
-              steps_per_epoch, max_steps, workers, input_size, backbone, backbone_weights, arch, no_augment, seed,
-              mano_dir):  # fmt: skip
+@_settings_options(TrainSettings)
+def train_cmd(**values):
     """Train the IntagHand-style two-hand network on dataset folders (rendered and/or InterHand2.6M).
 
     Writes OUT/config.yaml (all settings), OUT/checkpoints/last.pt and TensorBoard logs in OUT/logs.
     Multi-GPU: --gpu 0,1,2,3, or `torchrun --nproc_per_node 4 cli.py train ...`.
     """
+    from handmodel.options import settings_from_values
     from training.config import build_config
     from training.run_folder import open_run_folder
     from training.trainer import train
 
-    overrides = {
-        "train.epochs": epochs,
-        "train.batch_size": batch_size,
-        "train.lr": lr,
-        "train.steps_per_epoch": steps_per_epoch,
-        "train.max_steps": max_steps,
-        "train.workers": workers,
-        "train.seed": seed,
-        "model.input_size": input_size,
-        "model.backbone": backbone,
-        "model.backbone_weights": backbone_weights,
-        "model.arch": arch,
-        "augment.enabled": False if no_augment else None,
-    }
-    cfg = build_config(config_file, data, mix, preset, overrides)
-    with open_run_folder(out, cfg, resume, overwrite):
-        result = train(cfg, out, _default_device(device), gpu, resume, mano_dir)
+    settings = settings_from_values(TrainSettings, values)
+    cfg = build_config(settings.config, settings.data, settings.mix, settings.preset, settings.overrides())
+    with open_run_folder(settings.out, cfg, settings.resume, settings.overwrite):
+        result = train(cfg, settings.out, _default_device(settings.device), settings.gpu, settings.resume,
+                       settings.mano_dir)  # fmt: skip
     if result.get("rank", 0) == 0:  # under torchrun every rank returns here
         click.echo(f"checkpoint: {result['checkpoint']}")
 
 
 @main.command("eval")
-@click.option("--checkpoint", required=True, type=click.Path(), help="Checkpoint .pt (or run folder) from `train`.")
-@click.option("--data", required=True, type=click.Path(file_okay=False), help="Dataset folder to evaluate on.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the metrics here.")
-@click.option("--batch-size", type=POSITIVE, default=16, show_default=True, help="Images per forward pass.")
-@click.option("--workers", type=NON_NEGATIVE, default=0, show_default=True, help="Data-loader worker processes.")
-@DEVICE_OPTION
-@MANO_DIR_OPTION
-def eval_cmd(checkpoint, data, json_out, batch_size, workers, device, mano_dir):
+@_settings_options(EvalSettings)
+def eval_cmd(**values):
     """Joint and vertex mean error (IntagHand: joint-9 root and bone-length scale aligned), PA-MPJPE, MRRPE, in mm."""
+    from handmodel.options import settings_from_values
     from training.evaluate import evaluate, format_report
 
-    metrics = evaluate(checkpoint, data, json_out, _default_device(device), batch_size, workers, mano_dir)
+    settings = settings_from_values(EvalSettings, values)
+    metrics = evaluate(settings.checkpoint, settings.data, settings.json, _default_device(settings.device),
+                       settings.batch_size, settings.workers, settings.mano_dir)  # fmt: skip
     click.echo(format_report(metrics))
 
 
 @main.command("demo")
-@click.option("--checkpoint", required=True, type=click.Path(), help="Checkpoint .pt (or run folder) from `train`.")
-@click.option(
-    "--img_path",
-    "--img-path",
-    "img_path",
-    type=click.Path(),
-    default=None,
-    help="An image or a folder of images (hands roughly centred, filling most of the frame).",
-)
-@click.option("--video", type=click.Path(dir_okay=False), default=None, help="A video file: writes NAME_overlay.mp4.")
-@click.option(
-    "--live", is_flag=True, help="Webcam: a window if OpenCV has GUI support, else SAVE_PATH/live_overlay.jpg."
-)
-@click.option("--camera", type=NON_NEGATIVE, default=0, show_default=True, help="Webcam index for --live.")
-@click.option(
-    "--save_path",
-    "--save-path",
-    "save_path",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Folder for the overlays (NAME_overlay.jpg per image).",
-)
-@DEVICE_OPTION
-@MANO_DIR_OPTION
-def demo_cmd(checkpoint, img_path, video, live, camera, save_path, device, mano_dir):
+@_settings_options(DemoSettings)
+def demo_cmd(**values):
     """Draw both predicted hand meshes over images, a video, or a webcam stream."""
+    from handmodel.options import settings_from_values
     from handmodel.outdir import open_output
     from training.demo import demo
 
-    with open_output(save_path, "demo", None):
-        written = demo(checkpoint, save_path, img_path, video, live, _default_device(device), mano_dir, camera)
-    click.echo(f"wrote {len(written)} overlay(s) to {save_path}")
+    settings = settings_from_values(DemoSettings, values)
+    with open_output(settings.out, "demo", None):
+        written = demo(settings.checkpoint, settings.out, settings.img_path, settings.video, settings.live,
+                       _default_device(settings.device), settings.mano_dir, settings.camera)  # fmt: skip
+    click.echo(f"wrote {len(written)} overlay(s) to {settings.out}")
 
 
 # ---- end train ----

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, aliases: tuple = (), choices=None,
            min=None, path: str | None = None, exists: bool = False, parse=None, format=None, check=None,
-           required: bool | None = None, argument: bool = False, fingerprint: bool = False,
+           required: bool | None = None, argument: bool = False, metavar: str | None = None, fingerprint: bool = False,
            default_factory=dataclasses.MISSING):  # fmt: skip
     """A dataclass field that is also a command-line option.
 
@@ -28,14 +28,15 @@ def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, a
     required option; required=True makes one with a default (for settings made in code) required on the command
     line. aliases: other spellings of the flag that users type (the seed tools' `--data_path`); exists: the path
     must exist; check: a function of the value that raises InputError on a bad one (beyond choices and min);
-    argument: a positional argument instead of an option (its metavar is the field name in capitals).
+    argument: a positional argument instead of an option (its metavar is the field name in capitals); metavar: how
+    the help shows the value (e.g. NAME=PATH).
 
     fingerprint: the value changes what a run writes (pixels, annotations), so it is recorded in the output's
     meta.json and fingerprint under the field's name and a resumed run must repeat it.
     """
     meta = {"help": help, "flag": flag, "aliases": tuple(aliases), "choices": tuple(choices) if choices else None,
             "min": min, "path": path, "exists": exists, "parse": parse, "format": format, "check": check,
-            "required": required, "argument": argument, "fingerprint": fingerprint}  # fmt: skip
+            "required": required, "argument": argument, "metavar": metavar, "fingerprint": fingerprint}  # fmt: skip
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"option": meta})
 
 
@@ -63,6 +64,7 @@ class OptionSpec:
     parse: object = None
     check: object = None
     argument: bool = False
+    metavar: str | None = None
 
 
 def _value_type(annotation) -> tuple[str, type]:
@@ -111,7 +113,7 @@ def option_specs(cls) -> list[OptionSpec]:
             default = f.default
         specs.append(OptionSpec(f.name, flag, kind, value_type, required, default, meta["help"], meta["choices"],
                                 meta["min"], meta["path"], meta["aliases"], meta["exists"], meta["parse"],
-                                meta["check"], meta["argument"]))  # fmt: skip
+                                meta["check"], meta["argument"], meta["metavar"]))  # fmt: skip
     return specs
 
 
@@ -174,7 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
     for spec in option_specs(cls):
         value_type = spec.type if spec.min is None else _at_least(spec.type, spec.min, spec.flag)
         help_text = spec.help.replace("%", "%%")  # argparse %-formats help strings
-        metavar = None if spec.choices else spec.flag.lstrip("-").replace("-", "_").upper()
+        metavar = spec.metavar or (None if spec.choices else spec.flag.lstrip("-").replace("-", "_").upper())
         flags = (spec.flag, *spec.aliases)
         if spec.argument:
             parser.add_argument(spec.name, type=value_type, help=help_text)

@@ -25,6 +25,7 @@ SETTINGS_COMMANDS = {path: c for path, c in _commands(cli.main) if hasattr(c.cal
 def test_the_commands_that_write_datasets_and_poses_take_settings_classes():
     assert {" ".join(p) for p in SETTINGS_COMMANDS} >= {
         "sample-poses", "render", "interhand prepare", "import intaghand", "import renderih", "textures make",
+        "train", "eval", "demo",
     }  # fmt: skip
 
 
