@@ -22,17 +22,17 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 DEMO := out/demo
 demo: $(STAMP)
 	$(BIN)/python cli.py assets info
-	$(BIN)/python cli.py assets preview $(DEMO)/hands.png --size 256
+	$(BIN)/python cli.py assets preview $(DEMO)/hands.png --resolution 256
 	$(BIN)/python cli.py sample-poses --out $(DEMO)/poses.npz --num 16 --copies 4 --iters 40 --seed 0
-	$(BIN)/python cli.py render --poses $(DEMO)/poses.npz --out $(DEMO)/renderih --num 8 --resolution 128 --samples 16
-	$(BIN)/python cli.py preview $(DEMO)/renderih --out $(DEMO)/preview.png --count 8 --columns 4
+	$(BIN)/python cli.py render --poses $(DEMO)/poses.npz --out $(DEMO)/renderih --num 8 --resolution 128 --cycles-samples 16
+	$(BIN)/python cli.py preview $(DEMO)/renderih --out $(DEMO)/preview.png --num 8 --columns 4
 	$(BIN)/python cli.py interhand mini-release --out $(DEMO)/ih_release
-	$(BIN)/python cli.py interhand prepare --data_path $(DEMO)/ih_release --save_path $(DEMO)/interhand --split train
+	$(BIN)/python cli.py interhand prepare --data_path $(DEMO)/ih_release --out $(DEMO)/interhand --split train
 	$(BIN)/python cli.py train --config training/configs/tiny.yaml --data renderih=$(DEMO)/renderih \
 		--data interhand=$(DEMO)/interhand --mix renderih:0.5,interhand:0.5 --max-steps 40 --out $(DEMO)/run --device cpu \
 		$(if $(wildcard $(DEMO)/run/checkpoints/last.pt),--resume $(DEMO)/run)
 	$(BIN)/python cli.py eval --checkpoint $(DEMO)/run --data $(DEMO)/renderih --json $(DEMO)/run/metrics.json
-	$(BIN)/python cli.py demo --checkpoint $(DEMO)/run --img_path $(DEMO)/renderih/images --save_path $(DEMO)/overlays
+	$(BIN)/python cli.py demo --checkpoint $(DEMO)/run --img_path $(DEMO)/renderih/images --out $(DEMO)/overlays
 	@echo "demo outputs in $(DEMO)/: hands.png, poses.report/, preview.png, run/, overlays/"
 
 test: $(STAMP) lint

@@ -305,7 +305,8 @@ def hdri_list(hdri_dir):
 @click.argument("dataset", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), callback=_check_image_out,
               help="Contact sheet .png to write.")  # fmt: skip
-@click.option("--count", type=POSITIVE, default=16, show_default=True, help="How many samples to draw.")
+@click.option("--num", "--count", "count", type=POSITIVE, default=16, show_default=True,
+              help="How many samples to draw.")  # fmt: skip
 @click.option("--columns", type=POSITIVE, default=4, show_default=True, help="Samples per row.")
 @click.option("--scale", type=POSITIVE, default=2, show_default=True, help="Enlarge each sample this many times.")
 @click.option(
@@ -323,7 +324,8 @@ def preview_cmd(dataset, out, count, columns, scale, sort, only):
 
 @assets.command("preview")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--size", type=click.IntRange(16), default=384, show_default=True, help="Image side in pixels.")
+@click.option("--resolution", "--size", "size", type=click.IntRange(16), default=384, show_default=True,
+              help="Image side in pixels.")  # fmt: skip
 @MANO_DIR_OPTION
 def assets_preview(out, size, mano_dir):
     """Render the active hand model's two rest-pose hands with Blender into OUT.png (shows which model is active)."""
@@ -600,7 +602,8 @@ def interhand_vis(data_path, split, capture, seq, frame, out):
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the release into.")
 @click.option("--no-images", is_flag=True, help="Annotations only (no Blender rendering; fast).")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--samples", default=4, show_default=True, type=click.IntRange(1), help="Cycles samples per image.")
+@click.option("--cycles-samples", "--samples", "samples", default=4, show_default=True, type=click.IntRange(1),
+              help="Cycles samples per pixel of each image.")  # fmt: skip
 @MANO_DIR_OPTION
 def interhand_mini_release(out, no_images, seed, samples, mano_dir):
     """Generate a tiny InterHand2.6M release (exact layout and JSON structures, with the real release's pitfalls:

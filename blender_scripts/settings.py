@@ -25,7 +25,7 @@ class RenderSettings:
                                     parse=parse_shard, format=format_shard)  # fmt: skip
     resolution: int = option("Square image side in pixels.", 256, min=16)
     samples: int = option("Cycles samples per pixel (denoised, so 9 is enough at 256 px).", 9, min=1,
-                          fingerprint=True)  # fmt: skip
+                          flag="--cycles-samples", aliases=("--samples",), fingerprint=True)  # fmt: skip
     denoise: str = option("OpenImageDenoise quality (off: raw Cycles samples).", "fast", choices=DENOISERS,
                           fingerprint=True)  # fmt: skip
     seed: int = option("Global seed; each sample draws from (seed, sample id).", 0, fingerprint=True)

@@ -2,6 +2,8 @@
 defaults and choices, and refuses a bad value as a usage error (exit 2)."""
 
 import dataclasses
+import re
+from pathlib import Path
 
 import click
 import pytest
@@ -61,3 +63,36 @@ def test_a_bad_shard_is_a_usage_error(path, tmp_path):
     result = CliRunner().invoke(cli.main, [*path, *args, "--shard", "3/2"])
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--shard'" in result.output and "0 <= K < N" in result.output
+
+
+def _readme_names() -> dict:
+    """{option: (commands, also accepted)} from the README's table of option names."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = text.split("<!-- cli-names -->")[1].split("<!-- /cli-names -->")[0]
+    rows = {}
+    for line in table.splitlines()[3:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4:
+            rows[cells[0].strip("`")] = (
+                [c.strip() for c in cells[2].split(",")],
+                re.findall(r"`(--[\w-]+)`", cells[3]),
+            )
+    return rows
+
+
+def test_every_command_uses_the_readme_names_and_the_old_spellings_only_as_aliases():
+    primary = {}  # command -> {primary flag: all its flags}
+    for path, command in _commands(cli.main):
+        flags = {p.opts[0]: set(p.opts) for p in command.params if isinstance(p, click.Option) and p.name != "help"}
+        primary[" ".join(path)] = flags
+    for name, (commands, aliases) in _readme_names().items():
+        named = [c for c in commands if not c.startswith("every")]
+        for listed in named:
+            matching = [c for c in primary if c == listed or c.startswith(listed + " ")]
+            assert matching, f"README names a command {listed!r} that does not exist"
+            for command in matching:
+                assert name in primary[command], f"README: {command} should take {name}"
+                old = [a for a in aliases if a in primary[command]]
+                assert not old, f"{command}: {old} should be aliases of {name}"
+    mano = [c for c, flags in primary.items() if "--mano_dir" in flags or "--mano-dir" in flags]
+    assert len(mano) >= 10

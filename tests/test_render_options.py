@@ -46,14 +46,14 @@ def changed_value(f: dataclasses.Field, spec):
     return f"{f.name}_value.x"
 
 
-def test_every_field_is_an_option_of_both_parsers_under_one_flag():
+def test_every_field_is_an_option_of_both_parsers_under_the_same_flags():
     names = [f.name for f in dataclasses.fields(RenderSettings)]
     assert [s.name for s in SPECS] == names
     click_flags = {p.name: p.opts for p in cli.render_cmd.params}
     argparse_flags = {a.dest: a.option_strings for a in build_parser()._actions}
     for spec in SPECS:
-        assert click_flags[spec.name] == [spec.flag], spec.name
-        assert argparse_flags[spec.name] == [spec.flag], spec.name
+        assert click_flags[spec.name] == [spec.flag, *spec.aliases], spec.name
+        assert argparse_flags[spec.name] == [spec.flag, *spec.aliases], spec.name
     assert len({s.flag for s in SPECS}) == len(SPECS)
 
 
@@ -115,7 +115,7 @@ def test_settings_made_in_code_are_checked_against_the_same_choices_and_ranges()
     from handmodel.options import check_settings
 
     check_settings(RenderSettings(**REQUIRED))
-    for bad, message in ((dict(samples=0), "--samples 0: must be >= 1"), (dict(resolution=8), "--resolution 8"),
+    for bad, message in ((dict(samples=0), "--cycles-samples 0: must be >= 1"), (dict(resolution=8), "--resolution 8"),
                          (dict(denoise="medium"), "--denoise medium: expected one of off, fast")):  # fmt: skip
         with pytest.raises(InputError, match=message):
             check_settings(RenderSettings(**REQUIRED, **bad))

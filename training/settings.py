@@ -66,7 +66,8 @@ class TrainSettings:
     steps_per_epoch: int | None = option("Steps per epoch (default: one pass over the data).", None, min=1)
     max_steps: int | None = option("Stop after this many steps in all (quick runs).", None, min=1)
     workers: int | None = option("Data-loader processes per training process (default: spare cores on CUDA, 2 on "
-                                 "CPU; 0: load in the training process).", None, min=0)  # fmt: skip
+                                 "CPU; 0: load in the training process).", None, min=0, flag="--loader-workers",
+                                 aliases=("--workers",))  # fmt: skip
     resolution: int | None = option(f"Network input side in pixels {_default('model', 'input_size')}.", None, min=32,
                                     aliases=("--input-size",))  # fmt: skip
     backbone: str | None = option(f"ResNet encoder {_default('model', 'backbone')}.", None, choices=BACKBONES)
@@ -100,7 +101,8 @@ class EvalSettings:
     data: str = option("Dataset folder to evaluate on.", None, required=True, path="dir")
     json: str | None = option("Also write the metrics here.", None, path="file")
     batch_size: int = option("Images per forward pass.", 16, min=1)
-    workers: int = option("Data-loader processes (0: load in this process).", 0, min=0)
+    workers: int = option("Data-loader processes (0: load in this process).", 0, min=0, flag="--loader-workers",
+                          aliases=("--workers",))  # fmt: skip
     device: str = option(DEVICE_HELP, "auto", check=check_device)
     mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")
 
