@@ -16,7 +16,7 @@ class ImportSettings:
     split: str = option("Split folder under SRC (when SRC is not the split folder itself).", "train",
                         fingerprint=True)  # fmt: skip
     workers: int = option(WORKERS_HELP, 1, min=0)
-    num: int | None = option("Only the first NUM samples.", None, min=1)
+    num: int | None = option("Only the first NUM samples.", None, min=1, aliases=("--limit",))
     shard: tuple[int, int] = option("K/N: only the sample indices with index % N == K (N jobs can fill one folder).",
                                     (0, 1), parse=parse_shard, format=format_shard)  # fmt: skip
     mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")

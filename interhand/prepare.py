@@ -210,7 +210,7 @@ class PrepareSettings:
                       path="dir")  # fmt: skip
     split: str = option("Which split of the release.", "train", choices=SPLITS, fingerprint=True)
     workers: int = option(WORKERS_HELP + " Each runs one Blender.", 1, min=0)
-    num: int | None = option("Only the first NUM candidate images (a quick look).", None, min=1)
+    num: int | None = option("Only the first NUM candidate images (a quick look).", None, min=1, aliases=("--limit",))
     shard: tuple[int, int] = option("K/N: only the sample ids with id % N == K (N jobs can fill one folder).",
                                     (0, 1), parse=parse_shard, format=format_shard)  # fmt: skip
     selection: str = option("Frame rule and crop: 'default' (joint_3d interacting, both wrists valid, crop around "
