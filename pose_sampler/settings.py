@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass
 
-from handmodel.errors import InputError
+from handmodel.devices import check_device
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
 from handmodel.options import check_settings, fingerprinted, format_shard, option
@@ -15,19 +15,8 @@ from handmodel.sharding import parse_shard
 CONTACT_GOALS = ("touching", "free")
 
 
-def check_device(device: str) -> None:
-    """InputError unless `device` is cpu, cuda or cuda:N with that GPU present here."""
-    import re
-
-    import torch
-
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
-        raise InputError(f"--device {device}: expected cpu, cuda or cuda:N")
-    if device.startswith("cuda"):
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if int(device.partition(":")[2] or 0) >= n:
-            where = f"only {n} CUDA device(s) here" if n else "CUDA is not available here"
-            raise InputError(f"--device {device}: {where} (use --device cpu)")
+def _check_sampler_device(device: str) -> None:
+    check_device(device, kinds=("cpu", "cuda"))
 
 
 @dataclass(kw_only=True)
@@ -59,7 +48,7 @@ class SampleSettings:
     contact: str = option("touching: the hands end in contact (a goal of the optimizer and of the filter); free: "
                           "left to the contact loss.", "touching", choices=CONTACT_GOALS, fingerprint=True)  # fmt: skip
     device: str = option("torch device: cpu, cuda, cuda:1, ... (CPU and CUDA runs agree to float precision, so "
-                         "either resumes the other).", "cpu", check=check_device)  # fmt: skip
+                         "either resumes the other).", "cpu", check=_check_sampler_device)  # fmt: skip
     shard: tuple[int, int] = option("K/N: run the chunks c with c % N == K.", (0, 1), parse=parse_shard,
                                     format=format_shard)  # fmt: skip
     restart: bool = option("Discard finished chunks of an earlier run instead of resuming.", False)

@@ -4,31 +4,13 @@ DEFAULTS, whose values the help texts quote). Importing this is cheap (no torch)
 
 from dataclasses import dataclass
 
+from handmodel.devices import check_device
 from handmodel.errors import InputError
 from handmodel.models import MANO_DIR_HELP
 from handmodel.options import option
 from training.config import BACKBONES, DEFAULTS, PRESETS
 
 RUN_HELP = "Checkpoint .pt (or run folder) from `train`."
-
-
-def check_device(device: str) -> None:
-    """InputError unless `device` is cpu, cuda, cuda:N, mps or auto, and a named GPU exists here."""
-    import re
-
-    if device in ("auto", "cpu"):
-        return
-    if not re.fullmatch(r"cuda(:\d+)?|mps", device):
-        raise InputError(f"{device!r}: expected cpu, cuda, cuda:N, mps or auto")
-    import torch
-
-    if device.startswith("cuda"):
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if int(device.partition(":")[2] or 0) >= n:
-            where = f"only {n} CUDA device(s)" if n else "no CUDA GPU on this machine"
-            raise InputError(f"{device}: {where}; use --device cpu (or auto)")
-    elif not torch.backends.mps.is_available():
-        raise InputError(f"{device}: no MPS device on this machine; use --device cpu (or auto)")
 
 
 def _positive(value: float) -> None:
