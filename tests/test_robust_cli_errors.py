@@ -63,7 +63,10 @@ def test_permission_and_read_only_errors_name_the_path(tmp_path, monkeypatch, er
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["eval", "--checkpoint", "x.pt", "--data", ".", "--device", "banana"], "--device banana: expected cpu, mps, auto, cuda"),
+        (
+            ["eval", "--checkpoint", "x.pt", "--data", ".", "--device", "banana"],
+            "--device banana: expected cpu, mps, auto, cuda",
+        ),
         (["train", "--data", "a=b", "--lr", "nan"], "'nan' is not a finite number"),
         (["train", "--data", "a=b", "--max-steps", "-1"], "--max-steps"),
         (["eval", "--checkpoint", "x.pt", "--data", ".", "--batch-size", "0"], "--batch-size"),
