@@ -35,6 +35,7 @@ from handmodel.options import (
     settings_from_values,
     settings_to_argv,
 )
+from handmodel.sharding import in_shard
 
 DONE_PREFIX = "@@done "
 STDERR_TAIL_LINES = 200  # of a worker's stderr, kept for the error message
@@ -79,8 +80,7 @@ class Job:
 
             self.rig_cameras = load_rig_cameras(s.cameras)
         n = len(self.poses) if s.num is None else min(s.num, len(self.poses))
-        k, shards = s.shard
-        self.rows = [i for i in range(n) if int(self.poses.ids[i]) % shards == k]
+        self.rows = [i for i in range(n) if in_shard(self.poses.ids[i], s.shard)]
         self.names = {i: sample_name(self.poses.ids[i]) for i in self.rows}
         self.fingerprint = {
             "poses_sha256": _sha256(s.poses),

@@ -12,3 +12,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 0 <= k < n:
         raise InputError(f"--shard {text}: need N >= 1 and 0 <= K < N")
     return k, n
+
+
+def in_shard(sample_id: int, shard: tuple[int, int]) -> bool:
+    """Whether shard (K, N) takes this sample id (or chunk number): id % N == K, the one rule of every stage."""
+    k, n = shard
+    return int(sample_id) % n == k

@@ -31,6 +31,7 @@ from handmodel.joints import HANDS
 from handmodel.options import check_settings
 from handmodel.outdir import open_output
 from handmodel.png import write_png
+from handmodel.sharding import in_shard
 from handmodel.worker_pool import resolve_workers, run_in_workers, worker_threads
 from importers.layouts import (
     LAYOUTS,
@@ -155,8 +156,7 @@ def import_dataset(kind: str, settings: ImportSettings, models, progress: bool =
         probe = cv2.imread(str(first), cv2.IMREAD_COLOR)
         size = [int(probe.shape[1]), int(probe.shape[0])] if probe is not None else [256, 256]
         write_meta(out, {**meta, "image_size": size})
-        k, n = shard
-        mine = [i for i in indices if i % n == k]
+        mine = [i for i in indices if in_shard(i, shard)]
         todo = [i for i in mine if not is_complete(out, sample_name(i))]
         report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0, "bad": 0})
         bad_files = []

@@ -50,7 +50,7 @@ from handmodel.models import MANO_DIR_HELP
 from handmodel.options import check_settings, format_shard, option
 from handmodel.outdir import file_sha256, open_output
 from handmodel.png import write_png
-from handmodel.sharding import parse_shard
+from handmodel.sharding import in_shard, parse_shard
 from handmodel.skinning import mano_forward
 from handmodel.worker_pool import WORKERS_HELP, resolve_workers, run_in_workers, worker_threads
 
@@ -245,8 +245,7 @@ def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) 
     with open_output(out, "prepare", fingerprint, shard=shard,
                      hint="the release or the settings changed; prepare into a new --out"):  # fmt: skip
         write_meta(out, {**meta, "release_sha256": fingerprint["release"]})
-        k, n = shard
-        mine = [(sample_name(i), job) for i, job in enumerate(jobs) if i % n == k]
+        mine = [(sample_name(i), job) for i, job in enumerate(jobs) if in_shard(i, shard)]
         todo = [(name, job) for name, job in mine if not is_complete(out, name)]
         report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0})
         report.update(skipped)

@@ -18,6 +18,7 @@ from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.outdir import first_difference
 from handmodel.poses_io import Poses, load_poses, save_poses
+from handmodel.sharding import in_shard
 from pose_sampler.augment import augment_angles
 from pose_sampler.seeds import rng_for
 from pose_sampler.settings import SampleSettings, poses_fingerprint
@@ -195,8 +196,7 @@ def _n_chunks(settings: SampleSettings) -> int:
 
 def _plan(settings: SampleSettings, layout: dict, fingerprint: dict, shard) -> tuple[list, list]:
     """This shard's chunks, and of those the ones still to run, as (chunk, ids) pairs."""
-    k, n_shards = shard
-    mine = [c for c in range(_n_chunks(settings)) if c % n_shards == k]
+    mine = [c for c in range(_n_chunks(settings)) if in_shard(c, shard)]
     todo = []
     for c in mine:
         ids = np.arange(c * settings.batch_size, min((c + 1) * settings.batch_size, settings.num))
