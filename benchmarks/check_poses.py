@@ -103,7 +103,7 @@ def check(path) -> dict:
     pair = [np.linalg.norm(flat[i + 1 :] - flat[i], axis=-1).mean(1) for i in range(len(flat) - 1)]
     diversity = float(np.concatenate(pair).mean()) * 1000 if pair else 0.0
     # One body: each wrist reachable from its shoulder in the file's body frame, no forearm through the other hand.
-    body = m["body_to_world"]
+    body = poses.body_to_world
     reach = np.zeros(n)
     forearm = np.zeros(n)
     for h, other in (("right", "left"), ("left", "right")):

@@ -140,11 +140,8 @@ def body_rotations(poses, models) -> np.ndarray:
     from handmodel.body import estimate_body_frame
     from handmodel.forearm import posed_frames
 
-    given = getattr(poses, "body_to_world", None)
-    if given is None:
-        given = poses.metrics.get("body_to_world")  # a per-pose array of the file (N, 4, 4)
-    if given is not None and np.shape(given) == (len(poses), 4, 4):
-        return np.asarray(given, dtype=np.float64)[:, :3, :3]
+    if poses.body_to_world is not None:  # checked on load: (N, 4, 4) rotations and translations
+        return np.asarray(poses.body_to_world, dtype=np.float64)[:, :3, :3]
     fr = {h: posed_frames(models[h], *(poses.params[h][k] for k in ("pose", "shape", "trans"))) for h in models}
     T = estimate_body_frame(fr["right"]["wrist"], fr["right"]["axis"], fr["left"]["wrist"], fr["left"]["axis"])
     return T[:, :3, :3]

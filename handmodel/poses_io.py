@@ -2,6 +2,8 @@
 
 Keys per hand: `right_pose (N,48)`, `right_shape (N,10)`, `right_trans (N,3)` and the same for `left_`;
 absolute axis-angle poses (flat hand mean), metres. Optional `ids (N,)` int64 sample ids (default 0..N-1).
+Optional `body_to_world (N,4,4)`: the rigid transform of the body both hands belong to (x to the person's right,
+y down, z forward, origin between the shoulders), checked on load to be a rotation and a translation.
 Every other array of length N is a per-pose metric (`penetration_mm`, `anatomy_violation_deg`, ...).
 `meta` is a JSON string: format, version, hand model, convention, seed, settings.
 """
@@ -25,12 +27,14 @@ PARAM_SHAPES = {"pose": 48, "shape": 10, "trans": 3}
 
 @dataclass
 class Poses:
-    """Parameters per hand: params['right']['pose'] (N,48) etc.; metrics: name -> (N,) arrays."""
+    """Parameters per hand: params['right']['pose'] (N,48) etc.; metrics: name -> (N,) arrays; body_to_world
+    (N,4,4) or None."""
 
     params: dict[str, dict[str, np.ndarray]]
     ids: np.ndarray
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    body_to_world: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -49,6 +53,8 @@ def save_poses(path: str | os.PathLike, poses: Poses) -> None:
     arrays = {f"{h}_{k}": np.asarray(v, dtype=np.float32) for h in HANDS for k, v in poses.params[h].items()}
     arrays["ids"] = np.asarray(poses.ids, dtype=np.int64)
     arrays.update({k: np.asarray(v) for k, v in poses.metrics.items()})
+    if poses.body_to_world is not None:
+        arrays["body_to_world"] = np.asarray(poses.body_to_world, dtype=np.float64)
     meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **poses.meta}
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_path(path) as tmp:
@@ -94,5 +100,19 @@ def load_poses(path: str | os.PathLike) -> Poses:
     if ids.dtype.kind not in "iu":
         raise InputError(f"{path}: key 'ids' holds {ids.dtype} values, expected integers")
     unique_ids(ids, path, "key 'ids'")
+    body = _body_to_world(arrays.pop("body_to_world"), path, n) if "body_to_world" in arrays else None
     metrics = {k: v for k, v in arrays.items() if v.shape[:1] == (n,)}
-    return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta=meta)
+    return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta=meta, body_to_world=body)
+
+
+def _body_to_world(value, path: Path, n: int) -> np.ndarray:
+    """The (n,4,4) body transforms, each a rotation and a translation; InputError naming the file otherwise."""
+    T = numeric_array(value, path, "key 'body_to_world'", (n, 4, 4))
+    R = T[:, :3, :3]
+    bad = np.abs(T[:, 3] - [0.0, 0.0, 0.0, 1.0]).max(1) > 1e-6
+    bad |= np.abs(np.einsum("nji,njk->nik", R, R) - np.eye(3)).max((1, 2)) > 1e-4
+    bad |= np.linalg.det(R) < 0
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{path}: key 'body_to_world' row {i} is not a rotation and a translation")
+    return T

@@ -266,6 +266,7 @@ def merge_chunks(paths: list, meta: dict) -> Poses:
         ids=np.concatenate([x.ids for x in parts]),
         metrics={m: np.concatenate([x.metrics[m] for x in parts]) for m in parts[0].metrics},
         meta=meta,
+        body_to_world=np.concatenate([x.body_to_world for x in parts]),
     )
 
 
@@ -398,8 +399,8 @@ def _run_chunk(c: int, ids, settings: SampleSettings, run: dict, bar, stages: di
     metrics["seed_id"] = (ids // settings.copies).astype(np.int64)
     metrics["copy"] = (ids % settings.copies).astype(np.int64)
     metrics["interaction"] = start["label"][keep].astype(str)
-    metrics["body_to_world"] = body[keep].cpu().double().numpy()
-    return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta={})
+    body_to_world = body[keep].cpu().double().numpy()
+    return Poses(params=params, ids=ids.astype(np.int64), metrics=metrics, meta={}, body_to_world=body_to_world)
 
 
 def _stored(geom, final: dict, keep: slice) -> tuple[dict, dict]:

@@ -37,7 +37,7 @@ def test_body_frame_comes_from_the_poses_file_or_is_estimated():
     params = {h: {"pose": np.zeros((n, 48)), "shape": np.zeros((n, 10)), "trans": np.zeros((n, 3))} for h in models}
     T = np.tile(np.eye(4), (n, 1, 1))
     T[:, :3, :3] = Rotation.random(n, random_state=2).as_matrix()
-    given = Poses(params=params, ids=np.arange(n), metrics={"body_to_world": T})
+    given = Poses(params=params, ids=np.arange(n), body_to_world=T)
     assert np.allclose(body_rotations(given, models), T[:, :3, :3])
     # Without it: the estimate, whose x axis runs from the left elbow to the right one.
     for h, side in (("right", 1.0), ("left", -1.0)):

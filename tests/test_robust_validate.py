@@ -32,6 +32,19 @@ def _poses_file(path, n=3, **changes):
         ({"right_trans": np.full((3, 3), np.nan)}, "key 'right_trans' holds NaN or infinite values"),
         ({"ids": np.array([0, 1, 1])}, "key 'ids' repeats id 1"),
         ({"ids": np.array([0.0, 1.0, 2.0])}, "key 'ids' holds float64 values, expected integers"),
+        (
+            {"body_to_world": np.tile(np.eye(4), (3, 1, 1)) * [[[1.0]], [[np.nan]], [[1.0]]]},
+            "key 'body_to_world' holds NaN or infinite values",
+        ),
+        ({"body_to_world": np.tile(np.eye(4)[:3], (3, 1, 1))}, r"key 'body_to_world' has shape \(3, 3, 4\)"),
+        (
+            {"body_to_world": np.tile(np.diag([2.0, 1.0, 1.0, 1.0]), (3, 1, 1))},
+            "key 'body_to_world' row 0 is not a rotation and a translation",
+        ),
+        (
+            {"body_to_world": np.tile(np.diag([-1.0, 1.0, 1.0, 1.0]), (3, 1, 1))},
+            "key 'body_to_world' row 0 is not a rotation and a translation",
+        ),  # a mirror
     ],
 )
 def test_bad_poses_values_name_the_file_and_key(tmp_path, changes, words):

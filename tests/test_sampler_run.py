@@ -38,7 +38,7 @@ def test_poses_rebuilt_with_smplx_from_the_file_show_the_written_metrics(tmp_pat
         assert poses.metrics[name].shape == (12,)
     assert poses.meta["hand_model"]["hash"] == sampler_models.info["hash"]
     assert Path(str(out).replace(".npz", ".prior.npz")).is_file()
-    assert poses.metrics["body_to_world"].shape == (12, 4, 4)
+    assert poses.body_to_world.shape == (12, 4, 4)
     assert set(poses.metrics["interaction"]) <= set(CONFIG_NAMES)
     for png in ("penetration.png", "angles.png", "poses.png", "interaction.png"):
         assert (tmp_path / "p.report" / png).stat().st_size > 10_000
