@@ -153,8 +153,9 @@ def hand_annotation(model, pose, shape, trans, K, R, t) -> dict:
 def meter(linear: np.ndarray, mask: np.ndarray, target: float) -> float:
     """The exposure rule on one render: the gain that puts its hand pixels' median luma on `target`."""
     from blender_scripts.exposure import choose_gain
+    from handmodel.dataset_io import hand_mask
 
-    return choose_gain(linear[(mask == 1) | (mask == 2)], target)  # the hands: forearms and sleeves left out
+    return choose_gain(linear[hand_mask(mask)], target)  # the hands: forearms and sleeves left out
 
 
 def body_rotations(poses, models) -> np.ndarray:
@@ -311,7 +312,7 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                       "background_gain": out["background_gain"], "white_balance": out["white_balance"],
                       "exposure_target": target, "skin_tone": tone["tone"], "skin_ita": tone["ita"],
                       "forearms": s.forearms, "sleeves": sleeves or None,
-                      **hand_figures(out["rgb"], np.where(out["mask"] <= 2, out["mask"], 0))}  # fmt: skip
+                      **hand_figures(out["rgb"], out["mask"])}  # fmt: skip
             if done == 0:
                 job.write_meta()
             writer.write(job.names[i], out, annotation_to_json({"K": spec.K, "R": spec.R, "t": spec.t}, hands, source))
