@@ -12,7 +12,6 @@ samples/s and the ETA. A rerun skips finished samples; a killed run loses nothin
 import argparse
 import collections
 import functools
-import hashlib
 import json
 import os
 import subprocess
@@ -54,16 +53,13 @@ def settings_from_args(a: argparse.Namespace) -> RenderSettings:
     return settings_from_values(RenderSettings, vars(a))
 
 
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 class Job:
     """Everything a run needs, loaded and checked once: poses, hand models, catalogues, cameras, the sample ids."""
 
     def __init__(self, s: RenderSettings):
         from handmodel import load_hand_models
         from handmodel.dataset_io import read_meta, sample_name
+        from handmodel.outdir import file_sha256
         from handmodel.poses_io import load_poses
         from hdri.catalogue import list_hdris
         from textures.catalogue import list_textures
@@ -86,10 +82,10 @@ class Job:
         self.rows = [i for i in range(n) if int(self.poses.ids[i]) % shards == k]
         self.names = {i: sample_name(self.poses.ids[i]) for i in self.rows}
         self.fingerprint = {
-            "poses_sha256": _sha256(s.poses),
+            "poses_sha256": file_sha256(s.poses)[:16],
             "image_size": [s.resolution, s.resolution],
             **fingerprinted(s),
-            "cameras_sha256": _sha256(s.cameras) if s.cameras else None,
+            "cameras_sha256": file_sha256(s.cameras)[:16] if s.cameras else None,
             "hdris": [h.name for h in self.hdris],
             "textures": [os.path.basename(t) for t in self.textures],
             "hand_model": self.models.identity,
