@@ -68,10 +68,6 @@ def hand_figures(rgb: np.ndarray, mask: np.ndarray) -> dict:
             "hand_pixels": int(len(px))}  # fmt: skip
 
 
-def in_band(luma_median) -> bool:
-    return luma_median is not None and EXPOSURE_BAND[0] <= luma_median <= EXPOSURE_BAND[1]
-
-
 def target_luma(albedo_linear, stops: float = 0.0) -> float:
     """The median hand luma to aim for: 0.5 for a mid skin (albedo luma 0.55 encoded), brighter for lighter and
     darker for darker skin at 0.8 of their own difference (as a photograph metered on the scene shows them; albedo:

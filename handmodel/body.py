@@ -76,12 +76,6 @@ def _norm(v, eps: float = 1e-12):
     return ((v * v).sum(-1) + eps) ** 0.5
 
 
-def elbow_position(wrist, forearm_dir, dims: ArmDims = ARM):
-    """The elbow joint (..., 3): the wrist (..., 3) plus the forearm length along `forearm_dir` (..., 3, unit,
-    pointing from the wrist towards the elbow; see `handmodel.forearm.forearm_axis`)."""
-    return _as_array(wrist) + dims.forearm * _as_array(forearm_dir)
-
-
 def _torso_depth(p, dims: ArmDims):
     """How far (metres, >= 0) points (..., 3) lie inside the torso cylinder below the shoulder line."""
     x = p[..., 0] / dims.torso_half_breadth

@@ -49,11 +49,6 @@ class ForearmDims:
 FOREARM = ForearmDims()
 
 
-def ellipse_perimeter(a: float, b: float) -> float:
-    """Ramanujan's approximation of an ellipse's perimeter from its semi-axes."""
-    return float(np.pi * (3 * (a + b) - np.sqrt((3 * a + b) * (a + 3 * b))))
-
-
 def rest_frame(model, shape=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(wrist (3,), axis (3,), lateral (3,)) of the rest hand (shape (10,) or zeros): axis from the middle MCP
     through the wrist (towards the elbow), lateral along the knuckles from the pinky MCP to the index MCP,

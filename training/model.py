@@ -380,8 +380,3 @@ def project_weak(points, cam):
     """Normalised 3D points (B,N,3), camera (B,3) = (s, tx, ty) -> image coordinates in [-1, 1] (B,N,2):
     pixel / S * 2 - 1."""
     return cam[:, None, :1] * points[..., :2] + cam[:, None, 1:]
-
-
-def count_parameters(net: nn.Module) -> int:
-    """Trainable weights (the fixed upsampling, regressor and graphs are buffers, not counted)."""
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
