@@ -22,7 +22,6 @@ def test_the_script_refuses_clearly_without_a_gpu():
     assert gpu_check.main(["train", "--device", "cuda"]) == 2
 
 
-@pytest.mark.slow
 def test_train_and_ddp_sections_run_a_tiny_network_on_the_cpu(capsys):
     small = ["--device", "cpu", "--tiny", "--backbone", "resnet18", "--size", "64", "--batch", "2", "--steps", "1"]
     assert gpu_check.main(["train", *small]) == 0

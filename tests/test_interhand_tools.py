@@ -17,7 +17,6 @@ from tests.interhand_fixtures import release_with_images
 SEQ0 = "0000_two_hands_clasp"
 
 
-@pytest.mark.slow  # the shared release is rendered with Blender
 def test_gif_per_camera_holds_the_non_black_frames(tmp_path):
     root, _ = release_with_images()
     paths = write_gifs(root, tmp_path, "train", 0, [SEQ0], fps=10, scale=0.5, progress=False)
@@ -37,7 +36,6 @@ def test_gif_per_camera_holds_the_non_black_frames(tmp_path):
         write_gifs(root, tmp_path, "train", 0, ["nope"], progress=False)
 
 
-@pytest.mark.slow
 def test_vis_writes_plots_that_open_and_joint_overlays(tmp_path):
     root, _ = release_with_images()
     paths = write_vis(root, tmp_path, "train", 0, SEQ0)

@@ -171,7 +171,6 @@ def test_a_cached_dataset_reads_each_sample_once_and_gives_the_same_items(drawn_
     assert HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG, cache=True).cache is None
 
 
-@pytest.mark.slow
 def test_targets_of_a_rendered_sample_follow_intaghands_rule_computed_with_smplx(rendered_dataset, models, graphs):
     """Common scale and root_rel against smplx's MANO run on the stored parameters (not the project's skinning)."""
     import smplx
