@@ -2,6 +2,7 @@
 Blender offer every one of them, with the same defaults and the same meaning, and `render --help` lists them."""
 
 import dataclasses
+import json
 import re
 
 import pytest
@@ -130,8 +131,30 @@ def test_the_options_that_change_the_pixels_are_fingerprinted_and_old_datasets_k
         "samples": 5, "denoise": "fast", "seed": 3, "subdivision": 1}  # fmt: skip
     # how a run is scheduled never changes what it writes, so shards and resumes with other values share a folder
     assert not {"workers", "restart_every", "shard", "num", "out", "poses"} & set(recorded)
-    assert LEGACY_META["denoise"] == "off"
     assert set(LEGACY_META) <= set(recorded)  # a legacy value stands in for a fingerprinted option only
-    # Forearms and sleeves change the pixels; datasets from before them had bare hands and no sleeves.
-    assert recorded["forearms"] is True and recorded["sleeves"] == 0.0
-    assert LEGACY_META["forearms"] is False and LEGACY_META["sleeves"] == 0.0
+
+
+def test_a_dataset_from_before_the_denoiser_forearms_and_sleeves_continues_only_as_it_was_rendered(
+    tmp_path, models, texture_dir
+):
+    """Its meta.json lacks those keys: it was rendered from raw samples, with bare hands and no sleeves, so a run
+    with those settings continues it and a run with today's defaults (or any one of them) is refused."""
+    from blender_scripts.render import Job
+    from handmodel.errors import InputError
+    from tests.render_fixtures import make_poses_file
+
+    make_poses_file(tmp_path / "poses.npz", models, 2)
+    base = dict(poses=str(tmp_path / "poses.npz"), out=str(tmp_path / "ds"), resolution=64,
+                texture_dirs=[str(texture_dir)], generated_textures=False)  # fmt: skip
+    as_rendered = dict(base, denoise="off", forearms=False, sleeves=0.0)
+    Job(RenderSettings(**as_rendered)).write_meta()
+    meta_path = tmp_path / "ds" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k not in ("denoise", "forearms", "sleeves")}))
+
+    Job(RenderSettings(**as_rendered))  # continues
+    with pytest.raises(InputError, match=r"belongs to another run \(denoise was 'off', now 'fast'\)"):
+        Job(RenderSettings(**base))
+    for key, value in (("forearms", True), ("sleeves", 0.3)):
+        with pytest.raises(InputError, match=rf"belongs to another run \({key} was"):
+            Job(RenderSettings(**dict(as_rendered, **{key: value})))
