@@ -1,2 +1,3 @@
 """Tools that look at what the stages made, on the command-line side (OpenCV is fine here; Blender never imports
-this package): the dataset contact sheet (`preview.py`) and the hand-model picture (`model_preview.py`)."""
+this package): the dataset contact sheet (`preview.py`). The hand-model picture drives a Blender scene, so it lives
+in `blender_scripts/model_preview.py`."""
