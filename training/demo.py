@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from handmodel import load_hand_models
 from handmodel.atomic import atomic_path
+from handmodel.colours import HAND_COLOURS_BGR
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from training.checkpoint import load_model
@@ -21,7 +22,6 @@ from training.dataset import letterbox_affine
 from training.mesh_graph import hand_graphs
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-MESH_COLORS = {"right": np.array([90, 140, 230.0]), "left": np.array([230, 150, 80.0])}  # BGR
 ALPHA = 0.8
 
 
@@ -81,7 +81,7 @@ def draw_meshes(image: np.ndarray, meshes: dict, faces: dict) -> np.ndarray:
         shade = 0.35 + 0.65 * np.abs(n[:, 2]) / (np.linalg.norm(n, axis=1) + 1e-12)
         polys.append(v[f])
         depth.append(d[f].mean(1))
-        colors.append(shade[:, None] * MESH_COLORS[h])
+        colors.append(shade[:, None] * np.array(HAND_COLOURS_BGR[h], dtype=np.float64))
     polys, depth, colors = map(np.concatenate, (polys, depth, colors))
     for i in np.argsort(-depth, kind="stable"):
         p = np.round(polys[i] * 16).astype(np.int32)
