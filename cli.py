@@ -329,7 +329,7 @@ def preview_cmd(dataset, out, count, columns, scale, sort, only):
 @MANO_DIR_OPTION
 def assets_preview(out, size, mano_dir):
     """Render the active hand model's two rest-pose hands with Blender into OUT.png (shows which model is active)."""
-    from dataset_tools.model_preview import model_preview
+    from blender_scripts.model_preview import model_preview
 
     info = model_preview(out, mano_dir, size)
     click.echo(f"{info['model']} ({info['hash']}) rendered into {out}")

@@ -208,7 +208,7 @@ def time_arms(models, scenes, warmup, params, mode: str, metered: bool = False) 
             return
         target = target_luma(scene.skin.tone["albedo"], spec.exposure_stops * 0.5)
         out = scene.render(rgb=True, exposure=functools.partial(meter, target=target))
-        hand_figures(out["rgb"], np.where(out["mask"] <= 2, out["mask"], 0))
+        hand_figures(out["rgb"], out["mask"])
 
     try:
         one(len(scenes), warmup[1])

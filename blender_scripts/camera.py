@@ -14,7 +14,8 @@ from handmodel.forearm import FOREARM, SLEEVE_EASE
 
 @dataclass(frozen=True)
 class CameraRanges:
-    """Ranges the camera around the hands is sampled from (degrees, metres, 35 mm-equivalent focal length).
+    """Ranges the camera around the hands is sampled from (degrees, metres); the focal length is not drawn but
+    follows from the framing (`sample_orbit_camera`).
 
     Without a body frame, azimuth and elevation are about the world's -y axis; with one (`body_rotation`), they
     are the body's: azimuth 0 is in front of the person looking back at the hands, positive elevation above the
@@ -26,7 +27,6 @@ class CameraRanges:
     azimuth: tuple[float, float] = (-180.0, 180.0)
     elevation: tuple[float, float] = (-60.0, 75.0)
     roll: tuple[float, float] = (-30.0, 30.0)
-    focal_mm: tuple[float, float] = (35.0, 85.0)
     body_azimuth: tuple[float, float] = (-100.0, 100.0)
     body_elevation: tuple[float, float] = (-25.0, 85.0)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmodel.dataset_io import HAND_LABELS
+from handmodel.dataset_io import hand_mask
 
 EXPOSURE_BAND = (0.25, 0.75)  # median hand luma, sRGB-encoded 0-1
 CLIP_LEVEL = 250 / 255
@@ -61,15 +61,11 @@ def encode(linear: np.ndarray, gain: float = 1.0) -> np.ndarray:
 def hand_figures(rgb: np.ndarray, mask: np.ndarray) -> dict:
     """{'hand_luma_median': median luma of the hand pixels (0-1), 'hand_clipped': share of them with a channel at
     CLIP_LEVEL or above, 'hand_pixels'} of an sRGB uint8 image (H,W,3) and its mask (H,W, the dataset's labels)."""
-    px = rgb[np.isin(mask, tuple(HAND_LABELS.values()))].astype(np.float64) / 255.0  # forearms left out
+    px = rgb[hand_mask(mask)].astype(np.float64) / 255.0  # forearms left out
     if not len(px):
         return {"hand_luma_median": None, "hand_clipped": None, "hand_pixels": 0}
     return {"hand_luma_median": float(np.median(px @ LUMA)), "hand_clipped": float(np.mean(px.max(1) >= CLIP_LEVEL)),
             "hand_pixels": int(len(px))}  # fmt: skip
-
-
-def in_band(luma_median) -> bool:
-    return luma_median is not None and EXPOSURE_BAND[0] <= luma_median <= EXPOSURE_BAND[1]
 
 
 def target_luma(albedo_linear, stops: float = 0.0) -> float:

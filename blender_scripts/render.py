@@ -13,7 +13,6 @@ samples; a killed run loses nothing finished.
 import argparse
 import collections
 import functools
-import hashlib
 import os
 import subprocess
 import sys
@@ -52,16 +51,13 @@ def settings_from_args(a: argparse.Namespace) -> RenderSettings:
     return settings_from_values(RenderSettings, vars(a))
 
 
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 class Job:
     """Everything a run needs, loaded and checked once: poses, hand models, catalogues, cameras, the sample ids."""
 
     def __init__(self, s: RenderSettings):
         from handmodel import load_hand_models
         from handmodel.dataset_io import sample_name
+        from handmodel.outdir import file_sha256
         from handmodel.poses_io import load_poses
         from hdri.catalogue import list_hdris
         from textures.catalogue import list_textures
@@ -83,10 +79,10 @@ class Job:
         self.rows = [i for i in range(n) if in_shard(self.poses.ids[i], s.shard)]
         self.names = {i: sample_name(self.poses.ids[i]) for i in self.rows}
         self.fingerprint = {
-            "poses_sha256": _sha256(s.poses),
+            "poses_sha256": file_sha256(s.poses)[:16],
             "image_size": [s.resolution, s.resolution],
             **fingerprinted(s),
-            "cameras_sha256": _sha256(s.cameras) if s.cameras else None,
+            "cameras_sha256": file_sha256(s.cameras)[:16] if s.cameras else None,
             "hdris": [h.name for h in self.hdris],
             "textures": [os.path.basename(t) for t in self.textures],
             "hand_model": self.models.identity,
@@ -130,8 +126,9 @@ def hand_annotation(model, pose, shape, trans, K, R, t) -> dict:
 def meter(linear: np.ndarray, mask: np.ndarray, target: float) -> float:
     """The exposure rule on one render: the gain that puts its hand pixels' median luma on `target`."""
     from blender_scripts.exposure import choose_gain
+    from handmodel.dataset_io import hand_mask
 
-    return choose_gain(linear[(mask == 1) | (mask == 2)], target)  # the hands: forearms and sleeves left out
+    return choose_gain(linear[hand_mask(mask)], target)  # the hands: forearms and sleeves left out
 
 
 def body_rotations(poses, models) -> np.ndarray:
@@ -142,8 +139,9 @@ def body_rotations(poses, models) -> np.ndarray:
 
     if poses.body_to_world is not None:  # checked on load: (N, 4, 4) rotations and translations
         return np.asarray(poses.body_to_world, dtype=np.float64)[:, :3, :3]
-    fr = {h: posed_frames(models[h], *(poses.params[h][k] for k in ("pose", "shape", "trans"))) for h in models}
-    T = estimate_body_frame(fr["right"]["wrist"], fr["right"]["axis"], fr["left"]["wrist"], fr["left"]["axis"])
+    frames = {h: posed_frames(models[h], *(poses.params[h][k] for k in ("pose", "shape", "trans"))) for h in models}
+    T = estimate_body_frame(frames["right"]["wrist"], frames["right"]["axis"], frames["left"]["wrist"],
+                            frames["left"]["axis"])  # fmt: skip
     return T[:, :3, :3]
 
 
@@ -153,24 +151,24 @@ def arm_geometry(models, layouts, forearms: bool) -> dict:
     belong to the hand's own mesh and label (the wrist cap of a bare hand; with a forearm, its first strip of
     faces, so that every hand vertex lies inside the hand's mask), and with forearms the forearm's 'faces', 'uvs',
     'palm' and 'stations' for the scene, and the wrist 'loop'."""
-    from handmodel import forearm as fa
+    from handmodel.forearm import face_stations, forearm_mesh, posed_frames, wrist_cap, wrist_loop
     from textures.uv_layout import forearm_palm_share, forearm_uvs
 
     out = {}
     for h, m in models.items():
-        loop = fa.wrist_loop(m.faces)
+        loop = wrist_loop(m.faces)
         uvs = forearm_uvs(layouts[h], m, len(loop))
         if forearms:
             palm_uvs, share = forearm_uvs(layouts[h], m, len(loop), palmar=True), forearm_palm_share(m, loop)
-            fr = fa.posed_frames(m, np.zeros((1, 48)), np.zeros((1, 10)), np.zeros((1, 3)))
-            _, faces = fa.forearm_mesh(m.v_template, loop, fr["wrist"][0], fr["axis"][0], fr["lateral"][0])
+            rest = posed_frames(m, np.zeros((1, 48)), np.zeros((1, 10)), np.zeros((1, 3)))
+            _, faces = forearm_mesh(m.v_template, loop, rest["wrist"][0], rest["axis"][0], rest["lateral"][0])
             strip = 2 * len(loop)
             out[h] = {"loop": loop, "extra": faces[:strip], "extra_uvs": uvs[:strip],
                       "extra_palm": (palm_uvs[:strip], share[:strip]), "faces": faces[strip:], "uvs": uvs[strip:],
                       "palm": (palm_uvs[strip:], share[strip:]),
-                      "stations": fa.face_stations(len(loop))[strip:]}  # fmt: skip
+                      "stations": face_stations(len(loop))[strip:]}  # fmt: skip
         else:
-            _, cap = fa.wrist_cap(m.v_template, loop, np.array([1.0, 0.0, 0.0]))
+            _, cap = wrist_cap(m.v_template, loop, np.array([1.0, 0.0, 0.0]))
             centre = uvs.reshape(-1, 2).mean(0)
             cap_uvs = np.broadcast_to(centre, cap.shape + (2,)).astype(np.float32)
             out[h] = {"loop": loop, "extra": cap, "extra_uvs": cap_uvs,
@@ -198,59 +196,62 @@ def posed_arm(model, arm: dict, verts: np.ndarray, params: dict, sleeve: float |
     """(the hand object's vertices, the points the forearm's faces index or None) of one posed hand: bare, the
     hand's vertices with its wrist cap's appended; with a forearm, the hand's and the forearm's first ring, and
     the hand's with all the forearm's."""
-    from handmodel import forearm as fa
+    from handmodel.forearm import forearm_mesh, posed_frames, wrist_cap
 
-    fr = fa.posed_frames(model, *(params[k][None] for k in ("pose", "shape", "trans")))
+    frames = posed_frames(model, *(params[k][None] for k in ("pose", "shape", "trans")))
     if "faces" not in arm:
-        cap, _ = fa.wrist_cap(verts, arm["loop"], fr["axis"][0])
+        cap, _ = wrist_cap(verts, arm["loop"], frames["axis"][0])
         return np.concatenate([verts, cap]), None
-    new, _ = fa.forearm_mesh(verts, arm["loop"], fr["wrist"][0], fr["axis"][0], fr["lateral"][0], sleeve_from=sleeve)
+    new, _ = forearm_mesh(verts, arm["loop"], frames["wrist"][0], frames["axis"][0], frames["lateral"][0],
+                          sleeve_from=sleeve)  # fmt: skip
     points = np.concatenate([verts, new])
     return points[: len(verts) + len(arm["loop"])], points
 
 
-def render_worker(s: RenderSettings, max_samples: int | None = None, report=None) -> int:
+def render_worker(settings: RenderSettings, max_samples: int | None = None, report=None) -> int:
     """Render up to `max_samples` pending samples in this process (one long-lived scene); returns how many."""
     from blender_scripts.exposure import hand_figures, target_luma
     from blender_scripts.quality import RenderQuality
     from blender_scripts.sampling import sample_scene, world_order
     from blender_scripts.scene import HandScene
     from blender_scripts.writer import SampleWriter
-    from handmodel import forearm as fa
     from handmodel.dataset_io import annotation_to_json
+    from handmodel.forearm import posed_frames
     from handmodel.joints import HANDS
     from handmodel.skinning import mano_forward
     from textures.uv_layout import load_or_build
 
-    job = Job(s)
+    job = Job(settings)
     todo = job.pending()[:max_samples]
     if not todo:
         return 0
     layouts = load_or_build(job.models)
-    arms = arm_geometry(job.models, layouts, s.forearms)
+    arms = arm_geometry(job.models, layouts, settings.forearms)
     meshes = hand_meshes(job.models, layouts, arms)
-    size = s.resolution
-    quality = RenderQuality(samples=s.samples, denoiser=s.denoise)
-    scene = HandScene(meshes["faces"], size, size, uvs=meshes["uvs"], palm=meshes["palm"], subdivision=s.subdivision,
-                      threads=s.threads, quality=quality, forearms=arms if s.forearms else None)  # fmt: skip
-    writer = SampleWriter(s.out, size, size)
-    p = job.poses.params
+    size = settings.resolution
+    quality = RenderQuality(samples=settings.samples, denoiser=settings.denoise)
+    scene = HandScene(meshes["faces"], size, size, uvs=meshes["uvs"], palm=meshes["palm"],
+                      subdivision=settings.subdivision, threads=settings.threads, quality=quality,
+                      forearms=arms if settings.forearms else None)  # fmt: skip
+    writer = SampleWriter(settings.out, size, size)
+    all_params = job.poses.params  # {hand: {"pose", "shape", "trans": (N, ...)}}
     body = body_rotations(job.poses, job.models)
 
     def plan(i: int):
-        params = {h: {k: p[h][k][i] for k in ("pose", "shape", "trans")} for h in HANDS}
+        params = {h: {k: all_params[h][k][i] for k in ("pose", "shape", "trans")} for h in HANDS}
         verts = {h: mano_forward(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))[0][0]
                  for h in HANDS}  # fmt: skip
         points = np.concatenate([verts[h] for h in HANDS])
         ends = None
-        if s.forearms:
-            frames = {h: fa.posed_frames(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))
+        if settings.forearms:
+            frames = {h: posed_frames(job.models[h], *(params[h][k][None] for k in ("pose", "shape", "trans")))
                       for h in HANDS}  # fmt: skip
             ends = [(frames[h]["wrist"][0], frames[h]["axis"][0]) for h in HANDS]
-        spec = sample_scene(s.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures, job.rig_cameras,
-                            body_rotation=body[i], sleeve_probability=s.sleeves, forearms=ends)  # fmt: skip
+        spec = sample_scene(settings.seed, int(job.poses.ids[i]), points, size, job.hdris, job.textures,
+                            job.rig_cameras, body_rotation=body[i], sleeve_probability=settings.sleeves,
+                            forearms=ends)  # fmt: skip
         if spec is None:
-            raise InputError(f"{s.cameras}: no camera sees both hands of pose {i} of {s.poses}")
+            raise InputError(f"{settings.cameras}: no camera sees both hands of pose {i} of {settings.poses}")
         return params, verts, spec
 
     plans = [plan(i) for i in todo]
@@ -270,25 +271,26 @@ def render_worker(s: RenderSettings, max_samples: int | None = None, report=None
                 raise InputError(str(e)) from None
             if spec.cloth is not None:
                 scene.set_cloth(spec.cloth)
-            scene.set_hands({h: posed[h][0] for h in HANDS}, forearms={h: posed[h][1] for h in HANDS if s.forearms},
-                            sleeves=sleeves)  # fmt: skip
+            scene.set_hands({h: posed[h][0] for h in HANDS},
+                            forearms={h: posed[h][1] for h in HANDS if settings.forearms}, sleeves=sleeves)  # fmt: skip
             scene.set_camera(spec.K, spec.R, spec.t)
             tone = scene.skin.tone
-            target = target_luma(tone["albedo"], spec.exposure_stops * s.exposure_spread)
-            out = scene.render(rgb=True, exposure=functools.partial(meter, target=target))
-            gain = out["exposure"]
+            target = target_luma(tone["albedo"], spec.exposure_stops * settings.exposure_spread)
+            rendered = scene.render(rgb=True, exposure=functools.partial(meter, target=target))
+            gain = rendered["exposure"]
             hands = {h: hand_annotation(job.models[h], **params[h], K=spec.K, R=spec.R, t=spec.t) for h in HANDS}
-            source = {"renderer": "blender-cycles", "seed": s.seed, "sample_id": int(job.poses.ids[i]),
+            source = {"renderer": "blender-cycles", "seed": settings.seed, "sample_id": int(job.poses.ids[i]),
                       "pose_index": i, "hdri": spec.hdri_name, "hdri_rotation": spec.world.rotation,
                       "hdri_strength": spec.world.strength, "texture": os.path.basename(spec.skin.texture or ""),
-                      "camera": spec.camera_name, "poses": os.path.basename(s.poses), "exposure": gain,
-                      "background_gain": out["background_gain"], "white_balance": out["white_balance"],
+                      "camera": spec.camera_name, "poses": os.path.basename(settings.poses), "exposure": gain,
+                      "background_gain": rendered["background_gain"], "white_balance": rendered["white_balance"],
                       "exposure_target": target, "skin_tone": tone["tone"], "skin_ita": tone["ita"],
-                      "forearms": s.forearms, "sleeves": sleeves or None,
-                      **hand_figures(out["rgb"], np.where(out["mask"] <= 2, out["mask"], 0))}  # fmt: skip
+                      "forearms": settings.forearms, "sleeves": sleeves or None,
+                      **hand_figures(rendered["rgb"], rendered["mask"])}  # fmt: skip
             if done == 0:
                 job.write_meta()
-            writer.write(job.names[i], out, annotation_to_json({"K": spec.K, "R": spec.R, "t": spec.t}, hands, source))
+            camera = {"K": spec.K, "R": spec.R, "t": spec.t}
+            writer.write(job.names[i], rendered, annotation_to_json(camera, hands, source))
             done += 1
             if report:
                 report(job.names[i])

@@ -9,11 +9,14 @@ import numpy as np
 
 from handmodel import load_hand_models
 from handmodel.anatomy import joint_frames, sample_natural_hand_poses
+from handmodel.colours import HAND_COLOURS
 from handmodel.dataset_io import annotation_to_json, sample_name, sample_paths, write_annotation, write_meta
 from handmodel.joints import HANDS
 from handmodel.skinning import mano_forward, matrix_to_axis_angle, rodrigues
 
-HAND_RGB = {"right": (200, 140, 120), "left": (120, 150, 210)}
+# The drawn hands' colours: each hand's marker colour (handmodel/colours.py) half way to grey, so the two hands look
+# different and a marker drawn over them (a contact sheet's outline) still stands out.
+HAND_TINTS = {hand: tuple((c + 128) / 2 for c in rgb) for hand, rgb in HAND_COLOURS.items()}  # RGB
 
 
 def draw_hands(size: int, hands: dict, K: np.ndarray, faces: dict):
@@ -32,7 +35,7 @@ def draw_hands(size: int, hands: dict, K: np.ndarray, faces: dict):
         shade = 0.4 + 0.6 * np.abs(n @ light)
         tris.append(uv[f])
         depth.append(v[f][:, :, 2].mean(1))
-        colors.append(shade[:, None] * np.array(HAND_RGB[hand]))
+        colors.append(shade[:, None] * np.array(HAND_TINTS[hand]))
         labels.append(np.full(len(f), label))
     tris, depth, colors, labels = map(np.concatenate, (tris, depth, colors, labels))
     for i in np.argsort(-depth, kind="stable"):

@@ -3,12 +3,11 @@
 import cv2
 import numpy as np
 
+from handmodel.colours import HAND_COLOURS_BGR
 from handmodel.dataset_io import HAND_LABELS
 from handmodel.errors import InputError
 from handmodel.joints import PARENTS_21
 from handmodel.png import write_png
-
-HAND_COLOURS = {"right": (60, 200, 255), "left": (255, 160, 60)}  # BGR
 
 
 def draw_sample(root, name: str, scale: int = 1) -> np.ndarray:
@@ -24,7 +23,7 @@ def draw_sample(root, name: str, scale: int = 1) -> np.ndarray:
     if scale != 1:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    for hand, colour in HAND_COLOURS.items():
+    for hand, colour in HAND_COLOURS_BGR.items():
         contours, _ = cv2.findContours((mask == HAND_LABELS[hand]).astype(np.uint8), cv2.RETR_EXTERNAL,
                                        cv2.CHAIN_APPROX_NONE)  # fmt: skip
         cv2.drawContours(img, contours, -1, colour, 1, cv2.LINE_AA)

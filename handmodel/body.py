@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handmodel.geometry import unit
+
 STATURE = 1.72  # m, pooled adult mean (ANSUR II)
 
 
@@ -72,12 +74,6 @@ def _as_array(x):
 def _norm(v, eps: float = 1e-12):
     """Euclidean norm over the last axis, smooth at zero (for torch gradients)."""
     return ((v * v).sum(-1) + eps) ** 0.5
-
-
-def elbow_position(wrist, forearm_dir, dims: ArmDims = ARM):
-    """The elbow joint (..., 3): the wrist (..., 3) plus the forearm length along `forearm_dir` (..., 3, unit,
-    pointing from the wrist towards the elbow; see `handmodel.forearm.forearm_axis`)."""
-    return _as_array(wrist) + dims.forearm * _as_array(forearm_dir)
 
 
 def _torso_depth(p, dims: ArmDims):
@@ -150,10 +146,6 @@ def directions_to_body(dirs, body_to_world):
     return world_to_body(dirs, T)
 
 
-def _unit(v):
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
 # When the body frame is unknown: forearms typically rise this much from the elbow to the hand when the hands meet
 # in front of the chest, and the elbows sit this far below and in front of the shoulder line.
 _FOREARM_RISE_DEG = 20.0
@@ -169,13 +161,13 @@ def estimate_body_frame(right_wrist, right_dir, left_wrist, left_dir, dims: ArmD
     typical forearm rise; the origin starts below-behind the elbows and is then moved (a few Gauss-Newton steps)
     so that each elbow is one upper-arm length from its shoulder, staying as near the start as that allows.
     """
-    wr, dr = np.atleast_2d(right_wrist).astype(np.float64), _unit(np.atleast_2d(right_dir).astype(np.float64))
-    wl, dl = np.atleast_2d(left_wrist).astype(np.float64), _unit(np.atleast_2d(left_dir).astype(np.float64))
+    wr, dr = np.atleast_2d(right_wrist).astype(np.float64), unit(np.atleast_2d(right_dir).astype(np.float64))
+    wl, dl = np.atleast_2d(left_wrist).astype(np.float64), unit(np.atleast_2d(left_dir).astype(np.float64))
     er, el = wr + dims.forearm * dr, wl + dims.forearm * dl
     x = er - el
     weak = np.linalg.norm(x, axis=1) < 0.05
     x[weak] = (wr - wl)[weak]
-    x = _unit(x)
+    x = unit(x)
     distal = -(dr + dl)
     distal -= np.sum(distal * x, axis=1, keepdims=True) * x
     # Forearms pointing straight at each other leave no forward direction: fall back on the part of the world's
@@ -186,7 +178,7 @@ def estimate_body_frame(right_wrist, right_dir, left_wrist, left_dir, dims: ArmD
             break
         f = np.broadcast_to(fallback, x[bad].shape)
         distal[bad] = f - np.sum(f * x[bad], axis=1, keepdims=True) * x[bad]
-    b = _unit(distal)
+    b = unit(distal)
     c = np.cross(x, b)
     a = np.radians(_FOREARM_RISE_DEG)
     z = np.cos(a) * b - np.sin(a) * c

@@ -56,6 +56,14 @@ def mano_world_to_camera(model, pose48, shape10, trans3, R, t):
     return pose.reshape(batch + (48,)), new_trans.reshape(batch + (3,))
 
 
+def crop_affine(center, scale: float, size: int) -> np.ndarray:
+    """The (2, 3) affine image -> size x size crop that scales the image by `scale` about `center` (x, y) and puts
+    `center` on the crop's centre ((size - 1) / 2 in the pixel-centre convention above). Every square crop is one:
+    `square_crop`, training's letterbox and the demo's centre crop."""
+    c = (size - 1) / 2
+    return np.array([[scale, 0.0, c - scale * center[0]], [0.0, scale, c - scale * center[1]]])
+
+
 def square_crop(points2d: np.ndarray, size: int = 256, fill: float = 0.8) -> np.ndarray:
     """The square around `points2d` (N, 2) in which they fill `fill` of the side, scaled to `size` pixels.
 
@@ -66,9 +74,7 @@ def square_crop(points2d: np.ndarray, size: int = 256, fill: float = 0.8) -> np.
     pts = np.asarray(points2d, dtype=np.float64).reshape(-1, 2)
     lo, hi = pts.min(0), pts.max(0)
     center = (lo + hi) / 2
-    s = size * fill / max(float((hi - lo).max()), 1e-9)
-    c = (size - 1) / 2
-    return np.array([[s, 0.0, c - s * center[0]], [0.0, s, c - s * center[1]]])
+    return crop_affine(center, size * fill / max(float((hi - lo).max()), 1e-9), size)
 
 
 def crop_intrinsics(K: np.ndarray, A: np.ndarray) -> np.ndarray:

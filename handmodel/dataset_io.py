@@ -35,6 +35,13 @@ HAND_LABELS = {"right": 1, "left": 2}
 FOREARM_LABELS = {"right": 3, "left": 4}
 MASK_LABELS = {"background": BACKGROUND_LABEL, **HAND_LABELS, **{f"{h}_forearm": v for h, v in FOREARM_LABELS.items()}}
 
+
+def hand_mask(mask: np.ndarray) -> np.ndarray:
+    """(H,W) bool: the pixels of a mask (H,W, MASK_LABELS) that show either hand (HAND_LABELS; forearms, sleeves
+    and background not)."""
+    return np.isin(mask, tuple(HAND_LABELS.values()))
+
+
 DEPTH_SCALE = 1000.0  # depth PNG units per metre (uint16 millimetres)
 
 

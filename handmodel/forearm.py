@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from handmodel.body import ARM
+from handmodel.geometry import boundary_loops, unit
 from handmodel.skinning import rest_joints, rodrigues
 
 RINGS = 14  # rings along the forearm after the wrist loop, denser near the wrist
@@ -48,24 +49,15 @@ class ForearmDims:
 FOREARM = ForearmDims()
 
 
-def ellipse_perimeter(a: float, b: float) -> float:
-    """Ramanujan's approximation of an ellipse's perimeter from its semi-axes."""
-    return float(np.pi * (3 * (a + b) - np.sqrt((3 * a + b) * (a + 3 * b))))
-
-
-def _unit(v):
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
 def rest_frame(model, shape=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(wrist (3,), axis (3,), lateral (3,)) of the rest hand (shape (10,) or zeros): axis from the middle MCP
     through the wrist (towards the elbow), lateral along the knuckles from the pinky MCP to the index MCP,
     orthogonal to the axis."""
     shape = np.zeros((1, 10)) if shape is None else np.asarray(shape, dtype=np.float64).reshape(1, 10)
     j = rest_joints(model, shape)[0]
-    axis = _unit(j[0] - j[4])
+    axis = unit(j[0] - j[4])
     lateral = j[1] - j[7]
-    lateral = _unit(lateral - (lateral @ axis) * axis)
+    lateral = unit(lateral - (lateral @ axis) * axis)
     return j[0], axis, lateral
 
 
@@ -83,9 +75,9 @@ def posed_frames(model, pose, shape, trans) -> dict[str, np.ndarray]:
     trans = np.asarray(trans, dtype=np.float64).reshape(-1, 3)
     R = rodrigues(pose[:, :3])
     j = rest_joints(model, shape)
-    axis = _unit(j[:, 0] - j[:, 4])
+    axis = unit(j[:, 0] - j[:, 4])
     lateral = j[:, 1] - j[:, 7]
-    lateral = _unit(lateral - np.sum(lateral * axis, axis=1, keepdims=True) * axis)
+    lateral = unit(lateral - np.sum(lateral * axis, axis=1, keepdims=True) * axis)
     return {
         "wrist": j[:, 0] + trans,  # the root joint is the pivot of the root rotation
         "axis": np.einsum("nab,nb->na", R, axis),
@@ -108,7 +100,7 @@ def semi_axes_at(s, dims: ForearmDims = FOREARM) -> np.ndarray:
 def capsule(wrist, axis, dims: ForearmDims = FOREARM) -> dict:
     """The forearm as a tapered capsule for collision tests: {'start', 'end' (N, 3), 'r_start', 'r_end' (N,)},
     from `capsule_start` past the wrist to the elbow; radii are the mean semi-axes there."""
-    wrist, axis = np.atleast_2d(wrist), _unit(np.atleast_2d(axis))
+    wrist, axis = np.atleast_2d(wrist), unit(np.atleast_2d(axis))
     r0 = float(np.mean(semi_axes_at(dims.capsule_start, dims)))
     r1 = float(np.mean(dims.elbow_semi_axes))
     n = len(wrist)
@@ -135,25 +127,25 @@ def capsule_distance(points, start, end, r_start, r_end):
 
 
 def wrist_loop(faces: np.ndarray) -> np.ndarray:
-    """The hand mesh's one boundary loop (the wrist opening), ordered the way the hand's own faces run along it.
+    """The hand mesh's one boundary loop (the wrist opening), ordered the way the hand's own faces run along it and
+    starting where the first boundary edge in face order starts (every forearm mesh and UV layout is built on this
+    order).
 
     Raises ValueError if the boundary is not exactly one simple loop."""
+    try:
+        loops = boundary_loops(faces)
+    except ValueError:
+        raise ValueError("hand mesh: the boundary is not one simple wrist loop") from None
+    if not loops:
+        raise ValueError("hand mesh: the boundary is not one simple wrist loop")
+    if len(loops) > 1:
+        raise ValueError("hand mesh: the boundary has more than one loop")
+    loop = loops[0]
     f = np.asarray(faces, dtype=np.int64)
     half = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    keys = set(map(tuple, half.tolist()))
-    boundary = [(a, b) for a, b in half.tolist() if (b, a) not in keys]
-    nxt = dict(boundary)
-    if not boundary or len(nxt) != len(boundary):
-        raise ValueError("hand mesh: the boundary is not one simple wrist loop")
-    start = boundary[0][0]
-    loop = [start]
-    while nxt[loop[-1]] != start:
-        loop.append(nxt[loop[-1]])
-        if len(loop) > len(boundary):
-            raise ValueError("hand mesh: the boundary is not one simple wrist loop")
-    if len(loop) != len(boundary):
-        raise ValueError("hand mesh: the boundary has more than one loop")
-    return np.array(loop, dtype=np.int64)
+    following = dict(zip(loop.tolist(), np.roll(loop, -1).tolist(), strict=True))
+    first = next(a for a, b in half.tolist() if following.get(a) == b)
+    return np.roll(loop, -int(np.flatnonzero(loop == first)[0]))
 
 
 def _ring_faces(r0: np.ndarray, r1: np.ndarray) -> list:
@@ -191,8 +183,8 @@ def forearm_mesh(verts: np.ndarray, loop: np.ndarray, wrist, axis, lateral, dims
     `posed_frames`. M and the faces depend only on len(loop). sleeve_from: distance from the wrist (metres) where
     a sleeve begins; the section then widens by SLEEVE_EASE over SLEEVE_CUFF (faces there: `face_stations`)."""
     verts = np.asarray(verts, dtype=np.float64)
-    wrist, axis = np.asarray(wrist, dtype=np.float64), _unit(np.asarray(axis, dtype=np.float64))
-    lateral = _unit(np.asarray(lateral, dtype=np.float64))
+    wrist, axis = np.asarray(wrist, dtype=np.float64), unit(np.asarray(axis, dtype=np.float64))
+    lateral = unit(np.asarray(lateral, dtype=np.float64))
     ring0 = verts[loop]
     c0 = ring0.mean(0)
     s0 = float((c0 - wrist) @ axis)  # where the loop sits along the axis (MANO's cut lies a little past the wrist)
@@ -270,7 +262,7 @@ def wrist_cap(verts: np.ndarray, loop: np.ndarray, axis, rings: int = 3):
     """A rounded dome closing the wrist opening of a bare hand: (new vertices (M, 3), faces (K, 3)) like
     `forearm_mesh`. The dome bulges along the forearm axis by a third of the loop's mean radius."""
     verts = np.asarray(verts, dtype=np.float64)
-    axis = _unit(np.asarray(axis, dtype=np.float64))
+    axis = unit(np.asarray(axis, dtype=np.float64))
     ring0 = verts[loop]
     c0 = ring0.mean(0)
     off = ring0 - c0

@@ -39,14 +39,6 @@ class Poses:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, index) -> "Poses":
-        return Poses(
-            params={h: {k: v[index] for k, v in p.items()} for h, p in self.params.items()},
-            ids=self.ids[index],
-            metrics={k: v[index] for k, v in self.metrics.items()},
-            meta=self.meta,
-        )
-
 
 def save_poses(path: str | os.PathLike, poses: Poses) -> None:
     """Write atomically (temporary name, then rename)."""

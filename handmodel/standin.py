@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.anatomy import frames_from_template, sample_natural_hand_poses
+from handmodel.geometry import unit
 from handmodel.joints import MANO_FINGER_JOINTS, MANO_PARENTS
 from handmodel.mano_files import NUM_VERTICES
 
@@ -95,11 +96,6 @@ THUMB_NAIL_ROLL_DEG = 75.0  # the thumb's nail faces this far round from the pal
 PHALANX_STATIONS = ((0.3, 0.62, 0.86, 1.0), (0.14, 0.5, 0.84, 1.0), (0.15, 0.48, 0.78))
 CAP_DEG = (34.0, 62.0)
 CORRECTIVE = 0.2  # outward bulge at a joint bent by 90 degrees, as a fraction of the local radius
-
-
-def _unit(v) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
 def _smoothstep(x):
@@ -216,15 +212,15 @@ def _tube(mb, base_loop, centers, dirs, radii, part, arcs, tip, faces, follow=No
     instead of an ellipse. profile(arc, c) -> (n,) radial factors, c the cosine of each vertex's direction with
     the dorsal direction (1 dorsal, -1 palmar). Returns the ring vertex ids and the pole id.
     """
-    D = np.array([0.0, 1.0, 0.0]) if dorsal is None else _unit(dorsal)
+    D = np.array([0.0, 1.0, 0.0]) if dorsal is None else unit(dorsal)
 
     def frame(d):
-        nrm = _unit(D - d * (D @ d))
+        nrm = unit(D - d * (D @ d))
         return np.cross(nrm, d), nrm
 
     base = np.array([mb.verts[i] for i in base_loop])
     c0 = base.mean(0)
-    d0 = _unit(centers[0] - c0)
+    d0 = unit(centers[0] - c0)
     lat0, nrm0 = frame(d0)
     off = base - c0
     measured = np.arctan2(off @ nrm0, off @ lat0)
@@ -323,7 +319,7 @@ def _build_right_mesh():
         ring[~dorsal, 1] -= _palm_relief(t, u[~dorsal], palmar=True)
         center = ring.mean(0)
         for pos in range(RING):
-            palm_ids[r, pos] = mb.add(ring[pos], "palm", center, _unit(knuckle_ring.mean(0) - WRIST), t)
+            palm_ids[r, pos] = mb.add(ring[pos], "palm", center, unit(knuckle_ring.mean(0) - WRIST), t)
 
     # Thumb patch quads are left out of the palm.
     patch = {(THUMB_PATCH_RING, p) for p in THUMB_PATCH_POSITIONS[:-1]}
@@ -363,7 +359,7 @@ def _build_right_mesh():
     for k, finger in enumerate(LONG_FINGERS):
         mcp, direction = FINGER_BASES[finger]
         lengths = ANTHROPOMETRY["phalanges"][finger]
-        mcp, d = np.array(mcp), _unit(direction)
+        mcp, d = np.array(mcp), unit(direction)
         loop = [top[3 * k + i] for i in range(4)] + [top[RING - 1 - (3 * k + 3 - i)] for i in range(4)]
         arcs, radii, total, profile = _finger_rings(lengths, ANTHROPOMETRY["breadths"][finger])
         centers = mcp + arcs[:, None] * d
@@ -381,14 +377,14 @@ def _build_right_mesh():
     patch_center = np.array([mb.verts[i] for i in loop]).mean(0)
     palm_axis_point = np.array([mb.axis_center[i] for i in loop]).mean(0)
     cmc = patch_center + 0.45 * (palm_axis_point - patch_center)
-    dirs = [_unit(d) for d in THUMB_DIRS]
+    dirs = [unit(d) for d in THUMB_DIRS]
     lengths = ANTHROPOMETRY["phalanges"]["thumb"]
     t_mcp = cmc + lengths[0] * dirs[0]
     t_ip = t_mcp + lengths[1] * dirs[1]
     t_tip = t_ip + lengths[2] * dirs[2]
     first = np.linalg.norm(t_mcp - patch_center)
     seg_starts = [patch_center, t_mcp, t_ip]
-    seg_dirs = [_unit(t_mcp - patch_center), dirs[1], dirs[2]]
+    seg_dirs = [unit(t_mcp - patch_center), dirs[1], dirs[2]]
     seg_lengths = [first, lengths[1], lengths[2]]
     arcs, radii, total, profile = _finger_rings(seg_lengths, ANTHROPOMETRY["breadths"]["thumb"])
     # The first segment leaves the palm along the patch normal and bends towards the MCP (a quadratic Bezier),
@@ -405,7 +401,7 @@ def _build_right_mesh():
         if seg == 0:
             u = local / first
             centers.append((1 - u) ** 2 * patch_center + 2 * u * (1 - u) * control + u**2 * t_mcp)
-            cdirs.append(_unit(2 * (1 - u) * (control - patch_center) + 2 * u * (t_mcp - control)))
+            cdirs.append(unit(2 * (1 - u) * (control - patch_center) + 2 * u * (t_mcp - control)))
             radii[i] *= 1 + (patch_radius / radii[i, 0] - 1) * (1 - u) ** 2
             follow[i] = (1 - u) ** 1.3
         else:
@@ -413,9 +409,9 @@ def _build_right_mesh():
             cdirs.append(seg_dirs[seg])
     # The thumb's nail faces sideways: its dorsal direction is the back of the hand turned about the thumb's
     # axis towards the radial side.
-    axis = _unit(t_tip - t_mcp)
-    back = _unit(np.array([0.0, 1.0, 0.0]) - axis[1] * axis)
-    radial = _unit(np.cross(axis, back))
+    axis = unit(t_tip - t_mcp)
+    back = unit(np.array([0.0, 1.0, 0.0]) - axis[1] * axis)
+    radial = unit(np.cross(axis, back))
     radial *= np.sign(radial[2])
     roll = np.radians(THUMB_NAIL_ROLL_DEG)
     nail_dir = np.cos(roll) * back + np.sin(roll) * radial

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from handmodel.camera import project, world_to_camera
+from handmodel.colours import HAND_COLOURS_BGR, HAND_COLOURS_UNIT
 from handmodel.errors import InputError
 from handmodel.interhand_release import (
     annotation_path,
@@ -17,9 +18,6 @@ from handmodel.interhand_release import (
     read_joint_3d,
 )
 from handmodel.joints import HANDS, PARENTS_21, interhand42_to_21
-
-HAND_COLORS = {"right": "tab:red", "left": "tab:blue"}
-HAND_BGR = {"right": (40, 40, 220), "left": (220, 120, 30)}
 
 
 def _skeletons(joints42: np.ndarray, valid42: np.ndarray):
@@ -33,7 +31,7 @@ def _bones(ax, hand: str, joints: np.ndarray, valid: np.ndarray, dims: int) -> N
     for j, parent in enumerate(PARENTS_21):
         if parent >= 0 and valid[j] and valid[parent]:
             seg = joints[[parent, j]]
-            ax.plot(*(seg[:, d] for d in range(dims)), color=HAND_COLORS[hand], lw=1.5)
+            ax.plot(*(seg[:, d] for d in range(dims)), color=HAND_COLOURS_UNIT[hand], lw=1.5)
 
 
 def plot_rig(path: Path, cameras: dict, joints42: np.ndarray, valid42: np.ndarray, title: str) -> None:
@@ -56,7 +54,7 @@ def plot_rig(path: Path, cameras: dict, joints42: np.ndarray, valid42: np.ndarra
     ax.scatter(*centres.T, color="k", s=12, label="cameras")
     for hand, joints, valid in _skeletons(joints42, valid42):
         if valid.any():
-            ax.scatter(*joints[valid].T, color=HAND_COLORS[hand], s=4, label=hand)
+            ax.scatter(*joints[valid].T, color=HAND_COLOURS_UNIT[hand], s=4, label=hand)
             _bones(ax, hand, joints, valid, 3)
     pts = np.concatenate([centres, joints42[valid42]])
     mid, half = (pts.max(0) + pts.min(0)) / 2, (pts.max(0) - pts.min(0)).max() / 2 + 0.05
@@ -76,7 +74,7 @@ def plot_joints(path: Path, joints42: np.ndarray, valid42: np.ndarray, title: st
     ax = fig.add_subplot(projection="3d")
     for hand, joints, valid in _skeletons(joints42, valid42):
         if valid.any():
-            ax.scatter(*joints[valid].T, color=HAND_COLORS[hand], s=10, label=hand)
+            ax.scatter(*joints[valid].T, color=HAND_COLOURS_UNIT[hand], s=10, label=hand)
             _bones(ax, hand, joints, valid, 3)
     pts = joints42[valid42]
     mid, half = (pts.max(0) + pts.min(0)) / 2, (pts.max(0) - pts.min(0)).max() / 2 + 0.01
@@ -101,9 +99,9 @@ def overlay_joints(image: np.ndarray, joints42: np.ndarray, valid42: np.ndarray,
         for j, parent in enumerate(PARENTS_21):
             if parent >= 0 and valid[j] and valid[parent]:
                 p, q = (tuple(int(round(x)) for x in uv[k]) for k in (parent, j))
-                cv2.line(out, p, q, HAND_BGR[hand], 1, cv2.LINE_AA)
+                cv2.line(out, p, q, HAND_COLOURS_BGR[hand], 1, cv2.LINE_AA)
         for k in np.flatnonzero(valid):
-            cv2.circle(out, tuple(int(round(x)) for x in uv[k]), 2, HAND_BGR[hand], -1, cv2.LINE_AA)
+            cv2.circle(out, tuple(int(round(x)) for x in uv[k]), 2, HAND_COLOURS_BGR[hand], -1, cv2.LINE_AA)
     return out
 
 

@@ -136,17 +136,6 @@ def save_discriminator(path: str | os.PathLike, trained: Trained) -> None:
                     "figures": trained.figures}, tmp)  # fmt: skip
 
 
-def load_discriminator(path: str | os.PathLike) -> Trained:
-    path = Path(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-        model = Discriminator(int(data["hidden"]))
-        model.load_state_dict(data["state_dict"])
-    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as e:
-        raise InputError(f"{path}: not a naturalness discriminator file ({e})") from None
-    return Trained(model.eval().requires_grad_(False), dict(data.get("figures", {})))
-
-
 class Naturalness:
     """The naturalness term with a discriminator: the Gaussian prior's nll plus `weight` x -log D(angles)."""
 

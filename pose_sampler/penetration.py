@@ -35,21 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
-def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
-    """Vertex ids of each boundary loop, ordered along the directed boundary edges of the faces (F, 3)."""
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    directed = {(int(a), int(b)) for a, b in edges}
-    boundary = {a: b for a, b in directed if (b, a) not in directed}
-    loops = []
-    while boundary:
-        start, nxt = boundary.popitem()
-        loop = [start]
-        while nxt != start:
-            loop.append(nxt)
-            nxt = boundary.pop(nxt)
-        loops.append(np.array(loop, dtype=np.int64))
-    return loops
+from handmodel.geometry import boundary_loops
 
 
 def close_boundary(faces: np.ndarray) -> np.ndarray:

@@ -10,10 +10,9 @@ import numpy as np
 
 from handmodel.anatomy import LIMITS_DEG, angles_from_pose
 from handmodel.atomic import atomic_path, atomic_write_bytes
+from handmodel.colours import HAND_COLOURS_UNIT
 from handmodel.joints import HANDS, MANO_JOINT_NAMES
 from handmodel.skinning import mano_forward
-
-HAND_COLOURS = {"right": (0.85, 0.45, 0.35), "left": (0.35, 0.55, 0.85)}
 
 
 def _save(fig, path: Path) -> None:
@@ -118,7 +117,7 @@ def write_report(folder, poses, models, frames, summary: dict, grid: int = 6) ->
             n = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
             n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
             light = np.abs(n @ np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8]))
-            colours = np.clip(np.outer(0.3 + 0.7 * light, HAND_COLOURS[h]), 0, 1)
+            colours = np.clip(np.outer(0.3 + 0.7 * light, HAND_COLOURS_UNIT[h]), 0, 1)
             ax.add_collection3d(Poly3DCollection(tris, facecolors=colours, edgecolor="none"))
             pts.append(v[0])
         pts = np.concatenate(pts)

@@ -87,9 +87,8 @@ def hand_pixels(root, name) -> np.ndarray:
     """The sRGB colours (N,3) in 0-1 of a sample's hand pixels (mask labels 1 and 2; forearms are 3 and 4)."""
     import cv2
 
-    from handmodel.dataset_io import sample_paths
+    from handmodel.dataset_io import hand_mask, sample_paths
 
     paths = sample_paths(root, name)
     rgb = cv2.imread(str(paths["image"]))[..., ::-1].astype(np.float64) / 255
-    mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
-    return rgb[(mask == 1) | (mask == 2)]
+    return rgb[hand_mask(cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED))]

@@ -7,7 +7,8 @@ import pytest
 from scipy.ndimage import binary_fill_holes
 
 from dataset_tools.drawn import make_drawn_dataset
-from dataset_tools.preview import HAND_COLOURS, contact_sheet
+from dataset_tools.preview import contact_sheet
+from handmodel.colours import HAND_COLOURS_BGR
 from handmodel.dataset_io import HAND_LABELS, read_annotation
 from handmodel.errors import InputError
 from handmodel.png import write_png
@@ -47,7 +48,7 @@ def test_contact_sheet_outlines_each_hand_and_marks_its_joints(drawn, tmp_path):
         mask = cv2.imread(str(drawn / "masks" / f"{k:08d}.png"), cv2.IMREAD_UNCHANGED)
         mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
         ann = read_annotation(drawn, f"{k:08d}")
-        for hand, colour in HAND_COLOURS.items():
+        for hand, colour in HAND_COLOURS_BGR.items():
             inside = binary_fill_holes(mask == HAND_LABELS[hand]).astype(np.uint8)  # outer outlines only
             edge = (inside - cv2.erode(inside, np.ones((3, 3), np.uint8))).astype(bool)
             # The hand's colour runs along its mask's edge (bones and the other hand interrupt it); away

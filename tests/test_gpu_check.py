@@ -28,7 +28,6 @@ def test_the_script_refuses_clearly_without_a_gpu():
     assert r.returncode == 2 and "no CUDA device visible" in r.stdout, r.stderr[-2000:]
 
 
-@pytest.mark.slow
 def test_train_and_ddp_sections_run_a_tiny_network_on_the_cpu():
     small = ["--device", "cpu", "--tiny", "--backbone", "resnet18", "--size", "64", "--batch", "2", "--steps", "1"]
     train, ddp = gpu_check("train", *small), gpu_check("ddp", *small)

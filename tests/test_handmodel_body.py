@@ -6,10 +6,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from handmodel.body import ARM, estimate_body_frame, reach_terms, reach_violation, reachable, world_to_body
-
-
-def _unit(v):
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+from handmodel.geometry import unit
 
 
 def _arms(rng, n, side):
@@ -18,10 +15,10 @@ def _arms(rng, n, side):
     forearm directions (wrist -> elbow)."""
     out = 1.0 if side == "right" else -1.0
     shoulder = np.array([out * ARM.shoulder_spacing / 2, 0.0, 0.0])
-    upper = _unit(np.stack([out * rng.uniform(0.0, 0.3, n), np.ones(n), rng.uniform(0.2, 0.8, n)], axis=1))
+    upper = unit(np.stack([out * rng.uniform(0.0, 0.3, n), np.ones(n), rng.uniform(0.2, 0.8, n)], axis=1))
     elbow = shoulder + ARM.upper_arm * upper
     rise = np.radians(rng.uniform(0, 40, n))
-    fore = _unit(np.stack([-out * rng.uniform(0.0, 0.5, n), -np.sin(rise), np.cos(rise)], axis=1))
+    fore = unit(np.stack([-out * rng.uniform(0.0, 0.5, n), -np.sin(rise), np.cos(rise)], axis=1))
     wrist = elbow + ARM.forearm * fore
     flexion = np.degrees(np.arccos(np.sum(upper * fore, axis=1)))
     assert flexion.max() < ARM.max_elbow_flexion_deg
@@ -45,7 +42,7 @@ def test_a_forearm_pointing_away_from_the_body_has_no_elbow():
     assert terms["upper_arm"][0] == pytest.approx(elbow_to_shoulder - ARM.upper_arm - ARM.shoulder_slack)
     assert not reachable(wrist, forearm_dir, "right").any()
     # The same wrist with the forearm pointing back and down to an elbow beside the torso is fine.
-    back = _unit(np.array([[0.0, 0.6, -1.0]]))
+    back = unit(np.array([[0.0, 0.6, -1.0]]))
     assert reachable(wrist, back, "right").all()
 
 
@@ -75,7 +72,7 @@ def test_wrist_nearer_than_full_elbow_flexion_allows_fails():
 def test_numpy_and_torch_give_the_same_violation_and_torch_has_gradients():
     rng = np.random.default_rng(3)
     wrist = rng.normal([0, 0.2, 0.3], 0.3, (256, 3))
-    forearm_dir = _unit(rng.normal(size=(256, 3)))
+    forearm_dir = unit(rng.normal(size=(256, 3)))
     ref = reach_violation(wrist, forearm_dir, "left")
     w = torch.tensor(wrist, requires_grad=True)
     got = reach_violation(w, torch.tensor(forearm_dir), "left")

@@ -1,19 +1,51 @@
 """Conventions of the dataset format (mask labels, depth encoding) and of the cache root."""
 
+import shutil
+
 import numpy as np
 
 from handmodel.dataset_io import (
     FOREARM_LABELS,
     HAND_LABELS,
-    MASK_LABELS,
     decode_depth_mm,
     encode_depth_mm,
+    list_samples,
+    read_meta,
+    sample_paths,
 )
+from handmodel.png import write_png
 
 
-def test_mask_labels_are_background_hands_then_forearms_and_distinct():
-    assert MASK_LABELS == {"background": 0, "right": 1, "left": 2, "right_forearm": 3, "left_forearm": 4}
-    assert HAND_LABELS == {"right": 1, "left": 2} and FOREARM_LABELS == {"right": 3, "left": 4}
+def test_the_renderers_masks_read_back_in_training_as_each_hand_with_forearms_as_background(
+    tmp_path, monkeypatch, drawn_dataset, models, graphs
+):
+    """One render's object-index pass (the pass index HandScene gives each object) through the renderer's mask
+    decoding and the dataset's PNG writer into a dataset, read by training: right-hand pixels are the right hand's
+    mask, left-hand pixels the left's, forearms and anything else background."""
+    import blender_scripts.passes
+    from training.dataset import HandDataset
+
+    root = shutil.copytree(drawn_dataset, tmp_path / "data")
+    name = list_samples(root)[0]
+    size = read_meta(root)["image_size"][0]
+    # Vertical stripes, one per object: its pass index, and which of training's masks (right, left) it belongs to.
+    stripes = [(HAND_LABELS["right"], (1, 0)), (HAND_LABELS["left"], (0, 1)), (FOREARM_LABELS["right"], (0, 0)),
+               (FOREARM_LABELS["left"], (0, 0)), (0, (0, 0)), (7, (0, 0))]  # fmt: skip
+    edges = np.linspace(0, size, len(stripes) + 1).round().astype(int)
+    index = np.zeros((size, size), np.float32)
+    for (pass_index, _), lo, hi in zip(stripes, edges[:-1], edges[1:], strict=True):
+        index[:, lo:hi] = pass_index
+    channels = {"ViewLayer.Object Index.X": index, "ViewLayer.Depth.Z": np.full((size, size), 0.5, np.float32)}
+    monkeypatch.setattr(blender_scripts.passes, "read_exr_channels", lambda path: channels)
+    mask = blender_scripts.passes.decode_passes("render.exr", rgb=False)["mask"]
+    write_png(sample_paths(root, name)["mask"], mask)  # as the renderer's SampleWriter and `interhand prepare` do
+
+    read = HandDataset(root, models, graphs, 64, None)[list_samples(root).index(name)]["mask"].numpy()
+    aux = read.shape[-1]
+    for (pass_index, expected), lo, hi in zip(stripes, edges[:-1], edges[1:], strict=True):
+        column = int(((lo + hi) / 2 + 0.5) * aux / size - 0.5)  # the training mask's column at the stripe's middle
+        assert [int(read[c][:, column].min()) for c in (0, 1)] == list(expected), pass_index
+        assert [int(read[c][:, column].max()) for c in (0, 1)] == list(expected), pass_index
 
 
 def test_depth_is_stored_as_rounded_clipped_uint16_millimetres():

@@ -4,7 +4,6 @@ import os
 import pickle
 
 import numpy as np
-import pytest
 import smplx
 import torch
 from importer_fixtures import make_layout
@@ -84,7 +83,6 @@ def test_shards_split_the_indices_and_fill_one_folder(models, tmp_path):
     assert list_samples(out) == [sample_name(i) for i in range(5)]
 
 
-@pytest.mark.slow
 def test_renderih_release_keeps_its_indices_and_gets_blender_masks(models, tmp_path):
     root = make_layout(tmp_path / "rih", "renderih", [366358, 366359], models, seed=2)
     out = tmp_path / "data"

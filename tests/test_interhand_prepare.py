@@ -19,8 +19,6 @@ from tests.interhand_fixtures import (
 )
 from tests.render_fixtures import raycast_pixels
 
-pytestmark = pytest.mark.slow
-
 # Interacting frames with both hands valid (see test_handmodel_interhand_release.py), minus the black images: capture 0
 # frame 112 camera 400263, and capture 1 frame 112 in every camera.
 CAMERAS = ("400262", "400263", "400264")

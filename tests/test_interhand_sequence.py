@@ -23,8 +23,6 @@ from tests.interhand_fixtures import (
 )
 from tests.render_fixtures import raycast_pixels
 
-pytestmark = pytest.mark.slow  # the shared release is rendered with Blender
-
 SEQ0, ROM, SEQ2 = "0000_two_hands_clasp", "0001_rom_right_hand", "0002_two_hands_tap"
 
 

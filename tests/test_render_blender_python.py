@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from handmodel.dataset_io import list_samples
 from pose_sampler.side_by_side import side_by_side_poses
 
@@ -31,7 +29,6 @@ def test_the_stand_in_for_blenders_python_imports_bpy_and_numpy_and_refuses_the_
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-@pytest.mark.slow
 def test_render_py_renders_on_blenders_python_from_an_empty_hand_model_cache(tmp_path, models):
     """The whole default path (stand-in hand, UV layout and generated textures made into the empty cache, forearms,
     the bundled HDRIs, a worker process, the progress lines that replace tqdm) with only Blender's modules."""

@@ -42,7 +42,6 @@ def rendered(tmp_path_factory, models, texture_dir):
     return s
 
 
-@pytest.mark.slow
 def test_render_annotation_joints_equal_smplx_and_project_to_2d(rendered, models):
     from handmodel.torch_layer import HandLayer
 
@@ -60,7 +59,6 @@ def test_render_annotation_joints_equal_smplx_and_project_to_2d(rendered, models
             assert np.all(a["joints_3d"][:, 2] > 0)
 
 
-@pytest.mark.slow
 def test_render_masks_cover_each_hands_visible_vertices(rendered, models):
     for name in list_samples(rendered.out):
         ann = read_annotation(rendered.out, name)
@@ -80,7 +78,6 @@ def test_render_masks_cover_each_hands_visible_vertices(rendered, models):
             assert np.mean(mask[ij[seen, 1], ij[seen, 0]] == label) > 0.97
 
 
-@pytest.mark.slow
 def test_render_labels_forearm_pixels_3_and_4_with_depth_and_bare_hands_have_none(rendered, models, texture_dir,
                                                                                    tmp_path):  # fmt: skip
     from handmodel.forearm import forearm_mesh, posed_frames, wrist_loop
@@ -115,7 +112,6 @@ def test_render_labels_forearm_pixels_3_and_4_with_depth_and_bare_hands_have_non
         assert set(np.unique(cv2.imread(str(sample_paths(bare.out, name)["mask"]), cv2.IMREAD_UNCHANGED))) <= {0, 1, 2}
 
 
-@pytest.mark.slow
 def test_render_rerun_after_kill_completes_without_duplicates(tmp_path, models, texture_dir):
     side_by_side_poses(tmp_path / "poses.npz", models, 4, seed=1)
     s = settings(tmp_path, texture_dir, restart_every=2)
@@ -169,7 +165,6 @@ def test_render_rejects_bad_poses_and_foreign_output_folder(tmp_path, models, te
     assert json.loads((out / "meta.json").read_text())["seed"] == 0
 
 
-@pytest.mark.slow
 def test_render_unreadable_texture_fails_naming_it_and_writes_no_sample(tmp_path, models):
     side_by_side_poses(tmp_path / "poses.npz", models, 1)
     bad = tmp_path / "tex"
@@ -197,7 +192,6 @@ def _rig_file(path, cameras: dict) -> None:
     path.write_text(json.dumps({"0": rig}))
 
 
-@pytest.mark.slow
 def test_render_cameras_renders_from_the_rig_camera_that_sees_the_hands_into_the_square_crop(
     tmp_path, models, texture_dir
 ):

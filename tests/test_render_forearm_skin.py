@@ -2,12 +2,10 @@
 back of the hand's, so a palm and the forearm below it have the same tone (no step at the wrist)."""
 
 import numpy as np
-import pytest
 
 from tests.render_fixtures import write_equirect_exr
 
 
-@pytest.mark.slow
 def test_forearm_inside_shows_the_palms_skin_and_outside_the_backs(models, tmp_path):
     import cv2
 

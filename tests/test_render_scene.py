@@ -41,7 +41,6 @@ def _interior(labels):
     return lo == hi
 
 
-@pytest.mark.slow
 def test_scene_mask_and_depth_match_an_independent_ray_caster(standin_models, two_hand_vertices, camera, rendered):
     both, _ = rendered
     faces = {h: standin_models[h]["f"] for h in standin_models}
@@ -56,7 +55,6 @@ def test_scene_mask_and_depth_match_an_independent_ray_caster(standin_models, tw
     assert np.all(both["depth"][(labels == 0) & inside] == 0)
 
 
-@pytest.mark.slow
 def test_scene_outputs_have_documented_types_and_hidden_hands_vanish(two_hand_vertices, camera, rendered):
     both, left_only = rendered
     assert both["rgb"].shape == (H, W, 3) and both["rgb"].dtype == np.uint8
@@ -78,7 +76,6 @@ def test_scene_outputs_have_documented_types_and_hidden_hands_vanish(two_hand_ve
     assert fg.max() > 5 and np.abs(fg - bg).max() > 3
 
 
-@pytest.mark.slow
 def test_render_views_groups_sizes_and_each_view_matches_the_ray_caster(standin_models, two_hand_vertices, camera):
     from blender_scripts.views import View, render_views
 
@@ -127,7 +124,6 @@ def _edge_distance(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return np.linalg.norm(points[:, None] - (a + s[..., None] * d), axis=-1).min(1)
 
 
-@pytest.mark.slow
 def test_blender_lights_exactly_the_pixels_whose_centre_projects_inside_the_triangle():
     """The pixel-centre convention end to end: pixel (i, j) shows what `project` puts at (i, j), for fx != fy, an
     off-centre principal point and a portrait image (Blender's lens shift is measured in image widths)."""
@@ -148,7 +144,6 @@ def test_blender_lights_exactly_the_pixels_whose_centre_projects_inside_the_tria
     assert np.array_equal(mask == 1, expected)
 
 
-@pytest.mark.slow
 def test_square_crop_puts_the_hands_centre_on_the_centre_pixel_of_the_rendered_crop():
     """An odd-sized crop has a centre pixel: a patch a third of a pixel wide at the centre of the points' bounding
     square, rendered through the crop's intrinsics, lights that pixel and no other."""
@@ -172,7 +167,6 @@ def test_square_crop_puts_the_hands_centre_on_the_centre_pixel_of_the_rendered_c
     assert lit.tolist() == [[size // 2, size // 2]]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("levels", [1, 2])
 def test_subdivided_hand_matches_blenders_default_quality_subdivision(models, two_hand_vertices, levels):
     """The scene draws its subdivided surface from a linear map (blender_scripts/subdivision.py) found by probing
@@ -216,7 +210,6 @@ def test_subdivided_hand_matches_blenders_default_quality_subdivision(models, tw
     np.testing.assert_allclose(uv, uv_default, atol=1e-5)
 
 
-@pytest.mark.slow
 def test_subdivided_forearm_faces_follow_their_coarse_faces_and_sleeve(models):
     """A sleeve is set on the forearm's coarse faces (by distance from the wrist); the drawn, subdivided forearm must
     show it on exactly the pieces of those faces: every subdivided face's centre lies over the coarse triangle it

@@ -3,12 +3,10 @@ visible skin), as a camera balances for its subject: a grey hand under the proce
 low and a high sun and whether the camera looks up into the sky or down at the ground."""
 
 import numpy as np
-import pytest
 
 from tests.render_fixtures import write_equirect_exr
 
 
-@pytest.mark.slow
 def test_grey_hand_under_the_sky_comes_out_grey(models, two_hand_vertices, tmp_path):
     import cv2
 

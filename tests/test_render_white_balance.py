@@ -31,7 +31,6 @@ def lit(tmp_path_factory):
     return render_under_worlds(tmp_path_factory.mktemp("white_balance"), worlds)
 
 
-@pytest.mark.slow
 def test_blue_light_keeps_a_twentieth_of_its_cast_and_warm_light_a_fifth(lit):
     # A uniform world lights every point with its colour, so in linear RGB the skin's blue/red under a light is its
     # blue/red under GREY times the light's, (B/R)^(1 - strength) of it after the balance.

@@ -17,7 +17,8 @@ def _invoke(*args):
 
 def _one_line_error(r, code):
     assert r.exit_code == code, r.output
-    assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+    assert "Traceback" not in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     lines = [x for x in r.output.splitlines() if x.startswith("Error:")]
     assert len(lines) == 1, r.output
     return lines[0]

@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -14,7 +13,6 @@ def _prepare(root, out, *extra):
                                      *map(str, extra)])  # fmt: skip
 
 
-@pytest.mark.slow
 def test_prepare_refuses_a_folder_made_from_other_release_annotations(tmp_path, mini_annotations):
     root, _ = mini_annotations
     out = tmp_path / "ds"

@@ -35,7 +35,6 @@ def _error_line(output):
     return lines[0]
 
 
-@pytest.mark.slow
 def test_two_renders_with_other_settings_at_once_cannot_mix_one_folder(tmp_path, models, texture_dir):
     side_by_side_poses(tmp_path / "poses.npz", models, 4)
     out = tmp_path / "ds"

@@ -1,7 +1,6 @@
 """`sample-poses` never replaces or mixes an output of other settings: a one-file output with another seed is
 refused (`--restart` replaces it), a folder of other settings or of foreign files is refused."""
 
-import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -21,7 +20,6 @@ def _error(r, code=1):
     return lines[0]
 
 
-@pytest.mark.slow
 def test_a_single_file_of_another_seed_is_refused_and_replaced_only_with_restart(tmp_path):
     out = tmp_path / "poses.npz"
     assert _sample(out, "--seed", 0).exit_code == 0
@@ -34,7 +32,6 @@ def test_a_single_file_of_another_seed_is_refused_and_replaced_only_with_restart
     assert load_poses(out).meta["seed"] == 1
 
 
-@pytest.mark.slow
 def test_a_folder_of_other_settings_or_foreign_files_is_refused(tmp_path):
     folder = tmp_path / "chunks"
     assert _sample(folder, "--seed", 0, "--shard", "0/2").exit_code == 0

@@ -32,7 +32,6 @@ def _error(r, code=1):
     return lines[0]
 
 
-@pytest.mark.slow
 def test_train_refuses_an_existing_run_without_resume_or_overwrite(drawn_dataset, tmp_path):
     out = tmp_path / "run"
     assert _train(drawn_dataset, out).exit_code == 0
@@ -61,7 +60,6 @@ def test_train_failing_before_any_output_leaves_no_run_folder(tmp_path):
     assert r.exit_code == 1 and not (tmp_path / "run").exists(), r.output
 
 
-@pytest.mark.slow
 def test_two_trainings_into_one_folder_at_once_the_second_is_refused(drawn_dataset, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, str(REPO / "cli.py"), "train", "--config", str(train_fixtures.TINY_CONFIG), "--data",
@@ -108,7 +106,6 @@ def tiny_run(drawn_dataset, tmp_path_factory):
     return out
 
 
-@pytest.mark.slow
 def test_demo_continues_past_an_unreadable_image_and_reports_it(tiny_run, drawn_dataset, tmp_path):
     import shutil
 
@@ -129,7 +126,6 @@ def test_demo_continues_past_an_unreadable_image_and_reports_it(tiny_run, drawn_
     assert "none of its 3 image(s) could be read" in line
 
 
-@pytest.mark.slow
 def test_eval_on_nan_joints_is_a_one_line_error(tiny_run, drawn_dataset, tmp_path):
     data, path = _nan_dataset(drawn_dataset, tmp_path)
     line = _error(_invoke("eval", "--checkpoint", tiny_run, "--data", data, "--device", "cpu"))

@@ -72,7 +72,6 @@ def test_signed_distance_matches_libigl_on_a_capsule_with_an_open_end():
     np.testing.assert_allclose(ours, ref, atol=1e-9)
 
 
-@pytest.mark.slow
 def test_penetration_depth_matches_libigl_and_trimesh_on_posed_hand_pairs(posed_pairs, sampler_geometry):
     worst, inside = 0.0, 0
     for a, b in (("right", "left"), ("left", "right")):
@@ -95,7 +94,6 @@ def test_penetration_depth_matches_libigl_and_trimesh_on_posed_hand_pairs(posed_
     assert worst <= 5e-4
 
 
-@pytest.mark.slow
 def test_local_signed_distance_agrees_with_the_exact_query_near_the_surface(posed_pairs, sampler_geometry):
     a, b = "right", "left"
     pts, verts = torch.tensor(posed_pairs[a]), torch.tensor(posed_pairs[b])
@@ -264,7 +262,6 @@ def test_first_contact_matches_libigl_rays_from_every_vertex(posed_pairs, sample
     assert np.allclose(got[3:5], got[:2] + 0.05, atol=1e-9)  # pulled back 5 cm: the shift grows by 5 cm
 
 
-@pytest.mark.slow
 def test_touching_shift_leaves_no_vertex_inside_and_a_small_gap(posed_pairs, sampler_geometry):
     from pose_sampler.placement import touching_shift
 

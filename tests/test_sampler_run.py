@@ -26,7 +26,6 @@ def _arrays(poses):
     return {f"{h}_{k}": v for h in HANDS for k, v in poses.params[h].items()} | dict(poses.metrics)
 
 
-@pytest.mark.slow
 def test_poses_rebuilt_with_smplx_from_the_file_show_the_written_metrics(tmp_path, sampler_models):
     import smplx
 
@@ -85,7 +84,6 @@ def test_poses_rebuilt_with_smplx_from_the_file_show_the_written_metrics(tmp_pat
     assert np.median(m["contact_vertices"][m["kept"].astype(bool)]) >= 6
 
 
-@pytest.mark.slow
 def test_same_seed_gives_the_same_poses_under_shards_and_resume(tmp_path):
     settings = dict(num=4, batch_size=2, seed=7, copies=2, iters=10)
     one = tmp_path / "one.npz"
@@ -110,7 +108,6 @@ def test_same_seed_gives_the_same_poses_under_shards_and_resume(tmp_path):
         sample_poses(SampleSettings(out=folder, **{**settings, "seed": 8}, shard=(0, 2), report=False), progress=False)
 
 
-@pytest.mark.slow
 def test_a_poses_result_does_not_depend_on_num(tmp_path):
     settings = dict(batch_size=4, seed=3, copies=2, iters=10)
     few = tmp_path / "few.npz"
@@ -122,7 +119,6 @@ def test_a_poses_result_does_not_depend_on_num(tmp_path):
         np.testing.assert_array_equal(_arrays(b)[key][:3], value, err_msg=key)
 
 
-@pytest.mark.slow
 def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path):
     settings = dict(num=6, batch_size=2, seed=4, copies=2, iters=10)
     one, two = tmp_path / "one.npz", tmp_path / "two.npz"
@@ -136,7 +132,6 @@ def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path):
         sample_poses(SampleSettings(out=tmp_path / "x.npz", **settings, workers=2, threads=2), progress=False)
 
 
-@pytest.mark.slow
 def test_interhand_seeds_are_read_and_a_broken_release_fails_cleanly(tmp_path, sampler_models):
     from handmodel.interhand_release import annotation_path
     from interhand.mini_release import make_mini_release
@@ -178,7 +173,6 @@ def test_cli_help_and_bad_options_exit_cleanly(tmp_path):
     assert "Traceback" not in sharded_file.stderr and not (tmp_path / "p.npz").exists()
 
 
-@pytest.mark.slow
 def test_cli_poses_are_the_same_bytes_whatever_num_and_the_machines_thread_count(tmp_path):
     """The command line as a user runs it: --num 3 under two OpenMP threads and --num 6 under one give the first
     three poses byte for byte (the sampler pins its own thread count, so the environment's does not leak in)."""

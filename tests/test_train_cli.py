@@ -29,7 +29,6 @@ def run_dir(rendered_dataset, tmp_path_factory):
     return out
 
 
-@pytest.mark.slow
 def test_train_writes_config_checkpoint_and_logs(run_dir):
     assert (run_dir / "checkpoints" / "last.pt").is_file()
     assert any((run_dir / "logs").iterdir())
@@ -37,7 +36,6 @@ def test_train_writes_config_checkpoint_and_logs(run_dir):
     assert "renderih" in cfg and "backbone: resnet18" in cfg and "max_steps: 2" in cfg
 
 
-@pytest.mark.slow
 def test_a_dataset_made_under_another_machines_blas_and_torch_kernels_trains_and_evaluates_here(
     rendered_dataset, run_dir, tmp_path
 ):
@@ -50,7 +48,6 @@ def test_a_dataset_made_under_another_machines_blas_and_torch_kernels_trains_and
     assert json.loads((tmp_path / "m.json").read_text())["samples"] == 4
 
 
-@pytest.mark.slow
 def test_eval_prints_the_intaghand_block_and_writes_json(run_dir, rendered_dataset, tmp_path):
     r = _invoke("eval", "--checkpoint", run_dir, "--data", rendered_dataset, "--json", tmp_path / "m.json")
     assert r.exit_code == 0, r.output
@@ -60,7 +57,6 @@ def test_eval_prints_the_intaghand_block_and_writes_json(run_dir, rendered_datas
     assert f"all: {m['joint']['all']:.2f} mm" in r.output
 
 
-@pytest.mark.slow
 def test_demo_writes_one_overlay_per_image(run_dir, rendered_dataset, tmp_path):
     r = _invoke("demo", "--checkpoint", run_dir, "--img_path", rendered_dataset / "images", "--save_path", tmp_path)
     assert r.exit_code == 0, r.output
@@ -69,7 +65,6 @@ def test_demo_writes_one_overlay_per_image(run_dir, rendered_dataset, tmp_path):
         assert out.shape == cv2.imread(str(src)).shape
 
 
-@pytest.mark.slow
 def test_demo_on_a_video_writes_an_overlay_video_with_every_frame(run_dir, rendered_dataset, tmp_path):
     video = tmp_path / "clip.mp4"
     frames = [cv2.imread(str(p)) for p in sorted((rendered_dataset / "images").glob("*.jpg"))]

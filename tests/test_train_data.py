@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,8 +13,8 @@ from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.joints import REFERENCE_BONE_M as BONE_LENGTH
 from handmodel.skinning import mano_forward
-from training.dataset import HandDataset, MixSampler
-from training.targets import gaussian_heatmaps, gaussian_heatmaps_torch
+from training.dataset import HandDataset, MixSampler, letterbox_affine
+from training.targets import apply_affine, gaussian_heatmaps, gaussian_heatmaps_torch, ndc_to_pixels, pixels_to_ndc
 
 SIZE = 64
 NO_AUG = None
@@ -27,6 +28,22 @@ def _intaghand_rule(ann: dict) -> tuple[float, np.ndarray]:
     lengths = [np.sqrt(((j[0] - j[9]) ** 2).sum()) for j in (right, left)]
     scale = 0.095 / ((lengths[0] + lengths[1]) / 2)
     return scale, (right[9] - left[9]) * scale
+
+
+def test_letterbox_follows_the_pixel_centre_rule_as_cv2_resize_does():
+    """A square image letterboxed to another size is cv2.resize's image (pixel centres at integers); a wide image
+    is centred on the square, its width filling it."""
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8), (0, 0), 1.0)
+    for size in (64, 144):
+        warped = cv2.warpAffine(image, letterbox_affine(96, 96, size), (size, size), flags=cv2.INTER_LINEAR)
+        resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+        assert np.abs(warped.astype(int) - resized)[2:-2, 2:-2].max() <= 1  # the border pixels: cv2's edge rules
+    A = letterbox_affine(120, 80, 64)
+    assert np.allclose(apply_affine(np.array([59.5, 39.5]), A), [31.5, 31.5])  # centre on centre
+    assert np.allclose(apply_affine(np.array([[-0.5, 39.5], [119.5, 39.5]]), A)[:, 0], [-0.5, 63.5])  # edge to edge
+    # The network's [-1, 1] coordinates put the input's edges at -1 and 1.
+    assert np.allclose(pixels_to_ndc(np.array([[-0.5, 31.5], [63.5, 31.5]]), 64), [[-1.0, 0.0], [1.0, 0.0]])
 
 
 def test_3d_targets_share_one_scale_keep_root_rel_and_give_back_the_annotation(drawn_dataset, models, graphs):
@@ -55,7 +72,7 @@ def test_3d_targets_share_one_scale_keep_root_rel_and_give_back_the_annotation(d
 def test_heatmap_peaks_sit_on_the_2d_joints_and_masks_cover_the_hands(drawn_dataset, models, graphs):
     ds = HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG)
     s = ds[(2, 3)]
-    j2d = (np.concatenate([s["right_joints2d"].numpy(), s["left_joints2d"].numpy()]) + 1) * (SIZE / 2)
+    j2d = ndc_to_pixels(np.concatenate([s["right_joints2d"].numpy(), s["left_joints2d"].numpy()]), SIZE)
     j4 = (j2d + 0.5) / 4 - 0.5
     assert np.allclose(s["heatmap_points"].numpy(), j4, atol=1e-4)
     hm = gaussian_heatmaps_torch(s["heatmap_points"][None], SIZE // 4)[0].numpy()
@@ -67,7 +84,7 @@ def test_heatmap_peaks_sit_on_the_2d_joints_and_masks_cover_the_hands(drawn_data
     # Projected vertices land on their hand's (or the other hand's, where it occludes) mask pixels.
     mask = s["mask"].numpy()
     for i, hand in enumerate(HANDS):
-        uv = np.round(((s[f"{hand}_verts2d"].numpy() + 1) * (SIZE / 2) + 0.5) / 4 - 0.5).astype(int)
+        uv = np.round((ndc_to_pixels(s[f"{hand}_verts2d"].numpy(), SIZE) + 0.5) / 4 - 0.5).astype(int)
         ok = (uv >= 0).all(1) & (uv < SIZE // 4).all(1)
         on_own = mask[i][uv[ok, 1], uv[ok, 0]].mean()
         on_any = mask.max(0)[uv[ok, 1], uv[ok, 0]].mean()
@@ -97,8 +114,8 @@ def test_flip_mirrors_the_image_and_swaps_the_hands(drawn_dataset, models, graph
     assert torch.allclose(flip["image"], plain["image"].flip(-1), atol=1e-5)
     for a, b in (("right", "left"), ("left", "right")):
         assert torch.allclose(flip[f"{a}_joints"], plain[f"{b}_joints"] * torch.tensor([-1.0, 1.0, 1.0]), atol=1e-6)
-        x = (flip[f"{a}_joints2d"] + 1) * (SIZE / 2)
-        y = (plain[f"{b}_joints2d"] + 1) * (SIZE / 2)
+        x = ndc_to_pixels(flip[f"{a}_joints2d"], SIZE)
+        y = ndc_to_pixels(plain[f"{b}_joints2d"], SIZE)
         assert torch.allclose(x[:, 0], SIZE - 1 - y[:, 0], atol=1e-3) and torch.allclose(x[:, 1], y[:, 1], atol=1e-3)
     assert torch.equal(flip["mask"], plain["mask"].flip(0).flip(-1))
     # The mirrored right hand is the left one: its offset from the (new) left hand is the mirrored opposite.
@@ -171,7 +188,6 @@ def test_a_cached_dataset_reads_each_sample_once_and_gives_the_same_items(drawn_
     assert HandDataset(drawn_dataset, models, graphs, SIZE, FULL_AUG, cache=True).cache is None
 
 
-@pytest.mark.slow
 def test_targets_of_a_rendered_sample_follow_intaghands_rule_computed_with_smplx(rendered_dataset, models, graphs):
     """Common scale and root_rel against smplx's MANO run on the stored parameters (not the project's skinning)."""
     import smplx

@@ -1,6 +1,5 @@
 """DistributedDataParallel: two CPU processes with gloo train a couple of steps and write one checkpoint."""
 
-import pytest
 import torch
 import train_fixtures
 
@@ -8,7 +7,6 @@ from training.checkpoint import read_checkpoint
 from training.trainer import spawn
 
 
-@pytest.mark.slow
 def test_two_process_gloo_ddp_trains_and_checkpoints(drawn_dataset, tmp_path):
     cfg = train_fixtures.tiny_config({"drawn": drawn_dataset}, train={"max_steps": 2, "batch_size": 2})
     spawn(cfg, tmp_path / "run", ["cpu", "cpu"], progress=False)

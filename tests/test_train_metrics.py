@@ -1,25 +1,11 @@
 """Evaluation numbers against an independent per-sample numpy/scipy computation on known inputs."""
 
 import numpy as np
-from scipy.linalg import orthogonal_procrustes
+from scipy.spatial import procrustes
 from scipy.spatial.transform import Rotation
 
 from handmodel.joints import HANDS
 from training.metrics import evaluate_arrays, format_report
-
-
-def _reference(pred_j, pred_v, gt_j, gt_v):
-    """Per sample, spelled out: joint-9 root, wrist-joint9 scale; PA via scipy's orthogonal Procrustes."""
-    je, ve, pa = [], [], []
-    for pj, pv, gj, gv in zip(pred_j, pred_v, gt_j, gt_v):
-        k = np.linalg.norm(gj[0] - gj[9]) / np.linalg.norm(pj[0] - pj[9])
-        je.append(np.mean([np.linalg.norm((pj[i] - pj[9]) * k + gj[9] - gj[i]) for i in range(21)]))
-        ve.append(np.mean([np.linalg.norm((pv[i] - pj[9]) * k + gj[9] - gv[i]) for i in range(len(pv))]))
-        pc, gc = pj - pj.mean(0), gj - gj.mean(0)
-        R, sv = orthogonal_procrustes(pc, gc)
-        aligned = sv / (pc**2).sum() * pc @ R + gj.mean(0)
-        pa.append(np.mean(np.linalg.norm(aligned - gj, axis=1)))
-    return 1000 * np.mean(je), 1000 * np.mean(ve), 1000 * np.mean(pa)
 
 
 def _known_inputs(rng, n=5, v=50):
@@ -43,17 +29,58 @@ def _known_inputs(rng, n=5, v=50):
     return pred, gt, scale
 
 
-def test_intaghand_errors_and_pa_mpjpe_equal_a_per_sample_reference():
+def _random_directions(rng, shape):
+    d = rng.normal(size=shape + (3,))
+    return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+
+def test_joint_and_vertex_errors_are_the_offsets_built_into_the_prediction():
+    """A prediction that is the truth plus offsets of known lengths (none at the wrist and joint 9, which the
+    alignment uses), in other units and at another place: the errors are the mean offset lengths."""
     rng = np.random.default_rng(0)
+    pred, gt, scale = _known_inputs(rng)
+    lengths = {}
+    for hand in HANDS:
+        gj, gv = gt[hand]["joints"], gt[hand]["verts"]
+        n = len(gj)
+        lj, lv = rng.uniform(0.001, 0.01, (n, 21)), rng.uniform(0.001, 0.01, gv.shape[:2])
+        lj[:, [0, 9]] = 0.0
+        units = rng.uniform(5.0, 15.0, (n, 1, 1))  # prediction units per metre
+        shift = rng.normal(0, 0.5, (n, 1, 3))
+        moved = {"joints": gj + lj[..., None] * _random_directions(rng, gj.shape[:2]),
+                 "verts": gv + lv[..., None] * _random_directions(rng, gv.shape[:2])}  # fmt: skip
+        pred[hand] = {key: x * units + shift for key, x in moved.items()}
+        lengths[hand] = (lj, lv)
+    m = evaluate_arrays(pred, gt, scale)
+    for hand in HANDS:
+        lj, lv = lengths[hand]
+        assert np.isclose(m["joint"][hand], 1000 * lj.mean(), rtol=1e-9)
+        assert np.isclose(m["vertex"][hand], 1000 * lv.mean(), rtol=1e-9)
+    assert np.isclose(m["joint"]["all"], (m["joint"]["left"] + m["joint"]["right"]) / 2)
+
+
+def test_pa_mpjpe_equals_scipy_procrustes_and_ignores_rotation_scale_and_shift():
+    rng = np.random.default_rng(3)
     pred, gt, scale = _known_inputs(rng)
     m = evaluate_arrays(pred, gt, scale)
     for hand in HANDS:
-        je, ve, pa = _reference(pred[hand]["joints"], pred[hand]["verts"], gt[hand]["joints"], gt[hand]["verts"])
-        assert np.isclose(m["joint"][hand], je, rtol=1e-9)
-        assert np.isclose(m["vertex"][hand], ve, rtol=1e-9)
-        assert np.isclose(m["pa_mpjpe"][hand], pa, rtol=1e-6)
-        assert m["pa_mpjpe"][hand] < m["joint"][hand]  # rotation is only removed by Procrustes
-    assert np.isclose(m["joint"]["all"], (m["joint"]["left"] + m["joint"]["right"]) / 2)
+        errors = []
+        for pj, gj in zip(pred[hand]["joints"], gt[hand]["joints"], strict=True):
+            # scipy standardises both sets (centred, unit Frobenius norm) and fits the prediction to the truth.
+            _, fitted, _ = procrustes(gj, pj)
+            centred = gj - gj.mean(0)
+            aligned = fitted * np.linalg.norm(centred) + gj.mean(0)
+            errors.append(np.linalg.norm(aligned - gj, axis=1))
+        assert np.isclose(m["pa_mpjpe"][hand], 1000 * np.mean(errors), rtol=1e-6)
+        assert m["pa_mpjpe"][hand] < m["joint"][hand]  # the prediction is rotated: only Procrustes removes that
+    # A prediction that is the truth rotated, scaled and moved, without noise: no PA error, a large aligned one.
+    for hand in HANDS:
+        gj = gt[hand]["joints"]
+        R = Rotation.from_rotvec(rng.normal(0, 0.5, (len(gj), 3))).as_matrix()
+        pred[hand]["joints"] = 3.0 * np.einsum("nij,npj->npi", R, gj) + rng.normal(0, 1, (len(gj), 1, 3))
+    m = evaluate_arrays(pred, gt, scale)
+    for hand in HANDS:
+        assert m["pa_mpjpe"][hand] < 1e-9 and m["joint"][hand] > 5.0
 
 
 def test_mrrpe_is_the_error_of_the_right_root_relative_to_the_left_in_mm():

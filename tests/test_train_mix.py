@@ -22,7 +22,6 @@ def prepared_interhand(tmp_path_factory):
     return out
 
 
-@pytest.mark.slow
 def test_real_plus_synthetic_preset_trains_on_both_and_evaluates_on_real(
     rendered_dataset, prepared_interhand, tmp_path
 ):

@@ -1,7 +1,6 @@
 """The tiny config overfits a few rendered samples within 250 steps: the loss and the aligned joint and vertex errors
 halve, and MRRPE falls under 30 mm."""
 
-import pytest
 import train_fixtures
 
 from training.evaluate import evaluate
@@ -10,7 +9,6 @@ from training.trainer import train
 STEPS = 250  # measured: 86.6 -> 9.3 mm, MRRPE 102.7 -> 17.1 mm; at 150 steps MRRPE was 19-32 mm by the renders
 
 
-@pytest.mark.slow
 def test_tiny_network_overfits_rendered_samples(rendered_dataset, tmp_path):
     data = {"renderih": rendered_dataset}
     # The starting point: the initial weights after one step at learning rate 0 (BatchNorm statistics only).

@@ -30,7 +30,6 @@ def test_learning_rate_warms_up_steps_down_and_follows_the_stage_scale():
     assert learning_rate(cfg, 60, spe) == pytest.approx(5e-5)  # the fine-tuning stage
 
 
-@pytest.mark.slow
 def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(drawn_dataset, tmp_path):
     def cfg(steps, **model):
         return train_fixtures.tiny_config(
@@ -50,7 +49,6 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(drawn_data
         train(cfg(6, gcn_dims=[16, 16, 16]), tmp_path / "split", resume=tmp_path / "split", progress=False)
 
 
-@pytest.mark.slow
 def test_resume_after_a_max_steps_stop_in_mid_epoch_trains_the_rest_of_that_epoch(drawn_dataset, tmp_path):
     def cfg(steps):
         return train_fixtures.tiny_config(

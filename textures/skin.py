@@ -13,7 +13,7 @@ scale). Numpy only.
 
 import numpy as np
 
-from handmodel.joints import FINGERS
+from handmodel.joints import FINGERS, MANO_FINGER_JOINTS
 from textures.regions import hand_regions
 from textures.skin_model import FITZPATRICK, linear_to_srgb, skin_albedo
 
@@ -176,7 +176,7 @@ def skin_texture(model, layout: dict, tone: tuple, rng: np.random.Generator, siz
     blood += blood0 * 1.5 * on_finger * np.clip(reg.along - 2.3, 0, 1) * (0.5 + 0.5 * palm_side)
     # MCP knuckles on the back of the palm.
     joints = model.J_regressor @ v
-    for jid in (1, 4, 10, 7):
+    for jid in (MANO_FINGER_JOINTS[f][0] for f in ("index", "middle", "ring", "pinky")):
         d = np.linalg.norm(p - joints[jid], axis=1)
         blood += blood0 * 0.8 * _band(d, 0, 0.011) * (1 - palm_side)
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from handmodel.camera import crop_affine
 from handmodel.dataset_io import MASK_LABELS, SUBDIRS, list_samples, read_annotation, read_meta, sample_paths
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
@@ -19,6 +20,7 @@ from handmodel.models import check_hand_model
 from handmodel.skinning import mano_forward
 from training.targets import (
     apply_affine,
+    pixels_to_ndc,
     rasterize_colors,
     rescale_affine,
     two_hand_targets,
@@ -28,9 +30,9 @@ MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
 def letterbox_affine(width: int, height: int, size: int) -> np.ndarray:
-    """(2,3) affine that pads an image to a square and scales it to size x size, centred."""
-    k = size / max(width, height)
-    return np.array([[k, 0.0, size / 2 - k * width / 2], [0.0, k, size / 2 - k * height / 2]])
+    """(2,3) affine that pads a W x H image to a square and scales it to size x size, the image's centre on the
+    square's (pixel centres at integers: handmodel/camera.py)."""
+    return crop_affine(((width - 1) / 2, (height - 1) / 2), size / max(width, height), size)
 
 
 def augmentation_affine(
@@ -150,8 +152,8 @@ class HandDataset:
             dense.append(colors.transpose(2, 0, 1) * own)
             masks.append(own)
             hands_2d.append(j2d)
-            out[f"{hand}_joints2d"] = torch.from_numpy((j2d / S * 2 - 1).astype(np.float32))
-            out[f"{hand}_verts2d"] = torch.from_numpy((v2d / S * 2 - 1).astype(np.float32))
+            out[f"{hand}_joints2d"] = torch.from_numpy(pixels_to_ndc(j2d, S).astype(np.float32))
+            out[f"{hand}_verts2d"] = torch.from_numpy(pixels_to_ndc(v2d, S).astype(np.float32))
             out[f"{hand}_joints_cam"] = torch.from_numpy(cam3d[hand][0].astype(np.float32))
         t = two_hand_targets({h: cam3d[h][0] for h in HANDS}, {h: cam3d[h][1] for h in HANDS})
         for hand in HANDS:

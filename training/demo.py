@@ -14,22 +14,23 @@ from tqdm import tqdm
 
 from handmodel import load_hand_models
 from handmodel.atomic import atomic_path
+from handmodel.camera import crop_affine
+from handmodel.colours import HAND_COLOURS_BGR
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from training.checkpoint import load_model
 from training.dataset import letterbox_affine
 from training.mesh_graph import hand_graphs
+from training.targets import ndc_to_pixels
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-MESH_COLORS = {"right": np.array([90, 140, 230.0]), "left": np.array([230, 150, 80.0])}  # BGR
 ALPHA = 0.8
 
 
 def centre_square_affine(width: int, height: int, size: int) -> np.ndarray:
-    """(2,3) affine: the centred square of a frame, scaled to size x size."""
-    side = min(width, height)
-    k = size / side
-    return np.array([[k, 0.0, -k * (width - side) / 2], [0.0, k, -k * (height - side) / 2]])
+    """(2,3) affine: the centred square of a W x H frame, scaled to size x size (pixel centres at integers:
+    handmodel/camera.py)."""
+    return crop_affine(((width - 1) / 2, (height - 1) / 2), size / min(width, height), size)
 
 
 class Reconstructor:
@@ -54,7 +55,7 @@ class Reconstructor:
         Ainv = cv2.invertAffineTransform(A)
         result = {}
         for h in HANDS:
-            v2d = (out[h]["verts2d"][0].float().cpu().numpy() + 1) * (S / 2)
+            v2d = ndc_to_pixels(out[h]["verts2d"][0].float().cpu().numpy(), S)
             verts = out[h]["verts"][0].float().cpu().numpy()
             # Both hands are predicted in one frame (the left hand's joint 9), so z orders them.
             result[h] = {
@@ -81,7 +82,7 @@ def draw_meshes(image: np.ndarray, meshes: dict, faces: dict) -> np.ndarray:
         shade = 0.35 + 0.65 * np.abs(n[:, 2]) / (np.linalg.norm(n, axis=1) + 1e-12)
         polys.append(v[f])
         depth.append(d[f].mean(1))
-        colors.append(shade[:, None] * MESH_COLORS[h])
+        colors.append(shade[:, None] * np.array(HAND_COLOURS_BGR[h], dtype=np.float64))
     polys, depth, colors = map(np.concatenate, (polys, depth, colors))
     for i in np.argsort(-depth, kind="stable"):
         p = np.round(polys[i] * 16).astype(np.int32)

@@ -3,7 +3,7 @@
 Per hand: 3D vertex L1, 3D joint L1, 2D vertex MSE, normal consistency, edge length (from an epoch on), the same
 3D/2D terms at the 252-node level; averaged over the two hands. Image maps: mask smooth-L1 (beta 0.05) on the raw
 output, dense L1 inside each hand's mask, heatmap MSE. 3D in the targets' normalised units (training/targets.py),
-2D as pixel / S * 2 - 1.
+2D in [-1, 1] (`training.targets.pixels_to_ndc`).
 """
 
 import torch

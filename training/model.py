@@ -11,7 +11,8 @@
   each hand, cross-attention with weights shared by both hands, a feed-forward block), with learned positional
   embeddings per level; the fixed 252 -> 778 upsampling gives the mesh and the regressor the 21 joints.
 - Camera: one head, shared by both hands, reads each hand's 252-node features and gives a weak-perspective
-  camera (s, tx, ty) with v2d / S * 2 - 1 = s * xy + t (IntagHand's `s*256*xy + t*128 + 128`, in [-1, 1] units).
+  camera (s, tx, ty) with pixels_to_ndc(v2d) = s * xy + t (IntagHand's `s*256*xy + t*128 + 128`, in [-1, 1]
+  units; training/targets.py).
 The right hand is predicted relative to the left hand's joint 9 (the targets' `root_rel`), so the two hands'
 relative position is learnt.
 """
@@ -377,11 +378,6 @@ class TwoHandNet(nn.Module):
 
 
 def project_weak(points, cam):
-    """Normalised 3D points (B,N,3), camera (B,3) = (s, tx, ty) -> image coordinates in [-1, 1] (B,N,2):
-    pixel / S * 2 - 1."""
+    """Normalised 3D points (B,N,3), camera (B,3) = (s, tx, ty) -> image coordinates in [-1, 1] (B,N,2),
+    `training.targets.pixels_to_ndc` of the input's pixels."""
     return cam[:, None, :1] * points[..., :2] + cam[:, None, 1:]
-
-
-def count_parameters(net: nn.Module) -> int:
-    """Trainable weights (the fixed upsampling, regressor and graphs are buffers, not counted)."""
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -41,6 +41,18 @@ def apply_affine(points: np.ndarray, A: np.ndarray) -> np.ndarray:
     return points @ A[:, :2].T + A[:, 2]
 
 
+def pixels_to_ndc(points, size: int):
+    """Pixel coordinates (..., 2) of a size x size network input -> the network's [-1, 1] coordinates: the image's
+    edges at -1 and 1 and its centre, (size - 1) / 2 with pixel centres at integers (handmodel/camera.py), at 0.
+    numpy arrays or torch tensors."""
+    return (points - (size - 1) / 2) / (size / 2)
+
+
+def ndc_to_pixels(ndc, size: int):
+    """The inverse of `pixels_to_ndc`: [-1, 1] coordinates (..., 2) -> pixels of the size x size input."""
+    return ndc * (size / 2) + (size - 1) / 2
+
+
 def rescale_affine(A: np.ndarray, src: int, dst: int) -> np.ndarray:
     """Affine into a src x src image -> the same into dst x dst (pixel centres at integers, as cv2 uses)."""
     k = dst / src

@@ -208,8 +208,8 @@ def train_step(model, net, batch: dict, optimizer, scaler, geometry: dict, cfg: 
 def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
     out_dir = Path(out_dir)
     device = torch.device(device)
-    t = cfg["train"]
-    torch.manual_seed(t["seed"] + rank)
+    train_cfg = cfg["train"]
+    torch.manual_seed(train_cfg["seed"] + rank)
     data = _Data(cfg, mano_dir, rank, world)
     spe = data.steps_per_epoch
     net, optimizer, scaler, amp_dtype = _build(cfg, data.graphs, device)
@@ -224,19 +224,19 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
     ckpt_path = out_dir / "checkpoints" / "last.pt"
     history = []
     drawn = torch.zeros(len(data.mixed.names), dtype=torch.long)
-    max_steps = t.get("max_steps")
-    total_steps = min(max_steps or math.inf, t["epochs"] * spe)
+    max_steps = train_cfg.get("max_steps")
+    total_steps = min(max_steps or math.inf, train_cfg["epochs"] * spe)
     bar = tqdm(total=total_steps, initial=step, disable=rank != 0 or not progress, desc="train", unit="step")
     # A run stopped by max_steps in mid-epoch resumes at the next batch of the same epoch.
     start_epoch, skip = divmod(step, spe)
     loader_stage, epoch, done = None, start_epoch, bool(max_steps and step >= max_steps)
     model.train()
-    for epoch in range(start_epoch, t["epochs"] if not done else start_epoch):
+    for epoch in range(start_epoch, train_cfg["epochs"] if not done else start_epoch):
         stage_index, stage = stage_of(cfg, epoch)
         if stage_index != loader_stage:
             loader, sampler = make_loader(cfg, data.mixed, stage, spe, rank, world, device)
             loader_stage = stage_index
-        sampler.set_epoch(epoch, start=(skip if epoch == start_epoch else 0) * t["batch_size"])
+        sampler.set_epoch(epoch, start=(skip if epoch == start_epoch else 0) * train_cfg["batch_size"])
         for batch in loader:
             lr = learning_rate(cfg, step, spe)
             for group in optimizer.param_groups:
@@ -254,7 +254,7 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
             if max_steps and step >= max_steps:
                 done = True
                 break
-        if rank == 0 and (done or (epoch + 1) % t["checkpoint_every"] == 0 or epoch + 1 == t["epochs"]):
+        if rank == 0 and (done or (epoch + 1) % train_cfg["checkpoint_every"] == 0 or epoch + 1 == train_cfg["epochs"]):
             save_checkpoint(ckpt_path, net, cfg, data.models.info, optimizer=optimizer.state_dict(),
                             scaler=scaler.state_dict(), epoch=epoch, step=step, world=world)  # fmt: skip
         if done:

@@ -1,7 +1,10 @@
 """A Blender render of the active hand model's two rest-pose hands, labelled with its name and hash
-(`cli.py assets preview`: shows at a glance which hand model the toolkit uses)."""
+(`cli.py assets preview`: shows at a glance which hand model the toolkit uses).
 
-import cv2
+Runs on the command-line side through the bpy module (never inside Blender's own Python), so it may label the
+picture with OpenCV.
+"""
+
 import numpy as np
 
 from handmodel.png import write_png
@@ -11,6 +14,8 @@ def model_preview(out, mano_dir=None, size: int = 384, samples: int = 32, forear
     """Render the active hand model's two rest-pose hands with Blender (backs to the camera, fingers up, right hand
     on the right, forearms leaving the picture at the bottom; `forearms=False`: bare hands with closed wrists; the
     studio HDRI, a generated mid-tone texture) and label the picture with the model's name and hash."""
+    import cv2
+
     from blender_scripts.lighting import WorldParams
     from blender_scripts.materials import SkinParams
     from blender_scripts.render import arm_geometry, hand_meshes, posed_arm
