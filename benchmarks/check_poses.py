@@ -14,6 +14,7 @@ the right wrist's frame) at least 63 mm; every kept pose's forearms from one bod
 """
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -49,7 +50,8 @@ def rebuild(poses, model_dir: str) -> dict:
     models = load_model_dir(model_dir)
     out = {}
     for h in HANDS:
-        mano = smplx.MANO(model_dir, is_rhand=h == "right", use_pca=False, flat_hand_mean=True)
+        with contextlib.redirect_stdout(sys.stderr):  # smplx prints its notices: keep stdout for the figures (--json)
+            mano = smplx.MANO(model_dir, is_rhand=h == "right", use_pca=False, flat_hand_mean=True)
         p = {k: torch.tensor(v, dtype=torch.float32) for k, v in poses.params[h].items()}
         res = mano(global_orient=p["pose"][:, :3], hand_pose=p["pose"][:, 3:], betas=p["shape"], transl=p["trans"])
         v = res.vertices.detach().double().numpy()
