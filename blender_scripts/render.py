@@ -30,7 +30,6 @@ from handmodel.errors import InputError, os_error_message
 from handmodel.options import (
     add_arguments,
     check_settings,
-    fingerprinted,
     settings_from_values,
     settings_to_argv,
 )
@@ -57,7 +56,7 @@ class Job:
     def __init__(self, s: RenderSettings):
         from handmodel import load_hand_models
         from handmodel.dataset_io import sample_name
-        from handmodel.outdir import file_sha256
+        from handmodel.outdir import file_sha256, run_fingerprint
         from handmodel.poses_io import load_poses
         from hdri.catalogue import list_hdris
         from textures.catalogue import list_textures
@@ -78,15 +77,15 @@ class Job:
         n = len(self.poses) if s.num is None else min(s.num, len(self.poses))
         self.rows = [i for i in range(n) if in_shard(self.poses.ids[i], s.shard)]
         self.names = {i: sample_name(self.poses.ids[i]) for i in self.rows}
-        self.fingerprint = {
-            "poses_sha256": file_sha256(s.poses)[:16],
-            "image_size": [s.resolution, s.resolution],
-            **fingerprinted(s),
-            "cameras_sha256": file_sha256(s.cameras)[:16] if s.cameras else None,
-            "hdris": [h.name for h in self.hdris],
-            "textures": [os.path.basename(t) for t in self.textures],
-            "hand_model": self.models.identity,
-        }
+        self.fingerprint = run_fingerprint(
+            s,
+            poses_sha256=file_sha256(s.poses)[:16],
+            image_size=[s.resolution, s.resolution],
+            cameras_sha256=file_sha256(s.cameras)[:16] if s.cameras else None,
+            hdris=[h.name for h in self.hdris],
+            textures=[os.path.basename(t) for t in self.textures],
+            hand_model=self.models.identity,
+        )
 
     def folder_fingerprint(self) -> dict:
         """What the dataset folder is fingerprinted by (handmodel/outdir.py): the format and this run's settings

@@ -48,7 +48,7 @@ from handmodel.interhand_release import (
 from handmodel.joints import HANDS
 from handmodel.models import MANO_DIR_HELP
 from handmodel.options import check_settings, format_shard, option
-from handmodel.outdir import file_sha256, open_output
+from handmodel.outdir import file_sha256, open_output, run_fingerprint
 from handmodel.png import write_png
 from handmodel.sharding import in_shard, parse_shard
 from handmodel.skinning import mano_forward
@@ -235,12 +235,13 @@ def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) 
     if settings.num is not None:
         jobs = jobs[: settings.num]
     meta = {"image_size": [CROP_SIZE, CROP_SIZE], "hand_model": models.identity, "source": SOURCE, "split": split,
-            "release": str(root.resolve()), "crop_fill": CROP_FILL}  # fmt: skip
-    meta["selection"] = selection
-    # Locked for this shard, fingerprinted by the annotation files' contents (not the release's path): a changed
-    # release is refused instead of being mixed with samples of the old one.
-    settings = {k: v for k, v in meta.items() if k != "release"}
-    fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **settings, "release": release_hashes(root, split)}
+            "release": str(root.resolve()), "crop_fill": CROP_FILL, "selection": selection}  # fmt: skip
+    # Locked for this shard, fingerprinted by the settings (split, selection), what the crops are and the annotation
+    # files' contents (not the release's path): a changed release is refused instead of being mixed with samples of
+    # the old one.
+    crops = {k: meta[k] for k in ("image_size", "hand_model", "source", "crop_fill")}
+    fingerprint = run_fingerprint(settings, format=FORMAT_NAME, version=FORMAT_VERSION, **crops,
+                                  release=release_hashes(root, split))  # fmt: skip
 
     with open_output(out, "prepare", fingerprint, shard=shard,
                      hint="the release or the settings changed; prepare into a new --out"):  # fmt: skip
