@@ -9,6 +9,7 @@ import json
 import click
 
 from blender_scripts.settings import RenderSettings
+from cluster.settings import LaunchSettings
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
 from importers.settings import ImportSettings
@@ -154,6 +155,41 @@ def _settings_options(cls):
     return decorate
 
 
+def _launched(*command: str):
+    """The launcher's options (cluster/settings.py) on a command that writes shards: with --launcher slurm or ray,
+    or --tasks above 1, the command runs as tasks through the driver (cluster/launch.py) instead of in this
+    process. Put it above `_settings_options`; the command keeps its settings class and gains `launch_class`."""
+    import dataclasses
+    import functools
+
+    names = [f.name for f in dataclasses.fields(LaunchSettings)]
+
+    def decorate(fn):
+        settings_class = fn.settings_class
+
+        @functools.wraps(fn)
+        def command_fn(**values):
+            from handmodel.options import settings_from_values
+
+            launch = settings_from_values(LaunchSettings, {n: values.pop(n) for n in names})
+            if launch.launcher == "local" and launch.tasks == 1:
+                return fn(**values)
+            from cluster.launch import launch as launch_run
+
+            settings = settings_from_values(settings_class, values)
+            r = launch_run(command, settings, launch, echo=lambda line: click.echo(line, err=True))
+            click.echo(f"{' '.join(command)}: {r['tasks']} tasks finished on {launch.launcher} ({r['retries']} "
+                       f"retried) in {r['seconds']:.1f} s -> {settings.out}")  # fmt: skip
+
+        command_fn = _settings_options(LaunchSettings)(command_fn)
+        params = command_fn.__click_params__  # click lists them in reverse: the launcher's options after the command's
+        params[:] = params[-len(names) :] + params[: -len(names)]
+        command_fn.settings_class, command_fn.launch_class = settings_class, LaunchSettings
+        return command_fn
+
+    return decorate
+
+
 @click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Synthetic two-hand data and IntagHand-style training in one toolkit.
@@ -211,6 +247,7 @@ def assets_import_mano(mano_dir):
 
 # ---- sample-poses (pose_sampler/) ------------------------------------------------------------------------
 @main.command("sample-poses")
+@_launched("sample-poses")
 @_settings_options(SampleSettings)
 def sample_poses_cmd(**values):
     """Sample interacting two-hand poses that do not interpenetrate and respect the joint limits.
@@ -241,10 +278,21 @@ def sample_poses_cmd(**values):
 
 # ---- end sample-poses ----
 
+
+@main.command("status")
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+def status_cmd(out):
+    """What a run into OUT has done, what is running and what failed (tasks, attempts, logs), on any launcher."""
+    from cluster.status import format_status, run_status
+
+    click.echo(format_status(run_status(out)))
+
+
 # ---- render, textures, hdri, preview (blender_scripts/, textures/, hdri/, dataset_tools/) ------------------
 
 
 @main.command("render")
+@_launched("render")
 @_settings_options(RenderSettings)
 def render_cmd(**values):
     """Render photo-real two-hand samples with Blender Cycles: image, mask, depth and annotation per pose.
@@ -420,6 +468,7 @@ def import_group():
 
 def _import_command(kind: str, doc: str):
     @import_group.command(kind, help=doc)
+    @_launched("import", kind)
     @_settings_options(ImportSettings)
     def command(**values):
         from handmodel import load_hand_models
@@ -473,6 +522,7 @@ def _interhand_models(mano_dir):
 
 
 @interhand.command("prepare")
+@_launched("interhand", "prepare")
 @_settings_options(PrepareSettings)
 def interhand_prepare(**values):
     """Interacting frames with both MANO hands valid -> the toolkit's dataset format: 256x256 crops around both

@@ -57,7 +57,6 @@ class Job:
         from handmodel import load_hand_models
         from handmodel.dataset_io import sample_name
         from handmodel.outdir import file_sha256, run_fingerprint
-        from handmodel.poses_io import load_poses
         from hdri.catalogue import list_hdris
         from textures.catalogue import list_textures
 
@@ -65,7 +64,7 @@ class Job:
         if not s.sleeves <= 1:
             raise InputError(f"--sleeves {s.sleeves}: a probability, expected a number from 0 to 1")
         self.s = s
-        self.poses = load_poses(s.poses)
+        self.poses, self.index, self.rows = _poses_of_run(s)
         self.models = load_hand_models(s.mano_dir, quiet=True)
         self.hdris = list_hdris(s.hdri_dirs, include_bundled=s.bundled_hdris, include_sky=s.sky)
         self.textures = list_textures(self.models, s.texture_dirs, include_generated=s.generated_textures)
@@ -74,12 +73,10 @@ class Job:
             from blender_scripts.sampling import load_rig_cameras
 
             self.rig_cameras = load_rig_cameras(s.cameras)
-        n = len(self.poses) if s.num is None else min(s.num, len(self.poses))
-        self.rows = [i for i in range(n) if in_shard(self.poses.ids[i], s.shard)]
         self.names = {i: sample_name(self.poses.ids[i]) for i in self.rows}
         self.fingerprint = run_fingerprint(
             s,
-            poses_sha256=file_sha256(s.poses)[:16],
+            poses_sha256=_poses_hash(s.poses),
             image_size=[s.resolution, s.resolution],
             cameras_sha256=file_sha256(s.cameras)[:16] if s.cameras else None,
             hdris=[h.name for h in self.hdris],
@@ -109,6 +106,40 @@ class Job:
             if quality is not None:
                 meta["quality"] = quality
         write_meta(self.s.out, meta)
+
+
+def _poses_of_run(s: RenderSettings) -> tuple:
+    """(poses, index, rows) of a run: the poses read, each row's index in the whole poses input (the annotation's
+    `pose_index`), and the rows this run's shard renders. A poses file is read whole and sharded by sample id; of
+    a folder of pose chunks only this shard's chunks are read (chunk c goes to shard c % N, as sample-poses
+    sharded them), after every chunk of the first --num poses is found there."""
+    from handmodel.poses_io import PoseFolder, load_poses
+
+    if os.path.isdir(s.poses):
+        folder = PoseFolder(s.poses)
+        wanted = folder.chunks(s.num)
+        folder.check_complete(wanted)
+        poses = folder.load([c for c in wanted if in_shard(c, s.shard)])
+        index = poses.ids.copy()  # chunk folders hold the ids 0..num-1 in order
+        rows = [i for i in range(len(poses)) if s.num is None or index[i] < s.num]
+        return poses, index, rows
+    poses = load_poses(s.poses)
+    n = len(poses) if s.num is None else min(s.num, len(poses))
+    return poses, np.arange(len(poses)), [i for i in range(n) if in_shard(poses.ids[i], s.shard)]
+
+
+def _poses_hash(path: str) -> str:
+    """The poses input's identity for the fingerprint: a file's content hash, a chunk folder's run identity."""
+    import hashlib
+    import json
+
+    from handmodel.outdir import file_sha256
+    from handmodel.poses_io import PoseFolder
+
+    if os.path.isdir(path):
+        identity = json.dumps(PoseFolder(path).fingerprint, sort_keys=True).encode()
+        return hashlib.sha256(identity).hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def hand_annotation(model, pose, shape, trans, K, R, t) -> dict:
@@ -279,9 +310,9 @@ def render_worker(settings: RenderSettings, max_samples: int | None = None, repo
             gain = rendered["exposure"]
             hands = {h: hand_annotation(job.models[h], **params[h], K=spec.K, R=spec.R, t=spec.t) for h in HANDS}
             source = {"renderer": "blender-cycles", "seed": settings.seed, "sample_id": int(job.poses.ids[i]),
-                      "pose_index": i, "hdri": spec.hdri_name, "hdri_rotation": spec.world.rotation,
+                      "pose_index": int(job.index[i]), "hdri": spec.hdri_name, "hdri_rotation": spec.world.rotation,
                       "hdri_strength": spec.world.strength, "texture": os.path.basename(spec.skin.texture or ""),
-                      "camera": spec.camera_name, "poses": os.path.basename(settings.poses), "exposure": gain,
+                      "camera": spec.camera_name, "poses": Path(settings.poses).name, "exposure": gain,
                       "background_gain": rendered["background_gain"], "white_balance": rendered["white_balance"],
                       "exposure_target": target, "skin_tone": tone["tone"], "skin_ita": tone["ita"],
                       "forearms": settings.forearms, "sleeves": sleeves or None,

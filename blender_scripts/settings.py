@@ -18,7 +18,8 @@ from handmodel.sharding import parse_shard
 class RenderSettings:
     """Everything one `render` run is told; the defaults are the command line's."""
 
-    poses: str = option("Poses .npz made by sample-poses.", path="file")
+    poses: str = option("Poses made by sample-poses: a .npz file, or the folder of pose chunks that a sharded or "
+                        "launched sample-poses writes (only the chunks this run needs are read).", path="any")
     out: str = option("Dataset folder (created; a rerun resumes it).", path="dir")
     num: int | None = option("Render only the first NUM poses.", None, min=1)
     shard: tuple[int, int] = option("K/N: render the sample ids with id % N == K (0 <= K < N).", (0, 1),

@@ -22,7 +22,7 @@ def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, a
     """A dataclass field that is also a command-line option.
 
     help: the option's help line; flag: the option name (default `--field-name`; a bool field that is on by default
-    gets `--no-field-name`); choices: the allowed values; min: the smallest allowed number; path: 'file' or 'dir'
+    gets `--no-field-name`); choices: the allowed values; min: the smallest allowed number; path: 'file', 'dir' or 'any'
     when the value names one (click checks the kind); parse / format: a value <-> its command-line text, for fields
     that are not a plain int, float or str (e.g. the shard (K, N) <-> 'K/N'). A field without a default is a
     required option; required=True makes one with a default (for settings made in code) required on the command

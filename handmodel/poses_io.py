@@ -6,6 +6,10 @@ Optional `body_to_world (N,4,4)`: the rigid transform of the body both hands bel
 y down, z forward, origin between the shoulders), checked on load to be a rotation and a translation.
 Every other array of length N is a per-pose metric (`penetration_mm`, `anatomy_violation_deg`, ...).
 `meta` is a JSON string: format, version, hand model, convention, seed, settings.
+
+A folder of pose chunks (`sample-poses --out DIR`, sharded or launched as many tasks) holds `poses-00000.npz`,
+`poses-00001.npz`, ...: chunk c holds the sample ids c*B .. (c+1)*B-1 (B the run's --batch-size), and the folder's
+fingerprint (`.handkit/fingerprint.json`) the run's identity, --num and B. `PoseFolder` reads it chunk by chunk.
 """
 
 import json
@@ -38,6 +42,18 @@ class Poses:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def concat_poses(parts: list[Poses], meta: dict) -> Poses:
+    """Several Poses (e.g. chunk files, in order) as one, with `meta`."""
+    body = [x.body_to_world for x in parts]
+    return Poses(
+        params={h: {p: np.concatenate([x.params[h][p] for x in parts]) for p in parts[0].params[h]} for h in HANDS},
+        ids=np.concatenate([x.ids for x in parts]),
+        metrics={m: np.concatenate([x.metrics[m] for x in parts]) for m in parts[0].metrics},
+        meta=meta,
+        body_to_world=None if any(b is None for b in body) else np.concatenate(body),
+    )
 
 
 def save_poses(path: str | os.PathLike, poses: Poses) -> None:
@@ -108,3 +124,61 @@ def _body_to_world(value, path: Path, n: int) -> np.ndarray:
         i = int(np.argmax(bad))
         raise InputError(f"{path}: key 'body_to_world' row {i} is not a rotation and a translation")
     return T
+
+
+CHUNK_NAME = "poses-{:05d}.npz"
+
+
+def chunk_path(folder: str | os.PathLike, c: int) -> Path:
+    """Chunk c of a folder of pose chunks."""
+    return Path(folder) / CHUNK_NAME.format(c)
+
+
+class PoseFolder:
+    """A folder of pose chunks made by `sample-poses --out DIR`: its size and chunking come from the folder's
+    fingerprint, and only the chunks asked for are read (a million poses are never merged into one array)."""
+
+    def __init__(self, folder: str | os.PathLike):
+        from handmodel.outdir import read_fingerprint
+
+        self.folder = Path(folder)
+        record = read_fingerprint(self.folder)
+        if record is None or record.get("kind") != "sample-poses":
+            raise InputError(f"{self.folder}: not a folder of pose chunks made by sample-poses (no sample-poses "
+                             "fingerprint in its .handkit/)")  # fmt: skip
+        self.fingerprint = record.get("fingerprint", {})
+        try:
+            self.num, self.batch_size = int(self.fingerprint["num"]), int(self.fingerprint["batch_size"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{self.folder}: its fingerprint lacks num and batch_size") from None
+        if self.num < 1 or self.batch_size < 1:
+            raise InputError(f"{self.folder}: its fingerprint has num {self.num}, batch_size {self.batch_size}")
+
+    def chunks(self, num: int | None = None) -> list[int]:
+        """The chunks that hold the first `num` poses (all by default)."""
+        n = self.num if num is None else min(num, self.num)
+        return list(range(-(-n // self.batch_size)))
+
+    def check_complete(self, chunks: list[int]) -> None:
+        """InputError listing the chunks of `chunks` that are not there (the sample-poses run is unfinished)."""
+        missing = [chunk_path(self.folder, c).name for c in chunks if not chunk_path(self.folder, c).is_file()]
+        if missing:
+            shown = ", ".join(missing[:8]) + (f", ... ({len(missing)} in all)" if len(missing) > 8 else "")
+            raise InputError(f"{self.folder}: {len(missing)} of {len(chunks)} pose chunks missing: {shown}; finish "
+                             "the sample-poses run (rerun it), or ask for fewer poses with --num")  # fmt: skip
+
+    def load(self, chunks: list[int]) -> Poses:
+        """The poses of these chunks, in order; InputError for a chunk of another run or with other ids."""
+        self.check_complete(chunks)
+        parts = []
+        for c in chunks:
+            path = chunk_path(self.folder, c)
+            poses = load_poses(path)
+            if poses.meta.get("fingerprint") != self.fingerprint:
+                raise InputError(f"{path}: made by another sample-poses run than {self.folder}'s fingerprint")
+            expected = np.arange(c * self.batch_size, min((c + 1) * self.batch_size, self.num))
+            if not np.array_equal(poses.ids, expected):
+                raise InputError(f"{path}: holds ids {poses.ids[0]}..{poses.ids[-1]}, expected "
+                                 f"{expected[0]}..{expected[-1]}")  # fmt: skip
+            parts.append(poses)
+        return concat_poses(parts, {"format": FORMAT_NAME, "version": FORMAT_VERSION, "fingerprint": self.fingerprint})

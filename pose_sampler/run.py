@@ -17,7 +17,7 @@ import torch
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.outdir import first_difference
-from handmodel.poses_io import Poses, load_poses, save_poses
+from handmodel.poses_io import Poses, chunk_path, concat_poses, load_poses, save_poses
 from handmodel.sharding import in_shard
 from pose_sampler.augment import augment_angles
 from pose_sampler.seeds import rng_for
@@ -36,10 +36,6 @@ def output_layout(out: Path) -> dict:
                 "report": out.parent / f"{out.stem}.report"}  # fmt: skip
     return {"single": False, "chunks": out, "prior": out / "prior.npz", "discriminator": out / "discriminator.pt",
             "report": out / "report"}  # fmt: skip
-
-
-def chunk_path(folder: Path, c: int) -> Path:
-    return folder / f"poses-{c:05d}.npz"
 
 
 def _finished(path: Path, ids: np.ndarray, fingerprint: dict) -> bool:
@@ -260,14 +256,7 @@ def _write_chunk(c: int, ids, settings: SampleSettings, run: dict, layout: dict,
 
 def merge_chunks(paths: list, meta: dict) -> Poses:
     """The chunk files, in order, as one Poses with the run's meta."""
-    parts = [load_poses(p) for p in paths]
-    return Poses(
-        params={h: {p: np.concatenate([x.params[h][p] for x in parts]) for p in parts[0].params[h]} for h in HANDS},
-        ids=np.concatenate([x.ids for x in parts]),
-        metrics={m: np.concatenate([x.metrics[m] for x in parts]) for m in parts[0].metrics},
-        meta=meta,
-        body_to_world=np.concatenate([x.body_to_world for x in parts]),
-    )
+    return concat_poses([load_poses(p) for p in paths], meta)
 
 
 def quality_summary(poses: Poses, settings: SampleSettings) -> dict:
