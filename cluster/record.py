@@ -93,6 +93,14 @@ def start_attempt(out, k: int) -> int:
     return len(rec["attempts"])
 
 
+def note_command(out, k: int, pid: int) -> None:
+    """Record the pid of the command that task k's current attempt runs (what `status` and a user can signal)."""
+    rec = read_task(out, k)
+    if rec is not None and rec.get("attempts"):
+        rec["attempts"][-1]["command_pid"] = pid
+        atomic_write_json(task_file(out, k), rec, indent=1)
+
+
 def end_attempt(out, k: int, code: int) -> str:
     """Record how task k's current attempt ended (the command's exit status; negative: killed by that signal)."""
     rec = read_task(out, k) or {"task": k, "attempts": [{}]}

@@ -63,6 +63,7 @@ def run_task(out: str, k: int, log: bool = False) -> int:
     print(header, file=stream or sys.stdout, flush=True)
     proc = subprocess.Popen(command, cwd=run["cwd"], env=env, stdout=stream, stderr=subprocess.STDOUT if stream
                             else None, preexec_fn=_die_with_parent)  # fmt: skip
+    record.note_command(out, k, proc.pid)
 
     def forward(signum, _frame):
         proc.send_signal(signum)
