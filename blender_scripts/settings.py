@@ -18,8 +18,9 @@ from handmodel.sharding import parse_shard
 class RenderSettings:
     """Everything one `render` run is told; the defaults are the command line's."""
 
-    poses: str = option("Poses made by sample-poses: a .npz file, or the folder of pose chunks that a sharded or "
-                        "launched sample-poses writes (only the chunks this run needs are read).", path="any")
+    poses: str = option("Poses made by sample-poses: a .npz file, or the folder of pose chunks that a sharded "
+                        "or launched sample-poses writes (only the chunks a run needs are read).",
+                        path="any")  # fmt: skip
     out: str = option("Dataset folder (created; a rerun resumes it).", path="dir")
     num: int | None = option("Render only the first NUM poses.", None, min=1)
     shard: tuple[int, int] = option("K/N: render the sample ids with id % N == K (0 <= K < N).", (0, 1),

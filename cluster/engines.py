@@ -189,7 +189,7 @@ class RayEngine:
         try:
             import ray
         except ImportError:
-            raise InputError("--launcher ray needs Ray: pip install 'ray[default]'") from None
+            raise InputError("--launcher ray needs Ray: pip install ray (or: pip install .[ray])") from None
         self.ray, self.out = ray, out
         address = launch.ray_address
         try:

@@ -34,10 +34,11 @@ def test_the_commands_that_write_datasets_and_poses_take_settings_classes():
 @pytest.mark.parametrize("path", sorted(SETTINGS_COMMANDS), ids=" ".join)
 def test_each_option_is_a_field_and_each_field_an_option(path):
     command = SETTINGS_COMMANDS[path]
-    cls = command.callback.settings_class
+    classes = [command.callback.settings_class, getattr(command.callback, "launch_class", None)]
+    classes = [c for c in classes if c is not None]
     params = {p.name: p for p in command.params if p.name != "help"}
-    assert set(params) == {f.name for f in dataclasses.fields(cls)}
-    for spec in option_specs(cls):
+    assert set(params) == {f.name for c in classes for f in dataclasses.fields(c)}
+    for spec in [s for c in classes for s in option_specs(c)]:
         param = params[spec.name]
         if spec.argument:
             assert isinstance(param, click.Argument)
@@ -63,6 +64,11 @@ def test_a_bad_shard_is_a_usage_error(path, tmp_path):
     result = CliRunner().invoke(cli.main, [*path, *args, "--shard", "3/2"])
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--shard'" in result.output and "0 <= K < N" in result.output
+
+
+def test_the_commands_that_write_shards_can_be_launched_on_a_cluster():
+    launched = {" ".join(p) for p, c in SETTINGS_COMMANDS.items() if hasattr(c.callback, "launch_class")}
+    assert launched == {"sample-poses", "render", "interhand prepare", "import intaghand", "import renderih"}
 
 
 def _readme_names() -> dict:
