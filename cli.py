@@ -407,8 +407,9 @@ def train_cmd(**values):
     from handmodel.options import settings_from_values
     from training.config import build_config
     from training.run_folder import open_run_folder
-    from training.trainer import train
+    from training.trainer import slurm_rendezvous, train
 
+    slurm_rendezvous()  # under srun: the ranks find each other from Slurm's variables (before the run folder's lock)
     settings = settings_from_values(TrainSettings, values)
     cfg = build_config(settings.config, settings.data, settings.mix, settings.preset, settings.overrides())
     with open_run_folder(settings.out, cfg, settings.resume, settings.overwrite):

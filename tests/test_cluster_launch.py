@@ -232,3 +232,19 @@ def test_render_on_ray_survives_a_removed_node(ray_cluster, pose_folder, local_r
     assert files(out) == files(local_render)
     assert sorted(len(task(out, k)["attempts"]) for k in (0, 1)) == [1, 2]
     assert "2 tasks finished on ray (1 retried)" in stdout
+
+
+def test_train_under_srun_forms_one_ddp_run_of_two_gloo_ranks(slurm, drawn_dataset, tmp_path):
+    """Slurm starts each rank itself (srun --ntasks 2): the ranks meet through Slurm's variables alone."""
+    import torch
+
+    prefix, env = slurm
+    run = tmp_path / "run"
+    r = subprocess.run([*prefix, "srun", "--ntasks", "2", "--cpus-per-task", "1", sys.executable, str(REPO / "cli.py"),
+                        "train", "--config", REPO / "training" / "configs" / "tiny.yaml", "--data",
+                        f"drawn={drawn_dataset}", "--max-steps", "2", "--batch-size", "2", "--device", "cpu",
+                        "--out", run], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("checkpoint:") == 1  # rank 0 only: one run of two ranks, not two runs of one
+    ckpt = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    assert ckpt["world"] == 2 and ckpt["step"] == 2

@@ -8,6 +8,7 @@ A run folder holds config.yaml (every setting, defaults included), checkpoints/l
 import math
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import torch
@@ -300,8 +301,29 @@ def spawn(cfg: dict, out_dir, devices: list[str], resume=None, mano_dir=None, pr
              nprocs=len(devices), join=True)  # fmt: skip
 
 
+def slurm_rendezvous(environ=os.environ) -> bool:
+    """Under `srun` (one process per rank, no torchrun), set torch's rendezvous variables from Slurm's: RANK from
+    SLURM_PROCID, WORLD_SIZE from SLURM_NTASKS, LOCAL_RANK from SLURM_LOCALID, MASTER_ADDR the job's first node,
+    MASTER_PORT from the job id unless set. Returns whether it did (a job of one task, or torchrun's own
+    variables, leave everything as it is)."""
+    if "WORLD_SIZE" in environ or int(environ.get("SLURM_NTASKS", "1")) < 2 or "SLURM_PROCID" not in environ:
+        return False
+    nodes = environ.get("SLURM_JOB_NODELIST") or environ.get("SLURM_NODELIST", "localhost")
+    try:
+        listed = subprocess.run(["scontrol", "show", "hostnames", nodes], capture_output=True, text=True, check=True)
+        first = listed.stdout.split()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        first = nodes.split(",")[0]
+    port = str(20000 + int(environ.get("SLURM_JOB_ID", "0")) % 20000)
+    environ.update(RANK=environ["SLURM_PROCID"], WORLD_SIZE=environ["SLURM_NTASKS"],
+                   LOCAL_RANK=environ.get("SLURM_LOCALID", "0"), MASTER_ADDR=environ.get("MASTER_ADDR", first),
+                   MASTER_PORT=environ.get("MASTER_PORT", port))  # fmt: skip
+    return True
+
+
 def train(cfg: dict, out_dir, device="cpu", gpus: str | None = None, resume=None, mano_dir=None, progress=True):
-    """The `train` command: under torchrun, with --gpu 0,1,..., or in this one process."""
+    """The `train` command: under torchrun or srun (one process per rank), with --gpu 0,1,..., or in this one
+    process."""
     if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
         local = int(os.environ.get("LOCAL_RANK", 0))
         cuda = device.startswith("cuda")
