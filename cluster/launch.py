@@ -46,7 +46,8 @@ def prepare_run(command: tuple, settings, launch) -> dict:
         if old is not None:
             for p in record.launch_dir(out).glob("task-*.json"):
                 p.unlink()
-            (record.launch_dir(out) / record.ENGINE_FILE).unlink(missing_ok=True)
+            for name in (record.ENGINE_FILE, "submitted.json"):
+                (record.launch_dir(out) / name).unlink(missing_ok=True)
         run["id"], run["created"] = uuid.uuid4().hex[:12], time.time()
     out.mkdir(parents=True, exist_ok=True)
     record.write_run(out, run)
@@ -89,7 +90,7 @@ def _drive(engine, pending, command, settings, launch, run, retries, echo, progr
     adopted = engine.adopt(pending)
     if adopted:
         echo(f"{out}: {len(adopted)} tasks still queued or running from an earlier driver: watching them")
-    engine.submit([k for k in pending if k not in adopted])
+    _submit(engine, out, [k for k in pending if k not in adopted])
     active, failed = set(pending), {}
     seen_attempts = {k: record.attempts(out, k) for k in pending}
     bar = _bar(command, settings, launch, progress)
@@ -101,7 +102,7 @@ def _drive(engine, pending, command, settings, launch, run, retries, echo, progr
                 active.discard(k)
                 why = _ended(engine, out, k, launch, retries, echo)
                 if why == "retry":
-                    engine.submit([k])
+                    _submit(engine, out, [k])
                     active.add(k)
                 elif why is not None:
                     failed[k] = why
@@ -124,6 +125,12 @@ def _drive(engine, pending, command, settings, launch, run, retries, echo, progr
         lines = [failed[k] for k in sorted(failed)]
         raise InputError(f"{len(failed)} of {n} tasks failed; the others' samples are kept, and a rerun of the same "
                          "command runs only what is missing:\n  " + "\n  ".join(lines))  # fmt: skip
+
+
+def _submit(engine, out, ks: list[int]) -> None:
+    if ks:
+        record.note_submitted(out, ks)
+        engine.submit(ks)
 
 
 def _ended(engine, out, k, launch, retries, echo) -> str | None:

@@ -5,6 +5,7 @@
     OUT/.handkit/launch/task-0003.json  task 3's state (running, done, failed, died) and each attempt's host,
                                         pid, start, end and exit status, written by the task itself
     OUT/.handkit/launch/engine.json     what the driver submitted (Slurm job ids), so a restarted driver adopts it
+    OUT/.handkit/launch/submitted.json  when each task was handed to the engine (each submission)
     OUT/.handkit/logs/task-0003.log     task 3's output, every attempt appended
 
 Only the standard library: a task on a node runs this before anything else is imported.
@@ -66,6 +67,20 @@ def read_engine(out) -> dict:
 
 def write_engine(out, state: dict) -> None:
     atomic_write_json(launch_dir(out) / ENGINE_FILE, state, indent=1)
+
+
+def note_submitted(out, ks: list[int]) -> None:
+    """Record when the driver handed tasks `ks` to the engine (launch/submitted.json: {task: [times]})."""
+    path = launch_dir(out) / "submitted.json"
+    seen = _read_json(path) or {}
+    now = time.time()
+    for k in ks:
+        seen.setdefault(str(k), []).append(now)
+    atomic_write_json(path, seen, indent=1)
+
+
+def read_submitted(out) -> dict:
+    return {int(k): v for k, v in (_read_json(launch_dir(out) / "submitted.json") or {}).items()}
 
 
 def read_task(out, k: int) -> dict | None:
