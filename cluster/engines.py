@@ -88,7 +88,7 @@ class SlurmEngine:
         """The job script of one submission: an array over the task numbers `ks`."""
         L = self.launch
         logs = record.log_path(self.out, 0).parent.resolve()
-        lines = ["#!/bin/bash", f"#SBATCH --job-name={self.name}", f"#SBATCH --array={','.join(map(str, ks))}",
+        lines = ["#!/bin/bash", f"#SBATCH --job-name={self.name}", f"#SBATCH --array={array_ranges(ks)}",
                  f"#SBATCH --output={logs}/task-%4a.log", "#SBATCH --open-mode=append",
                  f"#SBATCH --cpus-per-task={L.cpus_per_task}", "#SBATCH --ntasks=1"]  # fmt: skip
         if L.gpus_per_task:
@@ -164,6 +164,20 @@ class SlurmEngine:
 
     def close(self) -> None:
         """The jobs go on without the driver: a restarted driver adopts them."""
+
+
+def array_ranges(ks: list[int]) -> str:
+    """Task numbers as Slurm's --array list: [0, 1, 2, 5, 7, 8] -> '0-2,5,7-8'."""
+    parts, ks = [], sorted(ks)
+    start = prev = ks[0]
+    for k in [*ks[1:], None]:
+        if k is not None and k == prev + 1:
+            prev = k
+            continue
+        parts.append(f"{start}-{prev}" if prev > start else str(start))
+        if k is not None:
+            start = prev = k
+    return ",".join(parts)
 
 
 class TaskDied(Exception):
