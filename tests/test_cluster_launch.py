@@ -248,3 +248,29 @@ def test_train_under_srun_forms_one_ddp_run_of_two_gloo_ranks(slurm, drawn_datas
     assert r.stdout.count("checkpoint:") == 1  # rank 0 only: one run of two ranks, not two runs of one
     ckpt = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
     assert ckpt["world"] == 2 and ckpt["step"] == 2
+
+
+def test_interhand_prepare_on_slurm_writes_the_same_bytes(slurm, mini_release, tmp_path):
+    prefix, env = slurm
+    root, _ = mini_release
+    cli("interhand", "prepare", "--data_path", root, "--out", tmp_path / "local")
+    cli("interhand", "prepare", "--data_path", root, "--out", tmp_path / "slurm", "--launcher", "slurm", "--tasks",
+        "2", *FAST, prefix=prefix, env=env)  # fmt: skip
+    assert files(tmp_path / "slurm") == files(tmp_path / "local") and len(files(tmp_path / "local")) > 4
+
+
+def test_a_stopped_slurm_driver_started_again_adopts_its_running_jobs(slurm, pose_folder, local_render, tmp_path):
+    prefix, env = slurm
+    out = tmp_path / "render"
+    args = ("render", "--poses", pose_folder, "--out", out, *RENDER, "--launcher", "slurm", "--tasks", "2", *FAST)
+    first = start(*args, prefix=prefix, env=env)
+    wait_for(lambda: task(out, 0).get("state") == "running", first)
+    first.send_signal(signal.SIGINT)  # Ctrl-C on the login node: the jobs go on
+    first.communicate(timeout=60)
+    second = start(*args, prefix=prefix, env=env)
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-3000:]
+    assert "still queued or running from an earlier driver: watching them" in err
+    assert files(out) == files(local_render)
+    assert not (out / ".handkit" / "launch" / "slurm" / "job-002.sh").exists()  # nothing submitted twice
+    assert all(len(task(out, k)["attempts"]) == 1 for k in (0, 1))
