@@ -120,6 +120,14 @@ def test_a_local_task_killed_with_sigkill_is_run_again_and_the_dataset_is_the_sa
     assert "earlier attempts ended with [-9]" in cli("status", out).stdout
 
 
+def test_a_task_whose_node_cannot_see_the_output_folder_says_so(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "cluster.task", str(tmp_path / "elsewhere"), "0"], capture_output=True,
+                       text=True, cwd=REPO)  # fmt: skip
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    assert "cannot see" in r.stderr and "a filesystem that every node mounts" in r.stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
 # ---- Slurm ----
 
 
