@@ -5,12 +5,13 @@
 Makes one folder of pose chunks (`sample-poses --out DIR`), then renders it --tasks ways:
 - locally, shard by shard (`render --shard K/N`, one after another, the command's wall time from its command line
   to its exit): the baseline, measured again right before each launcher;
-- through each launcher (`render --launcher L --tasks N`) into a fresh folder: the time from the driver handing a
+- through each launcher (`render --launcher L --tasks N --cpus-per-task CORES`, so its tasks too run one at a time
+  on every core: a single-node Slurm, one Ray worker node) into a fresh folder: the time from the driver handing a
   task to the engine until the task starts on a node (the run record's submitted.json and task-K.json), the task's
   wall time (its command, started by the engine), and the whole launched run from the command line to its last
   line, each against the local figures as a ratio.
-Slurm and Ray run on this machine in loopback network namespaces (a private single-node Slurm; a Ray head with two
-worker nodes), so their figures are the engines' own overhead without a network; a real cluster adds its
+Slurm and Ray run on this machine in loopback network namespaces (a private single-node Slurm; a Ray head and a
+worker node), so their figures are the engines' own overhead without a network; a real cluster adds its
 filesystem and scheduler queue. Slurm and Ray need root (the namespace) and their packages; a launcher that cannot
 start is reported and left out. Every dataset is checked against the local one byte for byte.
 """
@@ -97,8 +98,9 @@ def main() -> int:
 
 def run_launcher(launcher: str, poses: Path, work: Path, render: list, tasks: int):
     out = work / launcher
+    cores = os.cpu_count() or 1  # a task takes every core, so tasks run one at a time, as the local shards did
     args = ["render", "--poses", poses, "--out", out, *render, "--launcher", launcher, "--tasks", tasks,
-            "--cpus-per-task", 1, "--poll-seconds", 0.2]  # fmt: skip
+            "--cpus-per-task", cores, "--poll-seconds", 0.2]  # fmt: skip
     if launcher == "local":
         total = cli(args)
         return (*task_figures(out, tasks), total)
@@ -117,8 +119,8 @@ def run_launcher(launcher: str, poses: Path, work: Path, render: list, tasks: in
             finally:
                 local_slurm.stop(root)
         else:
-            control = subprocess.Popen([*ns.prefix, sys.executable, "-m", "cluster.local_ray", "--nodes", str(tasks)],
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)  # fmt: skip
+            command = [*ns.prefix, sys.executable, "-m", "cluster.local_ray", "--nodes", "1", "--cpus", str(cores)]
+            control = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
             try:
                 line = control.stdout.readline()
                 if not line.startswith("address "):
