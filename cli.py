@@ -9,6 +9,7 @@ import json
 import click
 
 from blender_scripts.settings import RenderSettings
+from dataset_tools.pack import PackSettings, UnpackSettings
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
 from importers.settings import ImportSettings
@@ -320,6 +321,34 @@ def preview_cmd(dataset, out, count, columns, scale, sort, only):
 
     n = contact_sheet(dataset, out, count, columns, scale, sort=sort, only=only)
     click.echo(f"{n} samples drawn into {out}")
+
+
+@main.command("pack")
+@_settings_options(PackSettings)
+def pack_cmd(**values):
+    """Pack a dataset folder into WebDataset tar shards (SHARD-SIZE samples each, in name order) with an
+    index.json that wids reads and the dataset's meta.json; the files go in unchanged, so `unpack` gives the
+    folder back byte for byte. A rerun skips finished tars."""
+    from dataset_tools.pack import pack
+    from handmodel.options import settings_from_values
+
+    settings = settings_from_values(PackSettings, values)
+    r = pack(settings)
+    click.echo(f"packed {r['samples']} samples into {r['shards']} tar shards ({r['written']} written now) -> "
+               f"{settings.out}")  # fmt: skip
+
+
+@main.command("unpack")
+@_settings_options(UnpackSettings)
+def unpack_cmd(**values):
+    """Unpack a shard folder (from `pack` or --format webdataset) into a dataset folder of files, byte for byte
+    as they were packed. A rerun skips complete samples."""
+    from dataset_tools.pack import unpack
+    from handmodel.options import settings_from_values
+
+    settings = settings_from_values(UnpackSettings, values)
+    r = unpack(settings)
+    click.echo(f"unpacked {r['samples']} samples ({r['written']} written now) -> {settings.out}")
 
 
 @assets.command("preview")
