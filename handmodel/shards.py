@@ -208,6 +208,9 @@ class FolderSamples:
         self.meta = read_meta(self.root)
         self.names = list_samples(self.root)
 
+    def count(self) -> int:
+        return len(self.names)
+
     def where(self, name: str, kind: str) -> str:
         return str(sample_paths(self.root, name)[kind])
 
@@ -229,8 +232,9 @@ class FolderSamples:
 
 
 class ShardSamples:
-    """The samples of tar shards by name, by random access (member offsets read from the tar headers): a shard
-    folder (its index), or a list of tar paths (meta.json read from their folder where there is one)."""
+    """The samples of tar shards by name, by random access (member offsets read from the tar headers, on first
+    use): a shard folder (its index), or a list of tar paths (meta.json read from their folder where there is
+    one). `count()` needs no tar where the index gives the counts."""
 
     kind = "webdataset"
 
@@ -243,15 +247,33 @@ class ShardSamples:
             self.root = Path(tars[0]).parent
             self.meta = read_meta(self.root) if (self.root / "meta.json").is_file() else {}
             self.shards = [(Path(t), None) for t in tars]
-        self.members: dict[str, tuple[Path, dict]] = {}
         for path, _count in self.shards:
             if not path.is_file():
                 raise InputError(f"{path}: missing (listed in {self.root / INDEX_FILE})")
-            for name, files in tar_members(path).items():
-                if "annotation" in files:
-                    self.members[name] = (path, files)
-        self.names = sorted(self.members)
-        self.counts = [(p, sum(1 for n, (q, _f) in self.members.items() if q == p)) for p, _c in self.shards]
+        self._members: dict[str, tuple[Path, dict]] | None = None
+        self._names: list[str] | None = None
+
+    @property
+    def members(self) -> dict[str, tuple[Path, dict]]:
+        """{name: (tar path, {kind: (offset, size)})} of the complete samples (those with an annotation)."""
+        if self._members is None:
+            self._members = {}
+            for path, _count in self.shards:
+                for name, files in tar_members(path).items():
+                    if "annotation" in files:
+                        self._members[name] = (path, files)
+        return self._members
+
+    @property
+    def names(self) -> list[str]:
+        if self._names is None:
+            self._names = sorted(self.members)
+        return self._names
+
+    def count(self) -> int:
+        if all(c is not None for _p, c in self.shards):
+            return sum(c for _p, c in self.shards)
+        return len(self.members)
 
     def where(self, name: str, kind: str) -> str:
         path = self.members[name][0] if name in self.members else self.root
