@@ -7,7 +7,8 @@
 The driver renders the samples of its shard that are not finished yet in worker processes (`--worker`), one
 long-lived Blender scene each, restarted every `--restart-every` samples so memory stays flat; a progress bar shows
 samples/s and the ETA (plain lines where tqdm is missing, as in Blender's own Python). A rerun skips finished
-samples; a killed run loses nothing finished.
+samples; a killed run loses nothing finished. With `--format webdataset` the samples are rendered into the task's
+staging folder and each complete group is written as one tar shard (handmodel/shard_output.py).
 """
 
 import argparse
@@ -75,7 +76,18 @@ class Job:
 
             self.rig_cameras = load_rig_cameras(s.cameras)
         n = len(self.poses) if s.num is None else min(s.num, len(self.poses))
-        self.rows = [i for i in range(n) if in_shard(self.poses.ids[i], s.shard)]
+        self.output = None  # the webdataset form's tar groups and staging folder (handmodel/shard_output.py)
+        self.root = Path(s.out)  # where samples are written one by one
+        if s.dataset_format == "webdataset":
+            from handmodel.shard_output import ShardedOutput
+
+            self.output = ShardedOutput(s.out, [sample_name(self.poses.ids[i]) for i in range(n)], s.shard_size,
+                                        s.shard)  # fmt: skip
+            mine = self.output.mine()
+            self.rows = [i for i in range(n) if sample_name(self.poses.ids[i]) in mine]
+            self.root = self.output.staging
+        else:
+            self.rows = [i for i in range(n) if in_shard(self.poses.ids[i], s.shard)]
         self.names = {i: sample_name(self.poses.ids[i]) for i in self.rows}
         self.fingerprint = run_fingerprint(
             s,
@@ -91,13 +103,17 @@ class Job:
         """What the dataset folder is fingerprinted by (handmodel/outdir.py): the format and this run's settings
         and inputs; --num and --shard are left out, so a longer or sharded run of the same settings continues it."""
         from handmodel.dataset_io import FORMAT_NAME, FORMAT_VERSION
+        from handmodel.shard_output import layout_fingerprint
 
-        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint}
+        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint, **layout_fingerprint(self.s)}
 
     def pending(self) -> list[int]:
         from handmodel.dataset_io import is_complete
 
-        return [i for i in self.rows if not is_complete(self.s.out, self.names[i])]
+        if self.output is not None:
+            todo = set(self.output.pending())
+            return [i for i in self.rows if self.names[i] in todo]
+        return [i for i in self.rows if not is_complete(self.root, self.names[i])]
 
     def write_meta(self) -> None:
         from handmodel.dataset_io import read_meta, write_meta
@@ -232,7 +248,7 @@ def render_worker(settings: RenderSettings, max_samples: int | None = None, repo
     scene = HandScene(meshes["faces"], size, size, uvs=meshes["uvs"], palm=meshes["palm"],
                       subdivision=settings.subdivision, threads=settings.threads, quality=quality,
                       forearms=arms if settings.forearms else None)  # fmt: skip
-    writer = SampleWriter(settings.out, size, size)
+    writer = SampleWriter(job.root, size, size)
     all_params = job.poses.params  # {hand: {"pose", "shape", "trans": (N, ...)}}
     body = body_rotations(job.poses, job.models)
 
@@ -398,8 +414,12 @@ def run(s: RenderSettings, progress: bool = True) -> int:
                 rendered = render_worker(s, report=lambda _name: bar.update(1))
             while s.restart_every > 0 and job.pending():
                 rendered += drive_worker(_worker_command(s, s.restart_every), lambda _name: bar.update(1))
+                if job.output is not None:
+                    job.output.finish(final=False)  # every tar whose samples are all rendered
         finally:
             bar.close()
+        if job.output is not None:
+            job.output.finish(final=True)
         write_figures(s.out)
     return rendered
 
