@@ -81,6 +81,8 @@ def test_shuffle_buffer_and_ratios_change_the_order_not_the_length(forms):
     shuffled = _batches(_cfg(forms["unequal"], shuffle_buffer=8), 6)
     assert len(plain) == len(shuffled) == 6
     assert any(not torch.equal(x["image"], y["image"]) for x, y in zip(plain, shuffled))
+    # A buffer larger than the dataset fills from shard after shard (resampled) before its first sample leaves.
+    assert len(_batches(_cfg(forms["unequal"], shuffle_buffer=256), 3)) == 3
 
 
 def test_two_gloo_ranks_over_unequal_shards_finish_their_epochs(forms, tmp_path):

@@ -56,8 +56,11 @@ def shard_sequence(n: int, seed: int, epoch: int, dataset: int, slot: int, slots
 
 
 class _Counter:
+    """A slot's bad samples of one dataset, and how long it has gone without a sample (a shard read) or without a
+    readable one (a sample decoded), to tell a dataset with nothing readable from a bad stretch."""
+
     def __init__(self, name: str):
-        self.name, self.bad, self.shards_since_good = name, 0, 0
+        self.name, self.bad, self.shards_since_sample, self.bad_in_a_row = name, 0, 0, 0
 
     def skip(self, message: str) -> bool:
         self.bad += 1
@@ -70,10 +73,9 @@ def _raw_samples(dataset, units: list, order, counter: _Counter):
 
     def opened():
         for j in order:
-            counter.shards_since_good += 1
-            if counter.shards_since_good > 2 * len(units) + 1:
-                raise InputError(f"{dataset.root}: no readable sample in any of its {len(units)} shards "
-                                 f"(dataset {counter.name})")  # fmt: skip
+            counter.shards_since_sample += 1
+            if counter.shards_since_sample > 2 * len(units) + 1:
+                raise nothing_readable(dataset, len(units), counter.name)
             yield units[j]
 
     if dataset.samples.kind == "webdataset":
@@ -86,12 +88,18 @@ def _raw_samples(dataset, units: list, order, counter: _Counter):
                 if kind is not None:
                     files[kind] = data
             url = sample["__url__"]
+            counter.shards_since_sample = 0
             yield sample["__key__"], (lambda n, k, url=url: f"{url}: {n}.{k}"), files
     else:
         for names in opened():
             for name in names:
                 files = {k: dataset.samples.read(name, k) for k in ("image", "mask", "annotation")}
+                counter.shards_since_sample = 0
                 yield name, dataset.samples.where, files
+
+
+def nothing_readable(dataset, shards: int, name: str) -> InputError:
+    return InputError(f"{dataset.root}: no readable sample in any of its {shards} shards (dataset {name})")
 
 
 def _tar_error(e: Exception) -> str:
@@ -128,13 +136,18 @@ class StreamedMix(torch.utils.data.IterableDataset):
         if self.shuffle_buffer > 0:
             rng = random.Random(int(np.random.default_rng([self.seed, self.epoch, d, slot, 57]).integers(2**62)))
             raw = wds.shuffle(self.shuffle_buffer, initial=min(SHUFFLE_INITIAL, self.shuffle_buffer), rng=rng)(raw)
+        # Every sample of every shard bad, twice over (and a buffer's worth): nothing here is readable.
+        limit = 2 * len(dataset) + self.shuffle_buffer + 1
         for name, where, files in raw:
             try:
                 decoded = dataset.decode(name, files, where)
             except InputError as e:
                 counter.skip(str(e))
+                counter.bad_in_a_row += 1
+                if counter.bad_in_a_row > limit:
+                    raise nothing_readable(dataset, len(units), counter.name) from None
                 continue
-            counter.shards_since_good = 0
+            counter.bad_in_a_row = 0
             yield name, decoded
 
     def __iter__(self):
