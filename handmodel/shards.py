@@ -142,13 +142,20 @@ def finished_shards(root: str | os.PathLike) -> dict[int, Path]:
 
 
 def write_index(root: str | os.PathLike) -> dict:
-    """Write SHARDS/index.json from the finished tars (their sample counts read from the headers); returns it.
-    Call it under the folder's index lock when several tasks write one folder (`index_lock`)."""
+    """Write SHARDS/index.json from the finished tars; returns it. A finished tar never changes (it is written
+    whole and renamed), so the counts of the tars the old index lists are kept and only new tars' headers are
+    read. Call it under the folder's index lock when several tasks write one folder (`index_lock`)."""
     root = Path(root)
+    known = {}
+    try:
+        known = {e["url"]: int(e["nsamples"]) for e in json.loads((root / INDEX_FILE).read_text())["shardlist"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no index yet, or one to rebuild from the tars
     shardlist = []
     for path in finished_shards(root).values():
-        members = tar_members(path)
-        shardlist.append({"url": path.name, "nsamples": sum("annotation" in m for m in members.values())})
+        if path.name not in known:
+            known[path.name] = sum("annotation" in m for m in tar_members(path).values())
+        shardlist.append({"url": path.name, "nsamples": known[path.name]})
     index = {"__kind__": INDEX_KIND, "wids_version": 1, "name": root.name, "shardlist": shardlist}
     atomic_write_json(root / INDEX_FILE, index, indent=1)
     return index

@@ -69,6 +69,32 @@ def test_index_is_the_wids_shard_list_and_random_access_reads_the_folder_bytes(d
     assert names == folder.names[:3]
 
 
+def test_wids_reads_the_index_and_finds_every_sample_by_position(dataset, tmp_path):
+    import wids
+
+    _run("pack", dataset, "--out", tmp_path / "shards", "--shard-size", 3)
+    ds = wids.ShardListDataset(str(tmp_path / "shards" / "index.json"), localname=lambda url: url, transformations=[])
+    folder = open_samples(dataset)
+    assert len(ds) == len(folder.names) == 7
+    for i, name in enumerate(folder.names):
+        sample = ds[i]
+        assert sample["__key__"] == name
+        assert sample[".image.jpg"].read() == folder.read(name, "image")
+        assert sample[".annotation.json"].read() == folder.read(name, "annotation")
+
+
+def test_the_index_keeps_the_counts_of_listed_tars_and_reads_new_ones(dataset, tmp_path):
+    from handmodel.shards import write_index
+
+    _run("pack", dataset, "--out", tmp_path / "shards", "--shard-size", 3)
+    index = json.loads((tmp_path / "shards" / "index.json").read_text())
+    (tmp_path / "shards" / "shard-000002.tar").rename(tmp_path / "shards" / "shard-000003.tar")
+    again = write_index(tmp_path / "shards")
+    assert [(e["url"], e["nsamples"]) for e in again["shardlist"]] == [
+        ("shard-000000.tar", 3), ("shard-000001.tar", 3), ("shard-000003.tar", 1)]  # fmt: skip
+    assert again["shardlist"][:2] == index["shardlist"][:2]
+
+
 def test_brace_patterns_expand_like_webdatasets():
     assert [p.name for p in expand_pattern("d/train-{000008..000011}.tar")] == [
         "train-000008.tar", "train-000009.tar", "train-000010.tar", "train-000011.tar"]  # fmt: skip
