@@ -126,6 +126,7 @@ def test_bad_members_and_a_truncated_tar_are_skipped_and_counted(forms, tmp_path
     assert skipped >= 2
     assert "shard-000000.tar: 00000001.image: missing or not a readable image; skipped" in err
     assert "shard-000001.tar: 00000005.mask: missing or not a single-channel label image; skipped" in err
+    assert "shard-000002.tar: 1 of the 2 samples its index lists (truncated?); skipped" in err
 
 
 def test_a_dataset_with_nothing_readable_is_a_one_line_error_not_a_hang(forms, tmp_path):
