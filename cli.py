@@ -380,7 +380,7 @@ def _default_device(device):
 @main.command("train")
 @_settings_options(TrainSettings)
 def train_cmd(**values):
-    """Train the IntagHand-style two-hand network on dataset folders (rendered and/or InterHand2.6M).
+    """Train the IntagHand-style two-hand network on datasets (rendered and/or InterHand2.6M), folders or shards.
 
     Writes OUT/config.yaml (all settings), OUT/checkpoints/last.pt and TensorBoard logs in OUT/logs.
     Multi-GPU: --gpu 0,1,2,3, or `torchrun --nproc_per_node 4 cli.py train ...`.
@@ -397,6 +397,8 @@ def train_cmd(**values):
                        settings.mano_dir)  # fmt: skip
     if result.get("rank", 0) == 0:  # under torchrun every rank returns here
         click.echo(f"checkpoint: {result['checkpoint']}")
+        if result.get("skipped"):
+            click.echo(f"skipped {result['skipped']} bad samples while streaming (named in the notices above)")
 
 
 @main.command("eval")

@@ -129,6 +129,19 @@ def test_bad_members_and_a_truncated_tar_are_skipped_and_counted(forms, tmp_path
     assert "shard-000002.tar: 1 of the 2 samples its index lists (truncated?); skipped" in err
 
 
+def test_train_prints_how_many_bad_samples_it_skipped(forms, tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    root = _bad_shards(forms, tmp_path / "bad")
+    r = CliRunner().invoke(cli.main, ["train", "--config", str(train_fixtures.TINY_CONFIG), "--data", f"h={root}",
+                                      "--max-steps", "2", "--batch-size", "2", "--loader-workers", "0",
+                                      "--out", str(tmp_path / "run")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "bad samples while streaming (named in the notices above)" in r.output
+
+
 def test_a_dataset_with_nothing_readable_is_a_one_line_error_not_a_hang(forms, tmp_path):
     root = tmp_path / "broken"
     shutil.copytree(forms["unequal"], root)
