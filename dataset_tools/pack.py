@@ -17,7 +17,7 @@ from handmodel.errors import InputError
 from handmodel.options import check_settings, option
 from handmodel.outdir import STATE_DIR, open_output, read_fingerprint
 from handmodel.shard_output import ShardedOutput, shard_size_option
-from handmodel.shards import read_index, read_tar
+from handmodel.shards import folder_files, index_lock, read_index, read_tar, shard_file, write_index, write_tar
 
 
 @dataclass(kw_only=True)
@@ -64,14 +64,13 @@ def pack(settings: PackSettings, progress=None) -> dict:
     with open_output(out, kind, fingerprint, hint="pack into a new --out folder"):
         atomic_write_bytes(out / "meta.json", (src / "meta.json").read_bytes())
         output = ShardedOutput(out, names, settings.shard_size)
-        todo = output.unfinished()
-        from handmodel.shards import folder_files, shard_file, write_tar
-
+        todo = output.unfinished()  # a tar missing, or holding fewer samples than the folder has now
         for j, group in todo.items():
             write_tar(out / shard_file(j), ((name, folder_files(src, name)) for name in group))
             if progress:
                 progress(len(group))
-        output.finish(final=True)
+        with index_lock(out):
+            write_index(out, changed={shard_file(j) for j in todo})
     return {"samples": len(names), "shards": len(output.groups), "written": len(todo)}
 
 

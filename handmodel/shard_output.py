@@ -16,9 +16,21 @@ import shutil
 from pathlib import Path
 
 from handmodel.dataset_io import is_complete, sample_paths
+from handmodel.errors import InputError
 from handmodel.options import option
 from handmodel.outdir import STATE_DIR
-from handmodel.shards import FORMATS, SHARD_SIZE, finished_shards, folder_files, index_lock, shard_file, write_index
+from handmodel.shards import (
+    FORMATS,
+    SHARD_SIZE,
+    finished_shards,
+    folder_files,
+    index_lock,
+    read_index,
+    read_tar,
+    shard_file,
+    tar_members,
+    write_index,
+)
 from handmodel.shards import write_tar as _write_tar
 
 FORMAT_HELP = ("Dataset form: 'folder' (a file per image, mask, depth and annotation) or 'webdataset' (tar shards of "
@@ -54,34 +66,64 @@ class ShardedOutput:
         self.groups = {j: g for j, g in enumerate(groups) if j % n == k}
         self.staging = self.out / STATE_DIR / f"staging-{k}of{n}"
 
+    def _counts(self) -> dict[int, int]:
+        """{j: samples} of the finished tars (the index's counts; a tar it does not list yet, from its headers)."""
+        listed = {}
+        try:
+            listed = {p.name: n for p, n in read_index(self.out)}
+        except InputError:
+            pass  # no index yet
+        return {
+            j: listed[p.name] if p.name in listed else len(self._in_tar(p))
+            for j, p in finished_shards(self.out).items()
+        }
+
+    @staticmethod
+    def _in_tar(path: Path) -> set[str]:
+        return {name for name, files in tar_members(path).items() if "annotation" in files}
+
     def unfinished(self) -> dict[int, list[str]]:
-        done = finished_shards(self.out)
-        return {j: g for j, g in self.groups.items() if j not in done}
+        """The groups whose tar is missing or holds fewer samples than the group (a run with a larger --num
+        extends its last tar; a sample skipped as bad is tried again, as in the folder form)."""
+        counts = self._counts()
+        return {j: g for j, g in self.groups.items() if counts.get(j, -1) < len(g)}
 
     def mine(self) -> set[str]:
         """The names of this task's groups (finished or not)."""
         return {name for g in self.groups.values() for name in g}
 
     def pending(self) -> list[str]:
-        """The names still to write: in unfinished groups and not yet complete in the staging folder."""
-        return [name for g in self.unfinished().values() for name in g if not is_complete(self.staging, name)]
+        """The names still to write: in unfinished groups, not in their tar and not complete in the staging folder."""
+        out = []
+        for j, group in self.unfinished().items():
+            path = self.out / shard_file(j)
+            done = self._in_tar(path) if path.is_file() else set()
+            out += [name for name in group if name not in done and not is_complete(self.staging, name)]
+        return out
 
     def finish(self, final: bool) -> int:
-        """Write the tar of every unfinished group whose samples are all staged (final: of every unfinished
-        group, with the samples that were written; a sample the command skipped as bad is left out), remove the
-        staged files, rewrite the index. Returns how many tars were written."""
-        written = 0
+        """Write the tar of every unfinished group whose samples are all there, staged or in its old tar (final:
+        of every unfinished group with newly staged samples, or without a tar, holding the samples that were
+        written: a sample the command skipped as bad is left out), remove the staged files, rewrite the index.
+        Returns how many tars were written."""
+        written = []
         for j, group in self.unfinished().items():
-            present = [name for name in group if is_complete(self.staging, name)]
+            path = self.out / shard_file(j)
+            staged = {name for name in group if is_complete(self.staging, name)}
+            if not staged and (path.is_file() or not final):
+                continue
+            old = dict(read_tar(path)) if path.is_file() else {}
+            present = [name for name in group if name in staged or name in old]
             if len(present) < len(group) and not final:
                 continue
-            _write_tar(self.out / shard_file(j), ((name, folder_files(self.staging, name)) for name in present))
-            written += 1
-            for name in present:
-                for path in sample_paths(self.staging, name).values():
-                    path.unlink(missing_ok=True)
-        if self.staging.is_dir() and not self.unfinished():
+            files = ((n, folder_files(self.staging, n) if n in staged else old[n]) for n in present)
+            _write_tar(path, files)
+            written.append(path.name)
+            for name in staged:
+                for p in sample_paths(self.staging, name).values():
+                    p.unlink(missing_ok=True)
+        if final and self.staging.is_dir():
             shutil.rmtree(self.staging, ignore_errors=True)
         with index_lock(self.out):
-            write_index(self.out)
-        return written
+            write_index(self.out, changed=set(written))
+        return len(written)

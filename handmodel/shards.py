@@ -141,16 +141,18 @@ def finished_shards(root: str | os.PathLike) -> dict[int, Path]:
     return dict(sorted(out.items()))
 
 
-def write_index(root: str | os.PathLike) -> dict:
-    """Write SHARDS/index.json from the finished tars; returns it. A finished tar never changes (it is written
-    whole and renamed), so the counts of the tars the old index lists are kept and only new tars' headers are
-    read. Call it under the folder's index lock when several tasks write one folder (`index_lock`)."""
+def write_index(root: str | os.PathLike, changed: set[str] = frozenset()) -> dict:
+    """Write SHARDS/index.json from the finished tars; returns it. The counts of the tars the old index lists are
+    kept (a tar is written whole and renamed; a writer that rewrites one names it in `changed`), and only the
+    other tars' headers are read. Call it under the folder's index lock when several tasks write one folder
+    (`index_lock`)."""
     root = Path(root)
     known = {}
     try:
         known = {e["url"]: int(e["nsamples"]) for e in json.loads((root / INDEX_FILE).read_text())["shardlist"]}
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no index yet, or one to rebuild from the tars
+    known = {url: n for url, n in known.items() if url not in changed}
     shardlist = []
     for path in finished_shards(root).values():
         if path.name not in known:

@@ -52,6 +52,25 @@ def test_pack_then_unpack_gives_the_folder_back_byte_for_byte(dataset, tmp_path)
     assert "0 written now" in _run("unpack", tmp_path / "shards", "--out", tmp_path / "back").output
 
 
+def test_pack_again_after_the_folder_grew_rewrites_only_its_last_tar(dataset, tmp_path):
+    import shutil
+
+    shutil.copytree(dataset, tmp_path / "data")
+    _run("pack", tmp_path / "data", "--out", tmp_path / "shards", "--shard-size", 3)
+    first = {p.name: p.read_bytes() for p in (tmp_path / "shards").glob("*.tar")}
+    for kind, path in sample_paths(tmp_path / "data", "00000006").items():
+        if path.is_file():
+            shutil.copy(path, sample_paths(tmp_path / "data", "00000007")[kind])
+    r = _run("pack", tmp_path / "data", "--out", tmp_path / "shards", "--shard-size", 3)
+    assert "packed 8 samples into 3 tar shards (1 written now)" in r.output
+    now = {p.name: p.read_bytes() for p in (tmp_path / "shards").glob("*.tar")}
+    assert {k: now[k] == first[k] for k in now} == {"shard-000000.tar": True, "shard-000001.tar": True,
+                                                    "shard-000002.tar": False}  # fmt: skip
+    index = json.loads((tmp_path / "shards" / "index.json").read_text())
+    assert [e["nsamples"] for e in index["shardlist"]] == [3, 3, 2]
+    assert open_samples(tmp_path / "shards").names == list_samples(tmp_path / "data")
+
+
 def test_index_is_the_wids_shard_list_and_random_access_reads_the_folder_bytes(dataset, tmp_path):
     _run("pack", dataset, "--out", tmp_path / "shards", "--shard-size", 3)
     index = json.loads((tmp_path / "shards" / "index.json").read_text())

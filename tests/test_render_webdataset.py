@@ -1,5 +1,5 @@
 """`render --format webdataset`: the same samples as `render` then `pack`, whole tars per task under --shard K/N,
-and a rerun that skips finished tars."""
+and a rerun that skips finished tars and extends a last tar that a larger --num adds to."""
 
 import json
 import tarfile
@@ -39,12 +39,12 @@ def test_render_webdataset_gives_the_samples_of_render_then_pack_and_resumes_by_
     pack(PackSettings(dataset=folder.out, out=str(tmp_path / "packed"), shard_size=2))
 
     shards = settings(poses, texture_dir, out=str(tmp_path / "shards"), dataset_format="webdataset", shard_size=2)
-    first = settings(poses, texture_dir, out=shards.out, dataset_format="webdataset", shard_size=2, num=2)
-    assert run(first, progress=False) == 2
-    tar0 = (tmp_path / "shards" / "shard-000000.tar").read_bytes()
-    assert run(shards, progress=False) == 1  # the finished tar is skipped, the second one rendered
-    assert run(shards, progress=False) == 0
-    assert (tmp_path / "shards" / "shard-000000.tar").read_bytes() == tar0
+    first = settings(poses, texture_dir, out=shards.out, dataset_format="webdataset", shard_size=2, num=1)
+    assert run(first, progress=False) == 1  # tar 0 with the first sample alone
+    assert run(shards, progress=False) == 2  # a larger --num: tar 0 extended (its sample kept), tar 1 rendered
+    tars = {p.name: p.read_bytes() for p in (tmp_path / "shards").glob("*.tar")}
+    assert run(shards, progress=False) == 0  # finished tars are skipped
+    assert {p.name: p.read_bytes() for p in (tmp_path / "shards").glob("*.tar")} == tars
 
     out, packed = tmp_path / "shards", tmp_path / "packed"
     assert sorted(p.name for p in out.glob("*.tar")) == ["shard-000000.tar", "shard-000001.tar"]
