@@ -5,11 +5,12 @@ The samples the command would write, in order, are cut into groups of `shard_siz
 by exactly one task. The task writes each sample as today (the folder form's files, one by one, each under a
 temporary name) into a staging folder of its own (`OUT/.handkit/staging-KofN/`), so a killed run loses no finished
 sample; when a group is complete its tar is written whole under a temporary name and renamed, and its staged files
-removed. A tar present under its name is finished: a rerun skips its samples. After its tars, a task rewrites
+removed. A tar holding its whole group is finished: a rerun skips its samples (one holding fewer, after a run
+with a larger --num, is extended: its samples are kept and the rest written). After its tars, a task rewrites
 `OUT/index.json` from every finished tar under the index lock, so the last task to finish leaves the whole index.
 
 `format_option` and `shard_size_option` are the two settings fields every writing command shares.
-Only the standard library: Blender's Python imports this.
+Only the standard library and numpy: Blender's Python imports this.
 """
 
 import shutil
@@ -30,8 +31,8 @@ from handmodel.shards import (
     shard_file,
     tar_members,
     write_index,
+    write_tar,
 )
-from handmodel.shards import write_tar as _write_tar
 
 FORMAT_HELP = ("Dataset form: 'folder' (a file per image, mask, depth and annotation) or 'webdataset' (tar shards of "
                "--shard-size samples, an index.json that wids reads, meta.json; --shard K/N then writes the tar "
@@ -117,7 +118,7 @@ class ShardedOutput:
             if len(present) < len(group) and not final:
                 continue
             files = ((n, folder_files(self.staging, n) if n in staged else old[n]) for n in present)
-            _write_tar(path, files)
+            write_tar(path, files)
             written.append(path.name)
             for name in staged:
                 for p in sample_paths(self.staging, name).values():

@@ -15,7 +15,7 @@ modes of the machine that wrote them, so the same samples give the same tar byte
 
 `open_samples(path)` reads either form by sample name (random access through the tars' member offsets), and a
 brace pattern or list of tar paths (`train-{000000..000009}.tar`) as well.
-Only the standard library and handmodel's numpy-free modules: Blender's Python imports this.
+Only the standard library and numpy (through dataset_io): Blender's Python imports this.
 """
 
 import io
