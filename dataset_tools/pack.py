@@ -24,7 +24,7 @@ from handmodel.shards import folder_files, index_lock, read_index, read_tar, sha
 class PackSettings:
     dataset: str = option("The dataset folder to pack.", None, required=True, argument=True, path="dir", exists=True)
     out: str = option("Shard folder to write (tar shards, index.json, meta.json).", None, required=True, path="dir")
-    shard_size: int = shard_size_option()
+    shard_size: int = shard_size_option("Samples per tar shard (tar j holds the j-th run of them in name order).")
 
 
 @dataclass(kw_only=True)

@@ -43,8 +43,8 @@ def format_option():
     return option(FORMAT_HELP, "folder", flag="--format", choices=FORMATS)
 
 
-def shard_size_option():
-    return option("Samples per tar shard with --format webdataset.", SHARD_SIZE, min=1)
+def shard_size_option(help: str = "Samples per tar shard with --format webdataset."):
+    return option(help, SHARD_SIZE, min=1)
 
 
 def layout_fingerprint(settings) -> dict:
