@@ -10,6 +10,7 @@ import click
 
 from blender_scripts.settings import RenderSettings
 from cluster.settings import LaunchSettings
+from dataset_tools.pack import PackSettings, UnpackSettings
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
 from importers.settings import ImportSettings
@@ -370,6 +371,34 @@ def preview_cmd(dataset, out, count, columns, scale, sort, only):
     click.echo(f"{n} samples drawn into {out}")
 
 
+@main.command("pack")
+@_settings_options(PackSettings)
+def pack_cmd(**values):
+    """Pack a dataset folder into WebDataset tar shards (SHARD-SIZE samples each, in name order) with an
+    index.json that wids reads and the dataset's meta.json; the files go in unchanged, so `unpack` gives the
+    folder back byte for byte. A rerun skips finished tars."""
+    from dataset_tools.pack import pack
+    from handmodel.options import settings_from_values
+
+    settings = settings_from_values(PackSettings, values)
+    r = pack(settings)
+    click.echo(f"packed {r['samples']} samples into {r['shards']} tar shards ({r['written']} written now) -> "
+               f"{settings.out}")  # fmt: skip
+
+
+@main.command("unpack")
+@_settings_options(UnpackSettings)
+def unpack_cmd(**values):
+    """Unpack a shard folder (from `pack` or --format webdataset) into a dataset folder of files, byte for byte
+    as they were packed. A rerun skips complete samples."""
+    from dataset_tools.pack import unpack
+    from handmodel.options import settings_from_values
+
+    settings = settings_from_values(UnpackSettings, values)
+    r = unpack(settings)
+    click.echo(f"unpacked {r['samples']} samples ({r['written']} written now) -> {settings.out}")
+
+
 @assets.command("preview")
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--resolution", "--size", "size", type=click.IntRange(16), default=384, show_default=True,
@@ -399,7 +428,7 @@ def _default_device(device):
 @main.command("train")
 @_settings_options(TrainSettings)
 def train_cmd(**values):
-    """Train the IntagHand-style two-hand network on dataset folders (rendered and/or InterHand2.6M).
+    """Train the IntagHand-style two-hand network on datasets (rendered and/or InterHand2.6M), folders or shards.
 
     Writes OUT/config.yaml (all settings), OUT/checkpoints/last.pt and TensorBoard logs in OUT/logs.
     Multi-GPU: --gpu 0,1,2,3, or `torchrun --nproc_per_node 4 cli.py train ...`.
@@ -417,6 +446,8 @@ def train_cmd(**values):
                        settings.mano_dir)  # fmt: skip
     if result.get("rank", 0) == 0:  # under torchrun every rank returns here
         click.echo(f"checkpoint: {result['checkpoint']}")
+        if result.get("skipped"):
+            click.echo(f"skipped {result['skipped']} bad samples while streaming (named in the notices above)")
 
 
 @main.command("eval")

@@ -180,13 +180,15 @@ def summarize(records: list[dict]) -> dict:
 
 
 def sample_records(root) -> dict[str, dict]:
-    """{sample name: its annotation's `source`} of every finished sample of a dataset folder."""
-    out = {}
-    ann_dir = Path(root) / "annotations"
-    for path in sorted(ann_dir.glob("*.json")) if ann_dir.is_dir() else ():
-        if not path.name.startswith("."):
-            out[path.stem] = json.loads(path.read_text()).get("source", {})
-    return out
+    """{sample name: its annotation's `source`} of every finished sample of a dataset (folder or shard folder)."""
+    from handmodel.shards import is_shard_folder, open_samples
+
+    if not is_shard_folder(root):  # a folder being written may lack meta.json yet: read its annotations alone
+        ann_dir = Path(root) / "annotations"
+        paths = sorted(p for p in ann_dir.glob("*.json") if not p.name.startswith(".")) if ann_dir.is_dir() else []
+        return {p.stem: json.loads(p.read_text()).get("source", {}) for p in paths}
+    samples = open_samples(root)
+    return {n: json.loads(samples.read(n, "annotation")).get("source", {}) for n in samples.names}
 
 
 def describe(fig: dict) -> str:

@@ -7,7 +7,8 @@
 The driver renders the samples of its shard that are not finished yet in worker processes (`--worker`), one
 long-lived Blender scene each, restarted every `--restart-every` samples so memory stays flat; a progress bar shows
 samples/s and the ETA (plain lines where tqdm is missing, as in Blender's own Python). A rerun skips finished
-samples; a killed run loses nothing finished.
+samples; a killed run loses nothing finished. With `--format webdataset` the samples are rendered into the task's
+staging folder and each complete group is written as one tar shard (handmodel/shard_output.py).
 """
 
 import argparse
@@ -64,7 +65,18 @@ class Job:
         if not s.sleeves <= 1:
             raise InputError(f"--sleeves {s.sleeves}: a probability, expected a number from 0 to 1")
         self.s = s
-        self.poses, self.index, self.rows = _poses_of_run(s)
+        self.output = None  # the webdataset form's tar groups and staging folder (handmodel/shard_output.py)
+        self.root = Path(s.out)  # where samples are written one by one
+        mine_of = None
+        if s.dataset_format == "webdataset":
+            from handmodel.shard_output import ShardedOutput
+
+            def mine_of(names: list[str]) -> set[str]:
+                self.output = ShardedOutput(s.out, names, s.shard_size, s.shard)
+                self.root = self.output.staging
+                return set(self.output.mine())
+
+        self.poses, self.index, self.rows = _poses_of_run(s, mine_of)
         self.models = load_hand_models(s.mano_dir, quiet=True)
         self.hdris = list_hdris(s.hdri_dirs, include_bundled=s.bundled_hdris, include_sky=s.sky)
         self.textures = list_textures(self.models, s.texture_dirs, include_generated=s.generated_textures)
@@ -88,13 +100,17 @@ class Job:
         """What the dataset folder is fingerprinted by (handmodel/outdir.py): the format and this run's settings
         and inputs; --num and --shard are left out, so a longer or sharded run of the same settings continues it."""
         from handmodel.dataset_io import FORMAT_NAME, FORMAT_VERSION
+        from handmodel.shard_output import layout_fingerprint
 
-        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint}
+        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint, **layout_fingerprint(self.s)}
 
     def pending(self) -> list[int]:
         from handmodel.dataset_io import is_complete
 
-        return [i for i in self.rows if not is_complete(self.s.out, self.names[i])]
+        if self.output is not None:
+            todo = set(self.output.pending())
+            return [i for i in self.rows if self.names[i] in todo]
+        return [i for i in self.rows if not is_complete(self.root, self.names[i])]
 
     def write_meta(self) -> None:
         from handmodel.dataset_io import read_meta, write_meta
@@ -108,24 +124,37 @@ class Job:
         write_meta(self.s.out, meta)
 
 
-def _poses_of_run(s: RenderSettings) -> tuple:
+def _poses_of_run(s: RenderSettings, mine_of=None) -> tuple:
     """(poses, index, rows) of a run: the poses read, each row's index in the whole poses input (the annotation's
-    `pose_index`), and the rows this run's shard renders. A poses file is read whole and sharded by sample id; of
-    a folder of pose chunks only this shard's chunks are read (chunk c goes to shard c % N, as sample-poses
-    sharded them), after every chunk of the first --num poses is found there."""
+    `pose_index`), and the rows this run renders. Which rows: `mine_of(the names of the run's samples, in order)`
+    where given (the webdataset form: whole tars), else the shard rule: a poses file is read whole and sharded by
+    sample id; of a folder of pose chunks only this shard's chunks are read (chunk c goes to shard c % N, as
+    sample-poses sharded them), after every chunk of the first --num poses is found there."""
+    from handmodel.dataset_io import sample_name
     from handmodel.poses_io import PoseFolder, load_poses
 
     if os.path.isdir(s.poses):
         folder = PoseFolder(s.poses)
         wanted = folder.chunks(s.num)
         folder.check_complete(wanted)
-        poses = folder.load([c for c in wanted if in_shard(c, s.shard)])
-        index = poses.ids.copy()  # chunk folders hold the ids 0..num-1 in order
-        rows = [i for i in range(len(poses)) if s.num is None or index[i] < s.num]
-        return poses, index, rows
+        n = folder.num if s.num is None else min(s.num, folder.num)
+        mine = None if mine_of is None else mine_of([sample_name(i) for i in range(n)])
+        if mine is None:
+            chunks = [c for c in wanted if in_shard(c, s.shard)]
+        else:  # chunk folders hold the ids 0..num-1 in order
+            chunks = sorted({i // folder.batch_size for i in range(n) if sample_name(i) in mine})
+        poses = folder.load(chunks)
+        rows = [i for i, sample_id in enumerate(poses.ids) if sample_id < n and
+                (mine is None or sample_name(sample_id) in mine)]  # fmt: skip
+        return poses, poses.ids.copy(), rows
     poses = load_poses(s.poses)
     n = len(poses) if s.num is None else min(s.num, len(poses))
-    return poses, np.arange(len(poses)), [i for i in range(n) if in_shard(poses.ids[i], s.shard)]
+    if mine_of is None:
+        rows = [i for i in range(n) if in_shard(poses.ids[i], s.shard)]
+    else:
+        mine = mine_of([sample_name(poses.ids[i]) for i in range(n)])
+        rows = [i for i in range(n) if sample_name(poses.ids[i]) in mine]
+    return poses, np.arange(len(poses)), rows
 
 
 def _poses_hash(path: str) -> str:
@@ -263,7 +292,7 @@ def render_worker(settings: RenderSettings, max_samples: int | None = None, repo
     scene = HandScene(meshes["faces"], size, size, uvs=meshes["uvs"], palm=meshes["palm"],
                       subdivision=settings.subdivision, threads=settings.threads, quality=quality,
                       forearms=arms if settings.forearms else None)  # fmt: skip
-    writer = SampleWriter(settings.out, size, size)
+    writer = SampleWriter(job.root, size, size)
     all_params = job.poses.params  # {hand: {"pose", "shape", "trans": (N, ...)}}
     body = body_rotations(job.poses, job.models)
 
@@ -429,8 +458,12 @@ def run(s: RenderSettings, progress: bool = True) -> int:
                 rendered = render_worker(s, report=lambda _name: bar.update(1))
             while s.restart_every > 0 and job.pending():
                 rendered += drive_worker(_worker_command(s, s.restart_every), lambda _name: bar.update(1))
+                if job.output is not None:
+                    job.output.finish(final=False)  # every tar whose samples are all rendered
         finally:
             bar.close()
+        if job.output is not None:
+            job.output.finish(final=True)
         write_figures(s.out)
     return rendered
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from blender_scripts.quality import DENOISERS
 from handmodel.models import MANO_DIR_HELP
 from handmodel.options import format_shard, option
+from handmodel.shard_output import format_option, shard_size_option
 from handmodel.sharding import parse_shard
 
 
@@ -23,8 +24,11 @@ class RenderSettings:
                         path="any")  # fmt: skip
     out: str = option("Dataset folder (created; a rerun resumes it).", path="dir")
     num: int | None = option("Render only the first NUM poses.", None, min=1)
-    shard: tuple[int, int] = option("K/N: render the sample ids with id % N == K (0 <= K < N).", (0, 1),
-                                    parse=parse_shard, format=format_shard)  # fmt: skip
+    shard: tuple[int, int] = option("K/N: render the sample ids with id % N == K (0 <= K < N); with --format "
+                                    "webdataset the tar shards j with j % N == K.", (0, 1), parse=parse_shard,
+                                    format=format_shard)  # fmt: skip
+    dataset_format: str = format_option()
+    shard_size: int = shard_size_option()
     resolution: int = option("Square image side in pixels.", 256, min=16)
     samples: int = option("Cycles samples per pixel (denoised, so 9 is enough at 256 px).", 9, min=1,
                           flag="--cycles-samples", aliases=("--samples",), fingerprint=True)  # fmt: skip

@@ -65,10 +65,23 @@ def done(command: tuple, settings) -> int:
                 c = int(m.group(1))
                 count += max(0, min((c + 1) * b, n) - c * b)
         return count
-    annotations = out / "annotations"
-    if not annotations.is_dir():
+    if getattr(settings, "dataset_format", "folder") == "webdataset":  # whole tars, and samples staged for the next
+        from handmodel.outdir import STATE_DIR
+        from handmodel.shards import INDEX_FILE, read_index
+
+        try:
+            count = sum(n for _, n in read_index(out)) if (out / INDEX_FILE).is_file() else 0
+        except (InputError, OSError, ValueError):  # being rewritten: counted at the next look
+            count = 0
+        return count + sum(_annotations(p / "annotations") for p in (out / STATE_DIR).glob("staging-*"))
+    return _annotations(out / "annotations")
+
+
+def _annotations(folder: Path) -> int:
+    """Finished samples of a dataset folder: its annotations (the file a sample writes last)."""
+    if not folder.is_dir():
         return 0
-    return sum(1 for e in os.scandir(annotations) if e.name.endswith(".json") and not e.name.startswith("."))
+    return sum(1 for e in os.scandir(folder) if e.name.endswith(".json") and not e.name.startswith("."))
 
 
 def finish(command: tuple, settings, run: dict, echo) -> None:

@@ -10,16 +10,19 @@ from handmodel.joints import PARENTS_21
 from handmodel.png import write_png
 
 
-def draw_sample(root, name: str, scale: int = 1) -> np.ndarray:
-    """One sample as BGR: the image with each hand's mask outline and its 21 joints and bones."""
-    from handmodel.dataset_io import read_annotation, sample_paths
+def draw_sample(root, name: str, scale: int = 1, samples=None) -> np.ndarray:
+    """One sample of the dataset `root` (either form; `samples`: its open_samples, if open) as BGR: the image with
+    each hand's mask outline and its 21 joints and bones."""
+    from handmodel.dataset_io import parse_annotation
+    from handmodel.shards import open_samples
 
-    paths = sample_paths(root, name)
-    img = cv2.imread(str(paths["image"]))
-    mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+    samples = samples or open_samples(root)
+    files = {k: samples.read(name, k) for k in ("image", "mask", "annotation")}
+    img = cv2.imdecode(np.frombuffer(files["image"], np.uint8), cv2.IMREAD_COLOR) if files["image"] else None
+    mask = cv2.imdecode(np.frombuffer(files["mask"], np.uint8), cv2.IMREAD_UNCHANGED) if files["mask"] else None
     if img is None or mask is None:
-        raise InputError(f"{paths['image']}: cannot read the sample's image or mask")
-    ann = read_annotation(root, name)
+        raise InputError(f"{samples.where(name, 'image')}: cannot read the sample's image or mask")
+    ann = parse_annotation(files["annotation"], samples.where(name, "annotation"))
     if scale != 1:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
@@ -90,17 +93,17 @@ def _label(tile: np.ndarray, source: dict) -> None:
 
 def contact_sheet(root, out, count: int = 16, columns: int = 4, scale: int = 1, sort: str | None = None,
                   only: str | None = None) -> int:  # fmt: skip
-    """Draw the first `count` complete samples of the dataset `root` in a grid (filtered and sorted by their
-    figures with `only` / `sort`, see `select_samples`; then each tile is labelled with the hands' median luma,
-    clipped share and HDRI); returns how many were drawn."""
+    """Draw the first `count` complete samples of the dataset `root` (a folder or a shard folder) in a grid
+    (filtered and sorted by their figures with `only` / `sort`, see `select_samples`; then each tile is labelled
+    with the hands' median luma, clipped share and HDRI); returns how many were drawn."""
     from blender_scripts.exposure import sample_records
-    from handmodel.dataset_io import list_samples, read_meta
+    from handmodel.shards import open_samples
 
-    read_meta(root)
-    names = select_samples(root, list_samples(root), sort, only)[:count]
+    samples = open_samples(root)
+    names = select_samples(root, samples.names, sort, only)[:count]
     if not names:
         raise InputError(f"{root}: no finished samples to preview" + (f" with --only {only}" if only else ""))
-    tiles = [draw_sample(root, n, scale) for n in names]
+    tiles = [draw_sample(root, n, scale, samples) for n in names]
     if sort is not None or only is not None:
         records = sample_records(root)
         for name, tile in zip(names, tiles):

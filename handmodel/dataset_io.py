@@ -114,11 +114,20 @@ def read_annotation(root: str | os.PathLike, name: str) -> dict:
     """Annotation with numpy arrays; InputError naming the file and key on anything malformed."""
     path = sample_paths(root, name)["annotation"]
     try:
-        ann = json.loads(path.read_text())
+        text = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: missing annotation") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    return parse_annotation(text, path)
+
+
+def parse_annotation(data: bytes | str, where) -> dict:
+    """An annotation file's bytes -> the annotation with numpy arrays; InputError naming `where` (a path, or a
+    tar shard and member) and the key on anything malformed."""
+    try:
+        ann = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{where}: not valid JSON ({e})") from None
+    path = where
     try:
         c = ann["camera"]
         cam = {"K": intrinsics(c["K"], path, "camera.K"), "R": rotation(c["R"], path, "camera.R", tol=1e-2),

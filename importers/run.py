@@ -31,6 +31,7 @@ from handmodel.joints import HANDS
 from handmodel.options import check_settings
 from handmodel.outdir import open_output
 from handmodel.png import write_png
+from handmodel.shard_output import ShardedOutput, layout_fingerprint
 from handmodel.sharding import in_shard
 from handmodel.worker_pool import resolve_workers, run_in_workers, worker_threads
 from importers.layouts import (
@@ -149,15 +150,22 @@ def import_dataset(kind: str, settings: ImportSettings, models, progress: bool =
     hand_model = models.identity
     meta = {"hand_model": hand_model, "source": layout.source, "split": split, "release": str(folder.resolve())}
     fingerprint = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "importer": kind, "split": split,
-                   "hand_model": hand_model}  # fmt: skip
+                   "hand_model": hand_model, **layout_fingerprint(settings)}  # fmt: skip
     with open_output(out, f"import {kind}", fingerprint, shard=shard,
                      hint="pick another --out for another release, split or hand model"):  # fmt: skip
         first = folder / layout.images / f"{indices[0]}.jpg"
         probe = cv2.imread(str(first), cv2.IMREAD_COLOR)
         size = [int(probe.shape[1]), int(probe.shape[0])] if probe is not None else [256, 256]
         write_meta(out, {**meta, "image_size": size})
-        mine = [i for i in indices if in_shard(i, shard)]
-        todo = [i for i in mine if not is_complete(out, sample_name(i))]
+        output, staged = None, out  # the webdataset form writes samples into a staging folder, then tars
+        if settings.dataset_format == "webdataset":
+            output = ShardedOutput(out, [sample_name(i) for i in indices], settings.shard_size, shard)
+            staged, ours, pending = output.staging, output.mine(), set(output.pending())
+            mine = [i for i in indices if sample_name(i) in ours]
+            todo = [i for i in mine if sample_name(i) in pending]
+        else:
+            mine = [i for i in indices if in_shard(i, shard)]
+            todo = [i for i in mine if not is_complete(out, sample_name(i))]
         report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0, "bad": 0})
         bad_files = []
         bar = tqdm(total=len(todo), desc=f"import {kind}", unit="img", disable=not progress)
@@ -174,7 +182,9 @@ def import_dataset(kind: str, settings: ImportSettings, models, progress: bool =
                     report["rendered_mask"] += status == "rendered_mask"
             bar.update(len(results))
 
-        args = (models.info["dir"], str(folder), kind, str(out), worker_threads(workers))
+        args = (models.info["dir"], str(folder), kind, str(staged), worker_threads(workers))
         run_in_workers(todo, workers, _init_worker, args, _run_chunk, _close_worker, record)
         bar.close()
+        if output is not None:
+            output.finish(final=True)  # bad files are left out of their tars
     return {**dict(report), "bad_files": bad_files}

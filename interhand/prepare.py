@@ -50,6 +50,7 @@ from handmodel.models import MANO_DIR_HELP
 from handmodel.options import check_settings, format_shard, option
 from handmodel.outdir import file_sha256, open_output, run_fingerprint
 from handmodel.png import write_png
+from handmodel.shard_output import ShardedOutput, format_option, layout_fingerprint, shard_size_option
 from handmodel.sharding import in_shard, parse_shard
 from handmodel.skinning import mano_forward
 from handmodel.worker_pool import WORKERS_HELP, resolve_workers, run_in_workers, worker_threads
@@ -211,8 +212,11 @@ class PrepareSettings:
     split: str = option("Which split of the release.", "train", choices=SPLITS, fingerprint=True)
     workers: int = option(WORKERS_HELP + " Each runs one Blender.", 1, min=0)
     num: int | None = option("Only the first NUM candidate images (a quick look).", None, min=1, aliases=("--limit",))
-    shard: tuple[int, int] = option("K/N: only the sample ids with id % N == K (N jobs can fill one folder).",
-                                    (0, 1), parse=parse_shard, format=format_shard)  # fmt: skip
+    shard: tuple[int, int] = option("K/N: only the sample ids with id % N == K (N jobs can fill one folder); with "
+                                    "--format webdataset the tar shards j with j % N == K.", (0, 1),
+                                    parse=parse_shard, format=format_shard)  # fmt: skip
+    dataset_format: str = format_option()
+    shard_size: int = shard_size_option()
     selection: str = option("Frame rule and crop: 'default' (joint_3d interacting, both wrists valid, crop around "
                             "the joints) or 'intaghand' (the data file's interacting + hand_type_valid, no wrist "
                             "check, images with a mean under 10 dropped, crop around both hands' vertices).",
@@ -241,17 +245,24 @@ def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) 
     # the old one.
     crops = {k: meta[k] for k in ("image_size", "hand_model", "source", "crop_fill")}
     fingerprint = run_fingerprint(settings, format=FORMAT_NAME, version=FORMAT_VERSION, **crops,
-                                  release=release_hashes(root, split))  # fmt: skip
+                                  release=release_hashes(root, split), **layout_fingerprint(settings))  # fmt: skip
 
     with open_output(out, "prepare", fingerprint, shard=shard,
                      hint="the release or the settings changed; prepare into a new --out"):  # fmt: skip
         write_meta(out, {**meta, "release_sha256": fingerprint["release"]})
-        mine = [(sample_name(i), job) for i, job in enumerate(jobs) if in_shard(i, shard)]
-        todo = [(name, job) for name, job in mine if not is_complete(out, name)]
+        output, staged = None, out  # the webdataset form writes samples into a staging folder, then tars
+        if settings.dataset_format == "webdataset":
+            output = ShardedOutput(out, [sample_name(i) for i in range(len(jobs))], settings.shard_size, shard)
+            staged, ours, pending = output.staging, output.mine(), set(output.pending())
+            mine = [(sample_name(i), job) for i, job in enumerate(jobs) if sample_name(i) in ours]
+            todo = [(name, job) for name, job in mine if name in pending]
+        else:
+            mine = [(sample_name(i), job) for i, job in enumerate(jobs) if in_shard(i, shard)]
+            todo = [(name, job) for name, job in mine if not is_complete(out, name)]
         report = Counter({"candidates": len(mine), "existing": len(mine) - len(todo), "written": 0})
         report.update(skipped)
         bar = tqdm(total=len(todo), desc=f"prepare {split}", unit="img", disable=not progress)
-        args = (models.info["dir"], str(root), split, str(out), worker_threads(workers))
+        args = (models.info["dir"], str(root), split, str(staged), worker_threads(workers))
 
         def record(statuses):
             report.update(statuses)
@@ -259,4 +270,6 @@ def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) 
 
         run_in_workers(todo, workers, _init_worker, args, _run_chunk, _close_worker, record)
         bar.close()
+        if output is not None:
+            output.finish(final=True)  # the skipped images are left out of their tars
         return dict(report)

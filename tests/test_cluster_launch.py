@@ -120,6 +120,16 @@ def test_a_local_task_killed_with_sigkill_is_run_again_and_the_dataset_is_the_sa
     assert "earlier attempts ended with [-9]" in cli("status", out).stdout
 
 
+def test_render_in_webdataset_form_as_local_tasks_writes_the_same_tars(pose_folder, tmp_path):
+    shards = ["--format", "webdataset", "--shard-size", "4"]
+    one, tasks = tmp_path / "one" / "data", tmp_path / "tasks" / "data"  # the index holds the folder's name
+    cli("render", "--poses", pose_folder, "--out", one, *RENDER, *shards)
+    cli("render", "--poses", pose_folder, "--out", tasks, *RENDER, *shards, "--tasks", "2", *FAST)
+    tars = files(one)
+    assert sorted(k for k in tars if k.endswith(".tar")) == [f"shard-{j:06d}.tar" for j in range(3)]
+    assert files(tasks) == tars
+
+
 def test_a_task_whose_node_cannot_see_the_output_folder_says_so(tmp_path):
     r = subprocess.run([sys.executable, "-m", "cluster.task", str(tmp_path / "elsewhere"), "0"], capture_output=True,
                        text=True, cwd=REPO)  # fmt: skip

@@ -44,6 +44,10 @@ DEFAULTS = {
         "max_steps": None,  # stop after this many steps in all (quick runs, tests)
         "threads": None,  # torch CPU threads in the training process (None: torch's default, all cores)
         "cache": False,  # keep samples in memory after their first read (augmentation off; small datasets)
+        # How samples are drawn: "stream" (shard after shard, training/stream.py), "index" (by name, MixSampler),
+        # "auto" (stream when a dataset is in the webdataset form).
+        "loader": "auto",
+        "shuffle_buffer": 256,  # samples per dataset and loader worker in the stream's shuffle buffer (0: off)
     },
     "augment": {
         "enabled": True,
@@ -64,6 +68,8 @@ DEFAULTS = {
         "heatmap": 100.0,
     },
 }
+
+LOADERS = ("auto", "stream", "index")
 
 # The data mixes of RenderIH's experiments by name; "real" is InterHand2.6M (`interhand prepare`), "synthetic" RenderIH.
 PRESETS = {
@@ -153,6 +159,10 @@ def resolve_config(user: dict | None = None, where: str = "config") -> dict:
         raise InputError(f"{where}: model.input_size {size} must be a multiple of 32, at least 64")
     if any(d % cfg["model"]["heads"] for d in cfg["model"]["gcn_dims"]) or len(cfg["model"]["gcn_dims"]) != 3:
         raise InputError(f"{where}: model.gcn_dims needs 3 sizes divisible by model.heads")
+    if cfg["train"]["loader"] not in LOADERS:
+        raise InputError(f"{where}: train.loader {cfg['train']['loader']!r} is not one of {LOADERS}")
+    if not int(cfg["train"]["shuffle_buffer"]) >= 0:
+        raise InputError(f"{where}: train.shuffle_buffer must be >= 0")
     epochs = int(cfg["train"]["epochs"])
     if not cfg["stages"]:
         cfg["stages"] = [{"mix": {name: 1.0 for name in cfg["data"]}}]

@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from handmodel.camera import crop_affine
-from handmodel.dataset_io import MASK_LABELS, SUBDIRS, list_samples, read_annotation, read_meta, sample_paths
+from handmodel.dataset_io import MASK_LABELS, SUBDIRS, parse_annotation
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.models import check_hand_model
+from handmodel.shards import open_samples
 from handmodel.skinning import mano_forward
 from training.targets import (
     apply_affine,
@@ -54,29 +55,31 @@ def augmentation_affine(
 
 
 class HandDataset:
-    """One dataset folder: checks it up front, then builds input and targets per sample."""
+    """One dataset, in either form (a folder, a shard folder or a brace pattern of tars: handmodel/shards.py's
+    `open_samples`): checks it up front, then builds input and targets per sample."""
 
     def __init__(self, root, models, graphs, input_size: int, augment: dict | None, seed: int = 0, name: str = "",
                  cache: bool = False):  # fmt: skip
         """cache: keep each sample's input and targets in memory after its first read (a sample without
         augmentation is the same every epoch): for small datasets read many times, about 55 kB a sample at 64 px
         and 360 kB at 256; each loader process holds its own copy. Ignored with augmentation on."""
-        self.root = Path(root)
-        self.name = name or self.root.name
-        self.meta = read_meta(self.root)
-        check_hand_model(self.meta.get("hand_model"), models.info, self.root / "meta.json", required=False,
-                         expected_name="the active hand model",
-                         fix="train with the same model: --mano-dir or the stand-in")  # fmt: skip
-        self.names = list_samples(self.root)
-        if not self.names:
-            raise InputError(f"{self.root / SUBDIRS['annotation'][0]}: no samples (is {self.root} a finished dataset?)")
-        for kind in ("image", "mask"):
-            folder = sample_paths(self.root, self.names[0])[kind].parent
-            present = {p.name for p in folder.glob("*")} if folder.is_dir() else set()
-            for n in self.names:
-                path = sample_paths(self.root, n)[kind]
-                if path.name not in present:
-                    raise InputError(f"{path}: missing (the annotation exists, the {kind} does not)")
+        self.samples = open_samples(root)
+        self.root = self.samples.root
+        self.name = name or Path(str(root)).name
+        self.meta = self.samples.meta
+        if self.meta:
+            check_hand_model(self.meta.get("hand_model"), models.info, self.root / "meta.json", required=False,
+                             expected_name="the active hand model",
+                             fix="train with the same model: --mano-dir or the stand-in")  # fmt: skip
+        if not self.samples.count():
+            where = self.root / SUBDIRS["annotation"][0] if self.samples.kind == "folder" else root
+            raise InputError(f"{where}: no samples (is {root} a finished dataset?)")
+        # A folder is checked up front; tars are read by name only when drawn by name (eval, preview, the index
+        # loader), and a stream meets their members as it reads them (training/stream.py).
+        for kind in ("image", "mask") if self.samples.kind == "folder" else ():
+            missing = self.samples.missing(kind)
+            if missing is not None:
+                raise InputError(f"{missing}: missing (the annotation exists, the {kind} does not)")
         self.models = models
         self.graphs = graphs
         self.size = input_size
@@ -85,26 +88,41 @@ class HandDataset:
         self.seed = seed
         self.cache = {} if cache and not self.augment else None
 
-    def __len__(self) -> int:
-        return len(self.names)
+    @property
+    def names(self) -> list[str]:
+        return self.samples.names
 
-    def rng(self, index: int, epoch: int) -> np.random.Generator:
-        key = zlib.crc32(f"{self.name}/{self.names[index]}".encode())
+    def __len__(self) -> int:
+        return self.samples.count()
+
+    def rng(self, name: str, epoch: int) -> np.random.Generator:
+        key = zlib.crc32(f"{self.name}/{name}".encode())
         return np.random.default_rng([self.seed, epoch, key])
 
     def load(self, index: int):
         """Raw sample: RGB image (H,W,3) uint8, mask (H,W) uint8, annotation dict."""
         name = self.names[index]
-        paths = sample_paths(self.root, name)
-        image = cv2.imread(str(paths["image"]), cv2.IMREAD_COLOR)
+        return self.decode(name, {k: self.samples.read(name, k) for k in ("image", "mask", "annotation")})
+
+    def decode(self, name: str, files: dict, where=None):
+        """A sample's file bytes {kind: bytes or None} -> (RGB image (H,W,3) uint8, mask (H,W) uint8, annotation);
+        InputError naming the file (`where(name, kind)`, default this dataset's) on a missing or unreadable one."""
+        where = where or self.samples.where
+        data = files.get("image")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
         if image is None:
-            raise InputError(f"{paths['image']}: missing or not a readable image")
-        mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
+            raise InputError(f"{where(name, 'image')}: missing or not a readable image")
+        data = files.get("mask")
+        mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
         if mask is None or mask.ndim != 2:
-            raise InputError(f"{paths['mask']}: missing or not a single-channel label image")
+            raise InputError(f"{where(name, 'mask')}: missing or not a single-channel label image")
         if mask.shape != image.shape[:2]:
-            raise InputError(f"{paths['mask']}: size {mask.shape[::-1]} differs from the image's {image.shape[1::-1]}")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask, read_annotation(self.root, name)
+            raise InputError(f"{where(name, 'mask')}: size {mask.shape[::-1]} differs from the image's "
+                             f"{image.shape[1::-1]}")  # fmt: skip
+        if files.get("annotation") is None:
+            raise InputError(f"{where(name, 'annotation')}: missing annotation")
+        ann = parse_annotation(files["annotation"], where(name, "annotation"))
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask, ann
 
     def __getitem__(self, key) -> dict:
         index, epoch = key if isinstance(key, tuple) else (key, 0)
@@ -115,7 +133,10 @@ class HandDataset:
         return self._build(index, epoch)
 
     def _build(self, index: int, epoch: int) -> dict:
-        image, mask, ann = self.load(index)
+        return self.build(self.names[index], *self.load(index), epoch)
+
+    def build(self, name: str, image: np.ndarray, mask: np.ndarray, ann: dict, epoch: int) -> dict:
+        """Network input and targets of a decoded sample; its augmentation drawn from (seed, epoch, name)."""
         h, w = image.shape[:2]
         S, s4 = self.size, self.aux
         A = np.vstack([letterbox_affine(w, h, S), [0, 0, 1]])
@@ -123,7 +144,7 @@ class HandDataset:
         flip = False
         gains = np.ones(3, dtype=np.float32)
         if self.augment:
-            A_aug, R, flip, gains = augmentation_affine(self.rng(index, epoch), S, self.augment)
+            A_aug, R, flip, gains = augmentation_affine(self.rng(name, epoch), S, self.augment)
             A = A_aug @ A
         A = A[:2]
 

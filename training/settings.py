@@ -31,8 +31,11 @@ class TrainSettings:
 
     config: str | None = option("YAML config (sections model, data, stages, train, augment, loss); options below "
                                 "override it.", None, path="file")  # fmt: skip
-    data: list[str] = option("A dataset folder by name, e.g. --data renderih=out/renderih --data interhand=out/ih "
-                             "(repeat).", metavar="NAME=PATH", default_factory=list)  # fmt: skip
+    data: list[str] = option("A dataset by name (repeat): a dataset folder, a shard folder (pack, --format "
+                             "webdataset) or a brace pattern of tars, e.g. --data renderih=out/renderih --data "
+                             "'ih=shards/shard-{000000..000099}.tar'. Shards stream (train.loader, "
+                             "train.shuffle_buffer in the config).", metavar="NAME=PATH",
+                             default_factory=list)  # fmt: skip
     mix: str | None = option("Sampling ratios, e.g. renderih:0.5,interhand:0.5.", None, metavar="NAME:RATIO,...")
     preset: str | None = option("A named mix over datasets called 'interhand' (real) and 'renderih' (synthetic).",
                                 None, choices=PRESETS)  # fmt: skip
@@ -80,7 +83,8 @@ class TrainSettings:
 @dataclass(kw_only=True)
 class EvalSettings:
     checkpoint: str = option(RUN_HELP, None, required=True)
-    data: str = option("Dataset folder to evaluate on.", None, required=True, path="dir")
+    data: str = option("Dataset to evaluate on: a dataset folder, a shard folder or a brace pattern of tars (read "
+                       "by random access).", None, required=True, path="dir")  # fmt: skip
     json: str | None = option("Also write the metrics here.", None, path="file")
     batch_size: int = option("Images per forward pass.", 16, min=1)
     workers: int = option("Data-loader processes (0: load in this process).", 0, min=0, flag="--loader-workers",

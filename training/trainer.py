@@ -24,6 +24,7 @@ from training.dataset import HandDataset, MixedDataset, MixSampler
 from training.losses import mesh_edges, total_loss
 from training.mesh_graph import hand_graphs
 from training.model import TwoHandNet
+from training.stream import StreamedMix
 
 
 def loss_geometry(graphs, device) -> dict:
@@ -75,10 +76,25 @@ def loader_workers(cfg: dict, device, world: int) -> int:
     return max(1, min(16, ((os.cpu_count() or 2) - world) // world))
 
 
+def streams(cfg: dict, mixed: MixedDataset) -> bool:
+    """Whether the run streams its data (training/stream.py) rather than drawing samples by name (MixSampler):
+    train.loader 'stream', or 'auto' with a dataset in the webdataset form."""
+    mode = cfg["train"]["loader"]
+    return mode == "stream" or (mode == "auto" and any(d.samples.kind == "webdataset" for d in mixed.datasets))
+
+
 def make_loader(cfg, mixed: MixedDataset, stage: dict, steps: int, rank: int, world: int, device):
+    """(loader, sampler): `sampler.set_epoch(epoch, start)` chooses the epoch and the samples it leaves out."""
     t = cfg["train"]
     workers = loader_workers(cfg, device, world)
     ratios = [stage["mix"].get(name, 0.0) for name in mixed.names]
+    if streams(cfg, mixed):
+        # The streamed dataset is its own sampler; its workers start per epoch, so they see the epoch it is set to.
+        data = StreamedMix(mixed.datasets, mixed.names, ratios, steps, t["batch_size"], t["seed"], rank, world,
+                           int(t["shuffle_buffer"]))  # fmt: skip
+        loader = torch.utils.data.DataLoader(data, batch_size=t["batch_size"], num_workers=workers,
+                                             pin_memory=torch.device(device).type == "cuda")  # fmt: skip
+        return loader, data
     sampler = MixSampler(
         [len(d) for d in mixed.datasets], ratios, steps * t["batch_size"] * world, t["seed"], rank, world
     )
@@ -102,7 +118,7 @@ def run(cfg: dict, out_dir, device="cpu", resume=None, mano_dir=None, rank=0, wo
     """Train in this process (rank `rank` of `world`, process group already set up when world > 1).
 
     Returns {"checkpoint": path, "rank", "step", "epoch", "loss": last loss, "history": [loss per step],
-    "drawn": {dataset name: samples this rank trained on}}.
+    "drawn": {dataset name: samples this rank trained on}, "skipped": bad samples the stream skipped}.
     """
     threads = cfg["train"].get("threads")
     if not threads:
@@ -225,6 +241,7 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
     ckpt_path = out_dir / "checkpoints" / "last.pt"
     history = []
     drawn = torch.zeros(len(data.mixed.names), dtype=torch.long)
+    skipped = 0
     max_steps = train_cfg.get("max_steps")
     total_steps = min(max_steps or math.inf, train_cfg["epochs"] * spe)
     bar = tqdm(total=total_steps, initial=step, disable=rank != 0 or not progress, desc="train", unit="step")
@@ -242,7 +259,8 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
             lr = learning_rate(cfg, step, spe)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            drawn += torch.bincount(batch["dataset"], minlength=len(drawn))
+            drawn += torch.bincount(batch.pop("dataset"), minlength=len(drawn))
+            skipped += int(batch.pop("skipped").sum()) if "skipped" in batch else 0
             value, terms = train_step(
                 model, net, _to(batch, device), optimizer, scaler, geometry, cfg, epoch, amp_dtype
             )
@@ -271,6 +289,7 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
         "loss": history[-1] if history else None,
         "history": history,
         "drawn": dict(zip(data.mixed.names, drawn.tolist())),  # this rank's samples per dataset
+        "skipped": skipped,  # bad samples this rank's stream skipped (training/stream.py)
     }
 
 
