@@ -35,6 +35,9 @@ Measured at 256x256 on 2 shared CPU cores (benchmarks/bench_render.py, PSNR agai
 from dataclasses import dataclass
 
 DENOISERS = ("off", "fast", "balanced", "high")  # OpenImageDenoise quality, or no denoiser
+# Where Cycles renders: the CPU, or every GPU Blender finds of one backend (NVIDIA: cuda or optix; AMD: hip; Intel:
+# oneapi; Apple: metal). A GPU's images are valid and compatible, not the CPU's bits.
+CYCLES_DEVICES = ("cpu", "cuda", "optix", "hip", "oneapi", "metal")
 
 
 @dataclass(frozen=True)

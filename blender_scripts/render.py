@@ -291,7 +291,7 @@ def render_worker(settings: RenderSettings, max_samples: int | None = None, repo
     quality = RenderQuality(samples=settings.samples, denoiser=settings.denoise)
     scene = HandScene(meshes["faces"], size, size, uvs=meshes["uvs"], palm=meshes["palm"],
                       subdivision=settings.subdivision, threads=settings.threads, quality=quality,
-                      forearms=arms if settings.forearms else None)  # fmt: skip
+                      forearms=arms if settings.forearms else None, device=settings.render_device)  # fmt: skip
     writer = SampleWriter(job.root, size, size)
     all_params = job.poses.params  # {hand: {"pose", "shape", "trans": (N, ...)}}
     body = body_rotations(job.poses, job.models)
@@ -382,7 +382,15 @@ def drive_worker(command: list[str], on_done) -> int:
     """
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-    reader = threading.Thread(target=tail.extend, args=(proc.stderr,), daemon=True)
+    errors: list[str] = []  # our own `error: ...` lines, kept apart: Blender may print hundreds of lines after one
+
+    def drain(stream):
+        for line in stream:
+            tail.append(line)
+            if line.startswith("error: "):
+                errors.append(line.rstrip())
+
+    reader = threading.Thread(target=drain, args=(proc.stderr,), daemon=True)
     reader.start()
     done = 0
     try:
@@ -398,9 +406,9 @@ def drive_worker(command: list[str], on_done) -> int:
         reader.join()
     if code != 0:
         lines = [x.rstrip() for x in tail if x.strip()]
+        if errors:
+            raise InputError(errors[-1][len("error: ") :])
         message = lines[-1] if lines else f"exit status {code}"
-        if message.startswith("error: "):
-            raise InputError(message[len("error: ") :])
         raise RuntimeError(f"render worker failed: {message}\n" + "".join(tail)[-4000:])
     return done
 

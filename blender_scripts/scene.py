@@ -79,16 +79,43 @@ def _quiet_stdout():
         os.close(devnull)
 
 
+def use_cycles_device(scene, device: str) -> None:
+    """Render `scene` on the CPU, or on every GPU of one Cycles backend (blender_scripts.quality.CYCLES_DEVICES);
+    InputError where Blender finds none (after read_factory_settings, which resets the preferences)."""
+    import socket
+
+    from handmodel.errors import InputError
+
+    if device == "cpu":
+        scene.cycles.device = "CPU"
+        return
+    backend = device.upper()
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    try:
+        prefs.compute_device_type = backend
+    except TypeError:
+        raise InputError(f"--render-device {device}: this Blender build has no {backend} backend") from None
+    prefs.get_devices()
+    gpus = [d for d in prefs.devices if d.type == backend]
+    if not gpus:
+        raise InputError(f"--render-device {device}: Blender finds no {backend} GPU on {socket.gethostname()} "
+                         "(use --render-device cpu, or run on a node with one)")  # fmt: skip
+    for d in prefs.devices:
+        d.use = d.type == backend
+    scene.cycles.device = "GPU"
+
+
 class HandScene:
     """The Blender scene of two hands. faces: per hand (F,3) vertex ids; uvs: optional per hand (F,3,2) UV
     coordinates of each face corner (needed for textures); subdivision: Catmull-Clark levels at render time;
-    threads: render threads (0 = all cores); quality: samples, denoiser and the other Cycles settings
-    (blender_scripts.quality); samples, if given, overrides quality.samples."""
+    threads: render threads (0 = all cores); device: 'cpu' or a GPU backend (`use_cycles_device`); quality:
+    samples, denoiser and the other Cycles settings (blender_scripts.quality); samples, if given, overrides
+    quality.samples."""
 
     def __init__(self, faces: dict, width: int = 256, height: int = 256, samples: int | None = None,
                  uvs: dict | None = None, subdivision: int = 1, threads: int = 0,
                  quality: RenderQuality = DEFAULT_QUALITY, forearms: dict | None = None,
-                 palm: dict | None = None):  # fmt: skip
+                 palm: dict | None = None, device: str = "cpu"):  # fmt: skip
         bpy.ops.wm.read_factory_settings(use_empty=True)
         if samples is not None:
             quality = replace(quality, samples=int(samples))
@@ -97,7 +124,7 @@ class HandScene:
         self.scene = sc
         r = sc.render
         r.engine = "CYCLES"
-        sc.cycles.device = "CPU"
+        use_cycles_device(sc, device)
         r.resolution_x, r.resolution_y, r.resolution_percentage = self.width, self.height, 100
         r.use_persistent_data = True
         r.threads_mode = "FIXED" if threads > 0 else "AUTO"

@@ -8,7 +8,7 @@ written) and reading it where it matters.
 
 from dataclasses import dataclass
 
-from blender_scripts.quality import DENOISERS
+from blender_scripts.quality import CYCLES_DEVICES, DENOISERS
 from handmodel.models import MANO_DIR_HELP
 from handmodel.options import format_shard, option
 from handmodel.shard_output import format_option, shard_size_option
@@ -55,4 +55,6 @@ class RenderSettings:
     restart_every: int = option("Restart the Blender worker every N samples so memory stays flat (0: one process).",
                                 200, min=0)  # fmt: skip
     threads: int = option("Render threads (0: all cores).", 0, min=0)
+    render_device: str = option("Where Cycles renders: cpu, or all the GPUs of one backend Blender finds (cuda or "
+                                "optix for NVIDIA, hip, oneapi, metal).", "cpu", choices=CYCLES_DEVICES)  # fmt: skip
     mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")

@@ -132,3 +132,31 @@ def test_the_options_that_change_the_pixels_are_fingerprinted():
     assert not {"workers", "restart_every", "shard", "num", "out", "poses"} & set(recorded)
     # forearms and sleeves change the pixels
     assert recorded["forearms"] is True and recorded["sleeves"] == 0.0
+
+
+def test_a_gpu_render_device_that_blender_cannot_find_is_one_line_and_writes_nothing(tmp_path):
+    """--render-device names a Cycles GPU backend; on a machine without that GPU the worker's own line reaches the
+    user (Blender prints hundreds of lines after it), exit 1, and no dataset folder is left."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from handmodel.poses_io import Poses, save_poses
+
+    if Path("/dev/nvidia0").exists():
+        pytest.skip("this machine has an NVIDIA GPU: the render would find it")
+    poses = tmp_path / "poses.npz"
+    params = {h: {"pose": np.zeros((1, 48)), "shape": np.zeros((1, 10)), "trans": np.array([[x, 0.0, 0.5]])}
+              for h, x in (("right", -0.05), ("left", 0.05))}  # fmt: skip
+    save_poses(poses, Poses(params=params, ids=np.arange(1)))
+    repo = Path(cli.__file__).resolve().parent
+    r = subprocess.run([sys.executable, str(repo / "cli.py"), "render", "--poses", str(poses), "--out",
+                        str(tmp_path / "ds"), "--resolution", "32", "--render-device", "cuda"], capture_output=True,
+                       text=True, cwd=repo)  # fmt: skip
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (f"Error: --render-device cuda: Blender finds no CUDA GPU on "
+                                                 f"{__import__('socket').gethostname()} (use --render-device cpu, or "
+                                                 "run on a node with one)")  # fmt: skip
+    assert not (tmp_path / "ds").exists()
