@@ -67,9 +67,10 @@ def _samples_done(out: Path, run: dict) -> int:
     s = Seen()
     s.out = str(out)
     argv = run["argv"]
-    for flag, attr in (("--batch-size", "batch_size"), ("--num", "num")):
+    for flag, attr, kind in (("--batch-size", "batch_size", int), ("--num", "num", int),
+                             ("--format", "dataset_format", str)):  # fmt: skip
         if flag in argv:
-            setattr(s, attr, int(argv[argv.index(flag) + 1]))
+            setattr(s, attr, kind(argv[argv.index(flag) + 1]))
     return commands.done(tuple(run["command"]), s)
 
 

@@ -128,6 +128,7 @@ def test_render_in_webdataset_form_as_local_tasks_writes_the_same_tars(pose_fold
     tars = files(one)
     assert sorted(k for k in tars if k.endswith(".tar")) == [f"shard-{j:06d}.tar" for j in range(3)]
     assert files(tasks) == tars
+    assert "samples finished: 12" in cli("status", tasks).stdout
 
 
 def test_a_task_whose_node_cannot_see_the_output_folder_says_so(tmp_path):
