@@ -11,6 +11,7 @@ import click
 from blender_scripts.settings import RenderSettings
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
+from handmodel.options import CYCLES_SAMPLES_MAX, IMAGE_SIDE_MAX, SEED_MAX
 from importers.settings import ImportSettings
 from interhand.prepare import PrepareSettings
 from pose_sampler.settings import SampleSettings
@@ -27,14 +28,22 @@ class ToolkitGroup(click.Group):
     read-only) become one line naming the file and what to do, exit status 1; never a traceback."""
 
     def invoke(self, ctx):
-        from handmodel.errors import InputError, os_error_message
+        from handmodel.errors import INTERRUPTED, InputError, exit_status, os_error_message, raise_on_sigterm
 
+        raise_on_sigterm()
         try:
             return super().invoke(ctx)
         except InputError as e:
             raise ToolkitError(_last_line(str(e))) from None
         except OSError as e:
             raise ToolkitError(os_error_message(e)) from None
+        except MemoryError:
+            raise ToolkitError(
+                "out of memory; use a smaller --num, --batch-size or --resolution, or fewer workers"
+            ) from None
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the locks are released by now (context managers)
+            click.echo(f"\n{INTERRUPTED}", err=True)
+            ctx.exit(exit_status(e))
 
 
 def _last_line(message: str) -> str:
@@ -50,8 +59,8 @@ class FiniteFloat(click.ParamType):
 
     name = "number"
 
-    def __init__(self, min: float | None = None, min_open: bool = False):
-        self.min, self.min_open = min, min_open
+    def __init__(self, min: float | None = None, min_open: bool = False, max: float | None = None):
+        self.min, self.min_open, self.max = min, min_open, max
 
     def convert(self, value, param, ctx):
         import math
@@ -64,10 +73,12 @@ class FiniteFloat(click.ParamType):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         if self.min is not None and (v <= self.min if self.min_open else v < self.min):
             self.fail(f"{v:g} must be {'>' if self.min_open else '>='} {self.min:g}", param, ctx)
+        if self.max is not None and v > self.max:
+            self.fail(f"{v:g} must be <= {self.max:g}", param, ctx)
         return v
 
 
-POSITIVE = click.IntRange(1)
+PREVIEW_MAX = 4096  # tiles of one contact sheet: the sheet is held in memory
 
 
 def _check_image_out(ctx, param, value):
@@ -126,8 +137,8 @@ def _settings_options(cls):
     def decorate(fn):
         for spec in reversed(option_specs(cls)):
             kind = path_type(spec) if spec.path else spec.type
-            if spec.min is not None:
-                kind = click.IntRange(spec.min) if spec.type is int else FiniteFloat(spec.min)
+            if spec.min is not None or spec.max is not None:
+                kind = click.IntRange(spec.min, spec.max) if spec.type is int else FiniteFloat(spec.min, max=spec.max)
             elif spec.type is float:
                 kind = FiniteFloat()
             if spec.choices:
@@ -305,10 +316,11 @@ def hdri_list(hdri_dir):
 @click.argument("dataset", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), callback=_check_image_out,
               help="Contact sheet .png to write.")  # fmt: skip
-@click.option("--num", "--count", "count", type=POSITIVE, default=16, show_default=True,
+@click.option("--num", "--count", "count", type=click.IntRange(1, PREVIEW_MAX), default=16, show_default=True,
               help="How many samples to draw.")  # fmt: skip
-@click.option("--columns", type=POSITIVE, default=4, show_default=True, help="Samples per row.")
-@click.option("--scale", type=POSITIVE, default=2, show_default=True, help="Enlarge each sample this many times.")
+@click.option("--columns", type=click.IntRange(1, PREVIEW_MAX), default=4, show_default=True, help="Samples per row.")
+@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Enlarge each sample this many times.")  # fmt: skip
 @click.option(
     "--sort", default=None, help="Sort by a figure: luma, clipped, exposure, hdri, tone ('-' first: descending)."
 )
@@ -324,7 +336,8 @@ def preview_cmd(dataset, out, count, columns, scale, sort, only):
 
 @assets.command("preview")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--resolution", "--size", "size", type=click.IntRange(16), default=384, show_default=True,
+@click.option("--resolution", "--size", "size", type=click.IntRange(16, IMAGE_SIDE_MAX), default=384,
+              show_default=True,
               help="Image side in pixels.")  # fmt: skip
 @MANO_DIR_OPTION
 def assets_preview(out, size, mano_dir):
@@ -601,8 +614,9 @@ def interhand_vis(data_path, split, capture, seq, frame, out):
 @interhand.command("mini-release")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the release into.")
 @click.option("--no-images", is_flag=True, help="Annotations only (no Blender rendering; fast).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--cycles-samples", "--samples", "samples", default=4, show_default=True, type=click.IntRange(1),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, SEED_MAX))
+@click.option("--cycles-samples", "--samples", "samples", default=4, show_default=True,
+              type=click.IntRange(1, CYCLES_SAMPLES_MAX),
               help="Cycles samples per pixel of each image.")  # fmt: skip
 @MANO_DIR_OPTION
 def interhand_mini_release(out, no_images, seed, samples, mano_dir):

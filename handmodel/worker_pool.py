@@ -25,6 +25,14 @@ def worker_threads(workers: int) -> int:
     return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
 
 
+def _quiet_init(init: Callable, *args) -> None:
+    """A worker's initializer: interrupts are the parent's to handle (handmodel.errors.quiet_worker), then `init`."""
+    from handmodel.errors import quiet_worker
+
+    quiet_worker()
+    init(*args)
+
+
 def run_in_workers(todo: Sequence, workers: int, init: Callable, init_args: tuple, run_chunk: Callable,
                    close: Callable, on_results: Callable) -> None:  # fmt: skip
     """Call `run_chunk(list of items)` over `todo` and hand each returned list to `on_results`, in order.
@@ -45,7 +53,18 @@ def run_in_workers(todo: Sequence, workers: int, init: Callable, init_args: tupl
         return
     size = max(1, min(16, len(todo) // (4 * workers)))
     chunks = [list(todo[i : i + size]) for i in range(0, len(todo), size)]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=init, initargs=init_args,
-                             max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
+    from multiprocessing import active_children
+
+    per_child = max(1, WORKER_SAMPLES // size)
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_quiet_init,
+                               initargs=(init, *init_args), max_tasks_per_child=per_child)  # fmt: skip
+    try:
         for results in pool.map(run_chunk, chunks):
             on_results(results)
+    except BaseException:
+        # Failed or interrupted: stop now (the executor's own exit would first run every queued chunk).
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in active_children():
+            p.terminate()
+        raise
+    pool.shutdown()

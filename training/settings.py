@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from handmodel.devices import check_device
 from handmodel.errors import InputError
 from handmodel.models import MANO_DIR_HELP
-from handmodel.options import option
+from handmodel.options import BATCH_SIZE_MAX, NETWORK_INPUT_MAX, SEED_MAX, option
 from training.config import BACKBONES, DEFAULTS, PRESETS
 
 RUN_HELP = "Checkpoint .pt (or run folder) from `train`."
@@ -43,7 +43,8 @@ class TrainSettings:
     gpu: str | None = option("Train on these GPUs, one DDP process each (or launch with torchrun).", None,
                              metavar="0,1,...")  # fmt: skip
     epochs: int | None = option(f"Epochs in all {_default('train', 'epochs')}.", None, min=1)
-    batch_size: int | None = option(f"Images per step per process {_default('train', 'batch_size')}.", None, min=1)
+    batch_size: int | None = option(f"Images per step per process {_default('train', 'batch_size')}.", None, min=1,
+                                    max=BATCH_SIZE_MAX)  # fmt: skip
     lr: float | None = option(f"Peak AdamW learning rate {_default('train', 'lr')}.", None, min=0.0, check=_positive)
     steps_per_epoch: int | None = option("Steps per epoch (default: one pass over the data).", None, min=1)
     max_steps: int | None = option("Stop after this many steps in all (quick runs).", None, min=1)
@@ -51,13 +52,15 @@ class TrainSettings:
                                  "CPU; 0: load in the training process).", None, min=0, flag="--loader-workers",
                                  aliases=("--workers",))  # fmt: skip
     resolution: int | None = option(f"Network input side in pixels {_default('model', 'input_size')}.", None, min=32,
+                                    max=NETWORK_INPUT_MAX,
                                     aliases=("--input-size",))  # fmt: skip
     backbone: str | None = option(f"ResNet encoder {_default('model', 'backbone')}.", None, choices=BACKBONES)
     backbone_weights: str | None = option("Encoder initialisation: 'imagenet' (torchvision's ImageNet weights, fetched "
                                           "once into its cache; the default), a local state_dict FILE, or 'none' "
                                           "(random).", None)  # fmt: skip
     augment: bool = option("Turn off rotation, scale, flip and colour augmentation.", True)
-    seed: int | None = option(f"Seed of initialisation, sampling and augmentation {_default('train', 'seed')}.", None)
+    seed: int | None = option(f"Seed of initialisation, sampling and augmentation {_default('train', 'seed')}.", None,
+                              min=0, max=SEED_MAX)  # fmt: skip
     mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")
 
     def overrides(self) -> dict:
@@ -82,7 +85,7 @@ class EvalSettings:
     checkpoint: str = option(RUN_HELP, None, required=True)
     data: str = option("Dataset folder to evaluate on.", None, required=True, path="dir")
     json: str | None = option("Also write the metrics here.", None, path="file")
-    batch_size: int = option("Images per forward pass.", 16, min=1)
+    batch_size: int = option("Images per forward pass.", 16, min=1, max=BATCH_SIZE_MAX)
     workers: int = option("Data-loader processes (0: load in this process).", 0, min=0, flag="--loader-workers",
                           aliases=("--workers",))  # fmt: skip
     device: str = option(DEVICE_HELP, "auto", check=check_device)
