@@ -18,7 +18,6 @@ background (a separate pass of the same render) is brought down when its median 
 `BACKGROUND_MAX` (a sunlit courtyard or sky behind shaded hands): the light on the hands stays as it was.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -180,12 +179,21 @@ def summarize(records: list[dict]) -> dict:
 
 
 def sample_records(root) -> dict[str, dict]:
-    """{sample name: its annotation's `source`} of every finished sample of a dataset folder."""
+    """{sample name: its annotation's `source`} of every finished sample of a dataset folder whose annotation can
+    be read (the readers of the samples name and count the others)."""
+    from handmodel.errors import InputError
+    from handmodel.validate import load_json
+
     out = {}
     ann_dir = Path(root) / "annotations"
     for path in sorted(ann_dir.glob("*.json")) if ann_dir.is_dir() else ():
         if not path.name.startswith("."):
-            out[path.stem] = json.loads(path.read_text()).get("source", {})
+            try:
+                ann = load_json(path)
+            except InputError:
+                continue
+            source = ann.get("source") if isinstance(ann, dict) else None
+            out[path.stem] = source if isinstance(source, dict) else {}
     return out
 
 

@@ -13,7 +13,6 @@ complete exactly when its annotation exists; every file is written under a tempo
 Only numpy and the standard library: Blender's Python imports this.
 """
 
-import json
 import os
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 from handmodel.atomic import atomic_write_json
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
-from handmodel.validate import intrinsics, numeric_array, rotation
+from handmodel.validate import intrinsics, json_object, load_json, numeric_array, rotation
 
 FORMAT_NAME = "two-hand-dataset"
 FORMAT_VERSION = 1
@@ -73,12 +72,8 @@ def write_meta(root: str | os.PathLike, meta: dict) -> None:
 def read_meta(root: str | os.PathLike) -> dict:
     """Read and check meta.json; InputError if the folder is not a dataset of this format and version."""
     path = Path(root) / "meta.json"
-    if not path.is_file():
-        raise InputError(f"{path}: missing (is {root} a dataset made by `render` or `interhand prepare`?)")
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    meta = json_object(load_json(path, f"missing (is {root} a dataset made by `render` or `interhand prepare`?)"),
+                       path, None)  # fmt: skip
     if meta.get("format") != FORMAT_NAME:
         raise InputError(f"{path}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
     if meta.get("version") != FORMAT_VERSION:
@@ -113,22 +108,17 @@ ANNOTATION_SHAPES = {"pose": (48,), "shape": (10,), "trans": (3,), "joints_3d": 
 def read_annotation(root: str | os.PathLike, name: str) -> dict:
     """Annotation with numpy arrays; InputError naming the file and key on anything malformed."""
     path = sample_paths(root, name)["annotation"]
-    try:
-        ann = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing annotation") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    try:
-        c = ann["camera"]
-        cam = {"K": intrinsics(c["K"], path, "camera.K"), "R": rotation(c["R"], path, "camera.R", tol=1e-2),
-               "t": numeric_array(c["t"], path, "camera.t", (3,))}  # fmt: skip
-        out = {"camera": cam, "source": ann.get("source", {})}
-        for hand in HANDS:
-            out[hand] = {key: numeric_array(ann[hand][key], path, f"{hand}.{key}", shape)
-                         for key, shape in ANNOTATION_SHAPES.items()}  # fmt: skip
-    except (KeyError, TypeError) as e:
-        raise InputError(f"{path}: missing key {e}") from None
+    ann = json_object(load_json(path, "missing annotation"), path, None, ("camera", *HANDS))
+    c = json_object(ann["camera"], path, "camera", ("K", "R", "t"))
+    cam = {"K": intrinsics(c["K"], path, "camera.K"), "R": rotation(c["R"], path, "camera.R", tol=1e-2),
+           "t": numeric_array(c["t"], path, "camera.t", (3,))}  # fmt: skip
+    source = ann.get("source", {})
+    out = {"camera": cam, "source": json_object({} if source is None else source, path, "source")}
+    for hand in HANDS:
+        h = json_object(ann[hand], path, hand, tuple(ANNOTATION_SHAPES))
+        out[hand] = {
+            key: numeric_array(h[key], path, f"{hand}.{key}", shape) for key, shape in ANNOTATION_SHAPES.items()
+        }
     return out
 
 

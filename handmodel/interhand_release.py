@@ -15,13 +15,13 @@ X_cam = R X + t (the toolkit's OpenCV convention). NeuralAnnot poses are relativ
 `hands_mean`; `interacting_mano_frames` returns absolute poses. Only numpy and the standard library.
 """
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from handmodel import validate
 from handmodel.errors import InputError
 from handmodel.joints import HANDS, INTERHAND_HAND_OFFSET
 from handmodel.pose import relative_to_absolute
@@ -91,13 +91,7 @@ def check_release(root: str | os.PathLike, split: str) -> None:
 
 
 def load_json(path: str | os.PathLike):
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    return validate.load_json(path)
 
 
 def _array(path: Path, key: str, value, shape: tuple, **checks) -> np.ndarray:

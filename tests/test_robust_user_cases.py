@@ -108,3 +108,159 @@ def test_interrupting_sample_poses_with_workers_is_one_line_and_releases_the_loc
         assert not out.exists()
     leftovers = [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name]
     assert not leftovers
+
+
+# ---- 3, 4, 5, 6, 14: files that are not what they claim to be ----
+
+
+def invoke(*args):
+    """The CLI in this process (torch and the hand model loaded once): (exit status, output)."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    return r.exit_code, r.output
+
+
+def _train(data, out, *extra):
+    import train_fixtures
+
+    return invoke("train", "--config", train_fixtures.TINY_CONFIG, "--data", f"drawn={data}", "--max-steps", 1,
+                  "--out", out, "--device", "cpu", "--loader-workers", 0, *extra)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_run(drawn_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    code, output = _train(drawn_dataset, out)
+    assert code == 0, output
+    return out
+
+
+def _copy(dataset, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    return data
+
+
+def test_an_annotation_that_is_not_utf8_is_named_by_train_eval_and_preview(drawn_dataset, tiny_run, tmp_path):
+    from handmodel.dataset_io import sample_paths
+
+    data = _copy(drawn_dataset, tmp_path)
+    path = sample_paths(data, "00000001")["annotation"]
+    path.write_bytes(b'{"camera": "\xff\xfe"}')
+    for code, output in (_train(data, tmp_path / "run"),
+                         invoke("eval", "--checkpoint", tiny_run, "--data", data, "--device", "cpu"),
+                         invoke("preview", data, "--out", tmp_path / "sheet.png")):  # fmt: skip
+        line = error_line(output)
+        assert code == 1 and f"{path}: not UTF-8 text (byte 12 is 0xff)" in line, output
+    assert not (tmp_path / "run").exists() and not (tmp_path / "sheet.png").exists()
+
+
+def test_a_null_hand_in_an_annotation_names_the_file_and_the_key(drawn_dataset, tmp_path):
+    import json
+
+    from handmodel.dataset_io import read_annotation, sample_paths
+    from handmodel.errors import InputError
+
+    data = _copy(drawn_dataset, tmp_path)
+    path = sample_paths(data, "00000002")["annotation"]
+    ann = json.loads(path.read_text())
+    ann["right"] = None
+    path.write_text(json.dumps(ann))
+    with pytest.raises(InputError) as e:
+        read_annotation(data, "00000002")
+    assert str(e.value) == f"{path}: 'right' is null, expected an object with pose, shape, trans, joints_3d, joints_2d"
+    ann["right"] = {"pose": None}
+    path.write_text(json.dumps(ann))
+    with pytest.raises(InputError, match="'right' has no key 'shape'"):
+        read_annotation(data, "00000002")
+
+
+def test_a_run_record_that_is_not_utf8_is_a_damaged_record_and_overwrite_replaces_it(drawn_dataset, tiny_run,
+                                                                                      tmp_path):  # fmt: skip
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    record = run / ".handkit" / "fingerprint.json"
+    record.write_bytes(b"\x00\xff" * 8)
+    code, output = _train(drawn_dataset, run, "--resume", run)
+    line = error_line(output)
+    assert code == 1 and f"{record}: the run record is damaged (not UTF-8 text" in line and "--overwrite" in line
+    code, output = _train(drawn_dataset, run, "--overwrite")
+    assert code == 0, output
+    assert '"kind": "train"' in record.read_text()
+
+
+def test_a_lock_file_that_is_not_utf8_is_taken_over_as_a_stale_lock(tmp_path):
+    out = tmp_path / "poses"
+    (out / ".handkit").mkdir(parents=True)
+    (out / ".handkit" / "lock-0of1").write_bytes(b"\xff\xfe\x00garbage")
+    code, output = cli("sample-poses", "--out", out, "--num", 2, "--batch-size", 2, "--copies", 1, "--iters", 2,
+                       "--no-report", "--workers", 1)  # fmt: skip
+    assert code == 0 and "Traceback" not in output, output
+    assert "took over the stale lock" in output and (out / "poses-00000.npz").is_file()
+
+
+def test_a_checkpoint_without_its_model_or_config_is_refused_by_eval_and_demo(tiny_run, drawn_dataset, tmp_path):
+    import torch
+
+    from handmodel.dataset_io import sample_paths
+
+    full = torch.load(tiny_run / "checkpoints" / "last.pt", weights_only=True)
+    for key in ("model", "config"):
+        path = tmp_path / f"no_{key}.pt"
+        torch.save({k: v for k, v in full.items() if k != key}, path)
+        code, output = invoke("eval", "--checkpoint", path, "--data", drawn_dataset, "--device", "cpu")
+        assert code == 1 and f"{path}: key '{key}' is missing" in error_line(output)
+        image = sample_paths(drawn_dataset, "00000000")["image"]
+        code, output = invoke("demo", "--checkpoint", path, "--img_path", image, "--out", tmp_path / "demo",
+                              "--device", "cpu")  # fmt: skip
+        assert code == 1 and f"{path}: key '{key}' is missing" in error_line(output)
+        assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize(
+    "yaml_text, words",
+    [
+        ("train:\n  batch_size: four\n", "c.yaml: train.batch_size is 'four', expected an integer"),
+        ("train:\n  lr: 1e-3\n", "c.yaml: train.lr is '1e-3', expected a number"),  # YAML 1.1 reads this as text
+        ("train:\n  seed: -3\n", "c.yaml: train.seed is -3, expected a value from 0 to 4294967295"),
+        ("model:\n  input_size: 100000\n", "c.yaml: model.input_size is 100000, expected a value from 64 to 1024"),
+        ("augment: [1, 2]\n", "c.yaml: augment is [1, 2], expected a mapping of keys"),
+        ("train:\n  batch_size: 4\n  epochs: [1, 2\n", "c.yaml:4:1: not valid YAML"),
+        ("train:\n\tbatch_size: 4\n", "c.yaml:2:1: not valid YAML"),
+        (b"train:\n  batch_size: \xff\n", "c.yaml: not UTF-8 text"),
+    ],
+)
+def test_a_training_config_of_wrong_types_or_syntax_is_one_line_with_the_file(drawn_dataset, tmp_path, yaml_text,
+                                                                               words):  # fmt: skip
+    config = tmp_path / "c.yaml"
+    config.write_bytes(yaml_text if isinstance(yaml_text, bytes) else yaml_text.encode())
+    code, output = invoke("train", "--config", config, "--data", f"drawn={drawn_dataset}", "--out", tmp_path / "run",
+                          "--device", "cpu")  # fmt: skip
+    line = error_line(output)
+    assert code == 1 and words in line, output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_train_that_fails_before_its_first_checkpoint_can_be_rerun_as_it_was(drawn_dataset, tmp_path):
+    from handmodel.dataset_io import sample_paths
+
+    data = _copy(drawn_dataset, tmp_path)
+    path = sample_paths(data, "00000003")["annotation"]
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    out = tmp_path / "run"
+    code, output = _train(data, out)
+    assert code == 1 and str(path) in error_line(output)
+    assert not out.exists()
+    path.write_bytes(good)
+    code, output = _train(data, out)
+    assert code == 0, output
+    assert (out / "checkpoints" / "last.pt").is_file()

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from handmodel import load_hand_models
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
-from training.checkpoint import check_checkpoint_hand_model, read_checkpoint, save_checkpoint
+from training.checkpoint import RESUME_KEYS, check_checkpoint_hand_model, read_checkpoint, save_checkpoint
 from training.config import save_yaml
 from training.dataset import HandDataset, MixedDataset, MixSampler
 from training.losses import mesh_edges, total_loss
@@ -159,6 +159,10 @@ def _restore(resume, cfg: dict, models, net, optimizer, scaler) -> int:
         return 0
     ckpt = read_checkpoint(resume)
     check_checkpoint_hand_model(ckpt, models)
+    missing = [k for k in RESUME_KEYS if k not in ckpt]
+    if missing:
+        raise InputError(f"{ckpt['path']}: key '{missing[0]}' is missing, so the run cannot be continued from it "
+                         "(eval and demo can use it)")  # fmt: skip
     if ckpt["config"]["model"] != cfg["model"]:
         raise InputError(f"{ckpt['path']}: trained with other model settings than this config's `model:` section")
     net.load_state_dict(ckpt["model"])
