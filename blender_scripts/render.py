@@ -56,6 +56,7 @@ class Job:
     def __init__(self, s: RenderSettings):
         from handmodel import load_hand_models
         from handmodel.dataset_io import sample_name
+        from handmodel.models import check_hand_model
         from handmodel.outdir import file_sha256, run_fingerprint
         from handmodel.poses_io import load_poses
         from hdri.catalogue import list_hdris
@@ -65,8 +66,11 @@ class Job:
         if not s.sleeves <= 1:
             raise InputError(f"--sleeves {s.sleeves}: a probability, expected a number from 0 to 1")
         self.s = s
-        self.poses = load_poses(s.poses)
+        self.poses = load_poses(s.poses)  # every value checked (finite, in range, shapes) before any sample is written
         self.models = load_hand_models(s.mano_dir, quiet=True)
+        check_hand_model(self.poses.meta.get("hand_model"), self.models.info, s.poses, required=False,
+                         expected_name="the active hand model",
+                         fix="render with the model that sampled the poses: --mano-dir, or the stand-in")  # fmt: skip
         self.hdris = list_hdris(s.hdri_dirs, include_bundled=s.bundled_hdris, include_sky=s.sky)
         self.textures = list_textures(self.models, s.texture_dirs, include_generated=s.generated_textures)
         self.rig_cameras = None

@@ -264,3 +264,55 @@ def test_a_train_that_fails_before_its_first_checkpoint_can_be_rerun_as_it_was(d
     code, output = _train(data, out)
     assert code == 0, output
     assert (out / "checkpoints" / "last.pt").is_file()
+
+
+# ---- 1, 9, 10, 11: poses a renderer cannot use are refused at load, before sample 0 is written ----
+
+
+def _bad_poses(path, models, change):
+    import numpy as np
+
+    from pose_sampler.side_by_side import side_by_side_poses
+
+    side_by_side_poses(path, models, 3)
+    data = dict(np.load(path))
+    data["body_to_world"] = np.tile(np.eye(4), (3, 1, 1))
+    change(data)
+    np.savez(path, **data)
+    return path
+
+
+def _set(key, row, value):
+    def change(data):
+        data[key][row] = value
+
+    return change
+
+
+def _meta_model(data):
+    import json
+
+    import numpy as np
+
+    data["meta"] = np.array(json.dumps({"hand_model": {"model": "mano", "hash": "0123456789abcdef"}}))
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (_set("body_to_world", 2, float("nan")), "key 'body_to_world' holds NaN or infinite values"),
+        (_set("right_trans", 1, 1e30), "key 'right_trans' holds 1e+30, expected values <= 5"),
+        (_set("left_trans", 2, [2.5, 0.0, 0.0]), "row 2 places the hands 2.5"),
+        (_set("right_pose", 0, 1e6), "key 'right_pose' holds 1e+06, expected values <= 12.5664"),
+        (lambda d: d.update(body_to_world=d["body_to_world"][:, :3]), r"key 'body_to_world' has shape (3, 3, 4)"),
+        (_meta_model, "made with hand model 'mano' (hash 0123456789abcdef), but the active hand model is"),
+    ],
+)
+def test_render_refuses_poses_it_cannot_use_before_writing_anything(tmp_path, models, texture_dir, change, words):
+    poses = _bad_poses(tmp_path / "poses.npz", models, change)
+    out = tmp_path / "ds"
+    code, output = cli("render", "--poses", poses, "--out", out, "--resolution", 32, "--cycles-samples", 1,
+                       "--no-generated-textures", "--texture-dir", texture_dir, "--restart-every", 0)  # fmt: skip
+    line = error_line(output)
+    assert code == 1 and f"{poses}: " in line and words in line, output
+    assert not out.exists()
