@@ -9,6 +9,7 @@ import json
 import click
 
 from blender_scripts.settings import RenderSettings
+from handmodel.dataset_io import MAX_BAD
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
 from handmodel.options import CYCLES_SAMPLES_MAX, IMAGE_SIDE_MAX, SEED_MAX
@@ -16,7 +17,7 @@ from importers.settings import ImportSettings
 from interhand.prepare import PrepareSettings
 from pose_sampler.settings import SampleSettings
 from textures.catalogue import TextureSettings
-from training.settings import DemoSettings, EvalSettings, TrainSettings
+from training.settings import MAX_BAD_HELP, DemoSettings, EvalSettings, TrainSettings
 
 
 class ToolkitError(click.ClickException):
@@ -325,12 +326,13 @@ def hdri_list(hdri_dir):
     "--sort", default=None, help="Sort by a figure: luma, clipped, exposure, hdri, tone ('-' first: descending)."
 )
 @click.option("--only", default=None, help="Only samples that are outside-band, clipped (>5%), hdri=NAME or tone=NAME.")
-def preview_cmd(dataset, out, count, columns, scale, sort, only):
+@click.option("--max-bad", type=FiniteFloat(0, max=1), default=MAX_BAD, show_default=True, help=MAX_BAD_HELP)
+def preview_cmd(dataset, out, count, columns, scale, sort, only, max_bad):
     """Contact sheet of a dataset: images with mask outlines and 2D joints (right orange, left blue); with --sort
     or --only, labelled with the hands' median luma, clipped share and HDRI."""
     from dataset_tools.preview import contact_sheet
 
-    n = contact_sheet(dataset, out, count, columns, scale, sort=sort, only=only)
+    n = contact_sheet(dataset, out, count, columns, scale, sort=sort, only=only, max_bad=max_bad)
     click.echo(f"{n} samples drawn into {out}")
 
 
@@ -392,7 +394,8 @@ def eval_cmd(**values):
 
     settings = settings_from_values(EvalSettings, values)
     metrics = evaluate(settings.checkpoint, settings.data, settings.json, _default_device(settings.device),
-                       settings.batch_size, settings.workers, settings.mano_dir)  # fmt: skip
+                       settings.batch_size, settings.workers, settings.mano_dir,
+                       max_bad=settings.max_bad)  # fmt: skip
     click.echo(format_report(metrics))
 
 

@@ -10,7 +10,15 @@
 
 Sample ids are strings (`sample_name(i)` for integer ids). The annotation is written last, so a sample is
 complete exactly when its annotation exists; every file is written under a temporary name and renamed.
-Only numpy and the standard library: Blender's Python imports this.
+
+Reading samples back (`read_sample`, `check_samples`): every file is checked whole (a JPEG ends in its EOI
+marker, a PNG in its IEND chunk: a truncated file is not decoded into a half-grey picture), the mask holds only
+MASK_LABELS, mask and depth have the image's size, and the annotation's values pass `read_annotation`. Readers of
+a whole dataset skip the bad samples, name the first few and count them (`BadSamples`), and fail when more than
+`max_bad` of the samples are bad (`--max-bad`, default MAX_BAD: 1%).
+
+Only numpy and the standard library at import: Blender's Python imports this (`read_sample` decodes with OpenCV,
+imported when called, outside Blender).
 """
 
 import os
@@ -132,3 +140,137 @@ def list_samples(root: str | os.PathLike) -> list[str]:
     if not ann_dir.is_dir():
         return []
     return sorted(p.stem for p in ann_dir.glob("*.json") if not p.name.startswith("."))
+
+
+MAX_BAD = 0.01  # the share of bad samples a whole-dataset reader skips before it fails (--max-bad)
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}  # SOFn markers
+
+
+def read_input_bytes(path: Path) -> bytes:
+    """An input file's bytes; InputError when it is missing (or a link to nothing) or a folder."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a file") from None
+
+
+def image_size(data: bytes, path) -> tuple[int, int]:
+    """(width, height) of a whole JPEG or PNG file's bytes, from its header; InputError naming the file when it is
+    empty, of another format, or cut short (no JPEG EOI marker or PNG IEND chunk at its end)."""
+    if data.startswith(PNG_SIGNATURE):
+        if len(data) < 33 or data[12:16] != b"IHDR" or not data.endswith(PNG_END):
+            raise InputError(f"{path}: a truncated or damaged PNG file (no IEND chunk at its end)")
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(JPEG_START):
+        if not data.rstrip(b"\x00").endswith(JPEG_END):
+            raise InputError(f"{path}: a truncated JPEG file (no end-of-image marker)")
+        i = 2
+        while i + 9 <= len(data):
+            if data[i] != 0xFF:
+                break
+            marker = data[i + 1]
+            if marker in _JPEG_FRAMES:
+                return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        raise InputError(f"{path}: a damaged JPEG file (no frame header)")
+    what = "empty" if not data else "neither a JPEG nor a PNG file"
+    raise InputError(f"{path}: {what}")
+
+
+def check_mask(mask: np.ndarray, path, size: tuple[int, int]) -> np.ndarray:
+    """A decoded mask (H,W) uint8 of the image's `size` (W, H) holding only MASK_LABELS; InputError otherwise."""
+    if mask is None or mask.ndim != 2 or mask.dtype != np.uint8:
+        raise InputError(f"{path}: not a single-channel 8-bit label image")
+    if mask.shape[::-1] != tuple(size):
+        raise InputError(f"{path}: size {mask.shape[1]}x{mask.shape[0]} differs from the image's {size[0]}x{size[1]}")
+    unknown = np.setdiff1d(np.unique(mask), np.fromiter(MASK_LABELS.values(), np.uint8))
+    if unknown.size:
+        known = ", ".join(f"{v} {k}" for k, v in MASK_LABELS.items())
+        raise InputError(f"{path}: holds label {unknown[0]}, expected only {known}")
+    return mask
+
+
+def read_sample(root: str | os.PathLike, name: str, *, depth: bool = False) -> dict:
+    """One sample, checked: {'image': (H,W,3) uint8 RGB, 'mask': (H,W) uint8, 'annotation': `read_annotation`'s
+    dict, with `depth`: 'depth': (H,W) metres or None where the dataset has no depth}. InputError naming the file
+    on anything missing, cut short, undecodable or inconsistent (see the module docstring)."""
+    import cv2
+
+    paths = sample_paths(root, name)
+    annotation = read_annotation(root, name)
+    data = read_input_bytes(paths["image"])
+    size = image_size(data, paths["image"])
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.shape[1::-1] != size:
+        raise InputError(f"{paths['image']}: cannot be decoded as an image")
+    data = read_input_bytes(paths["mask"])
+    image_size(data, paths["mask"])
+    mask = check_mask(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), paths["mask"], size)
+    out = {"image": cv2.cvtColor(image, cv2.COLOR_BGR2RGB), "mask": mask, "annotation": annotation}
+    path = paths["depth"]
+    d = None
+    if path.exists() or path.is_symlink():  # depth is optional; a link to nothing is a bad depth file
+        data = read_input_bytes(path)
+        w, h = image_size(data, path)
+        if (w, h) != size:
+            raise InputError(f"{path}: size {w}x{h} differs from the image's {size[0]}x{size[1]}")
+        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if raw is None or raw.dtype != np.uint16 or raw.ndim != 2:
+            raise InputError(f"{path}: not a single-channel 16-bit depth image (millimetres)")
+        d = decode_depth_mm(raw)
+    if depth:
+        out["depth"] = d
+    return out
+
+
+class BadSamples:
+    """The policy of every reader of a whole dataset: bad samples are skipped and counted, the first few named;
+    more than `max_bad` of them (a share of the samples) is an InputError."""
+
+    SHOWN = 3
+
+    def __init__(self, root, max_bad: float = MAX_BAD):
+        self.root, self.max_bad, self.errors = Path(root), max_bad, []
+
+    def add(self, error: InputError) -> None:
+        self.errors.append(str(error))
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def shown(self) -> str:
+        return "; ".join(self.errors[: self.SHOWN]) + ("; ..." if len(self.errors) > self.SHOWN else "")
+
+    def check(self, total: int, warn=None) -> None:
+        """InputError if more than max_bad of `total` samples are bad, else `warn` (default stderr) of any."""
+        import sys
+
+        k = len(self.errors)
+        if not k:
+            return
+        if k > self.max_bad * total:
+            raise InputError(f"{self.root}: {k} of {total} samples are bad, more than --max-bad {self.max_bad:g} "
+                             f"allows ({self.shown()}); fix or remove them, or raise --max-bad")  # fmt: skip
+        warn = warn or (lambda m: print(m, file=sys.stderr, flush=True))
+        warn(f"warning: {self.root}: skipped {k} bad sample{'s' if k > 1 else ''} of {total} ({self.shown()})")
+
+
+def check_samples(root: str | os.PathLike, names: list[str], max_bad: float = MAX_BAD, warn=None) -> list[str]:
+    """The names of the samples that `read_sample` reads without error; the bad ones are counted (`BadSamples`):
+    InputError when more than `max_bad` of them are bad, else one warning line naming the first few."""
+    bad = BadSamples(root, max_bad)
+    good = []
+    for name in names:
+        try:
+            read_sample(root, name)
+        except InputError as e:
+            bad.add(e)
+            continue
+        good.append(name)
+    bad.check(len(names), warn)
+    return good

@@ -316,3 +316,94 @@ def test_render_refuses_poses_it_cannot_use_before_writing_anything(tmp_path, mo
     line = error_line(output)
     assert code == 1 and f"{poses}: " in line and words in line, output
     assert not out.exists()
+
+
+# ---- 12, 13: corrupt images and masks are found; whole-dataset readers skip and count them (--max-bad) ----
+
+
+def _truncate(path, share=0.7):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * share)])
+
+
+def _mask_label_77(path):
+    import cv2
+
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    mask[3, 3] = 77
+    cv2.imwrite(str(path), mask)
+
+
+def _mask_of_another_size(path):
+    import cv2
+
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(path), mask[:-8])
+
+
+@pytest.mark.parametrize(
+    "kind, spoil, words",
+    [
+        ("image", _truncate, "a truncated JPEG file (no end-of-image marker)"),
+        ("mask", _truncate, "a truncated or damaged PNG file (no IEND chunk at its end)"),
+        ("mask", _mask_label_77, "holds label 77, expected only 0 background, 1 right, 2 left"),
+        ("mask", _mask_of_another_size, "size 96x88 differs from the image's 96x96"),
+    ],
+)
+def test_a_corrupt_image_or_mask_fails_train_eval_and_preview_naming_the_file(drawn_dataset, tiny_run, tmp_path, kind,
+                                                                               spoil, words):  # fmt: skip
+    from handmodel.dataset_io import sample_paths
+
+    data = _copy(drawn_dataset, tmp_path)
+    path = sample_paths(data, "00000002")[kind]
+    spoil(path)
+    for code, output in (_train(data, tmp_path / "run"),
+                         invoke("eval", "--checkpoint", tiny_run, "--data", data, "--device", "cpu"),
+                         invoke("preview", data, "--out", tmp_path / "sheet.png")):  # fmt: skip
+        line = error_line(output)
+        assert code == 1 and f"{path}: {words}" in line, output
+        assert f"{data}: 1 of 4 samples are bad, more than --max-bad 0.01 allows ({path}: {words}" in line
+    assert not (tmp_path / "run").exists() and not (tmp_path / "sheet.png").exists()
+    for code, output in (_train(data, tmp_path / "run", "--max-bad", 0.25),
+                         invoke("eval", "--checkpoint", tiny_run, "--data", data, "--device", "cpu", "--max-bad", 0.25,
+                                "--json", tmp_path / "m.json"),
+                         invoke("preview", data, "--out", tmp_path / "sheet.png", "--max-bad", 0.25)):  # fmt: skip
+        assert code == 0, output
+        assert f"warning: {data}: skipped 1 bad sample of 4 ({path}: {words}" in output
+    import json
+
+    assert json.loads((tmp_path / "m.json").read_text())["samples"] == 3
+    assert json.loads((tmp_path / "m.json").read_text())["bad_samples"] == 1
+
+
+def test_demo_given_one_cut_image_fails_on_it(tiny_run, drawn_dataset, tmp_path):
+    import shutil
+
+    from handmodel.dataset_io import sample_paths
+
+    image = tmp_path / "cut.jpg"
+    shutil.copy(sample_paths(drawn_dataset, "00000000")["image"], image)
+    _truncate(image)
+    code, output = invoke("demo", "--checkpoint", tiny_run, "--img_path", image, "--out", tmp_path / "o", "--device",
+                          "cpu")  # fmt: skip
+    assert code == 1 and f"{image}: a truncated JPEG file" in error_line(output)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_depth_map_of_another_size_is_a_bad_sample(drawn_dataset, tmp_path):
+    import numpy as np
+
+    from handmodel.dataset_io import check_samples, encode_depth_mm, list_samples, sample_paths
+    from handmodel.errors import InputError
+    from handmodel.png import encode_png
+
+    data = _copy(drawn_dataset, tmp_path)
+    path = sample_paths(data, "00000001")["depth"]
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(encode_png(encode_depth_mm(np.full((50, 96), 0.5))))
+    with pytest.raises(InputError, match=f"{path}: size 96x50 differs from the image's 96x96"):
+        check_samples(data, list_samples(data))
+    warned = []
+    assert check_samples(data, list_samples(data), max_bad=0.5, warn=warned.append) == ["00000000", "00000002",
+                                                                                         "00000003"]  # fmt: skip
+    assert len(warned) == 1 and "skipped 1 bad sample of 4" in warned[0]

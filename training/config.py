@@ -47,6 +47,7 @@ DEFAULTS = {
         "max_steps": None,  # stop after this many steps in all (quick runs, tests)
         "threads": None,  # torch CPU threads in the training process (None: torch's default, all cores)
         "cache": False,  # keep samples in memory after their first read (augmentation off; small datasets)
+        "max_bad": 0.01,  # share of a dataset's samples that may be bad (skipped and counted) before training fails
     },
     "augment": {
         "enabled": True,
@@ -95,7 +96,8 @@ RANGES = {"train.epochs": (1, None), "train.batch_size": (1, BATCH_SIZE_MAX), "t
           "train.workers": (0, None), "train.seed": (0, SEED_MAX), "train.checkpoint_every": (1, None),
           "train.max_steps": (1, None), "train.threads": (1, None), "train.grad_clip": (0, None),
           "model.input_size": (64, NETWORK_INPUT_MAX), "model.heads": (1, None), "model.tokens": (1, None),
-          "model.blocks_per_level": (1, None), "augment.flip": (0, 1), "augment.color_gain": (0, 1)}  # fmt: skip
+          "model.blocks_per_level": (1, None), "augment.flip": (0, 1), "augment.color_gain": (0, 1),
+          "train.max_bad": (0, 1)}  # fmt: skip
 _TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "text", list: "a list"}
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from handmodel.camera import crop_affine
-from handmodel.dataset_io import MASK_LABELS, SUBDIRS, list_samples, read_annotation, read_meta, sample_paths
+from handmodel.dataset_io import MASK_LABELS, MAX_BAD, SUBDIRS, check_samples, list_samples, read_meta, read_sample
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.models import check_hand_model
@@ -57,26 +57,23 @@ class HandDataset:
     """One dataset folder: checks it up front, then builds input and targets per sample."""
 
     def __init__(self, root, models, graphs, input_size: int, augment: dict | None, seed: int = 0, name: str = "",
-                 cache: bool = False):  # fmt: skip
+                 cache: bool = False, max_bad: float = MAX_BAD):  # fmt: skip
         """cache: keep each sample's input and targets in memory after its first read (a sample without
         augmentation is the same every epoch): for small datasets read many times, about 55 kB a sample at 64 px
-        and 360 kB at 256; each loader process holds its own copy. Ignored with augmentation on."""
+        and 360 kB at 256; each loader process holds its own copy. Ignored with augmentation on.
+
+        Every sample is checked once here (handmodel.dataset_io.check_samples): bad ones are left out and counted,
+        and more than `max_bad` of them is an InputError before the first step."""
         self.root = Path(root)
         self.name = name or self.root.name
         self.meta = read_meta(self.root)
         check_hand_model(self.meta.get("hand_model"), models.info, self.root / "meta.json", required=False,
                          expected_name="the active hand model",
                          fix="train with the same model: --mano-dir or the stand-in")  # fmt: skip
-        self.names = list_samples(self.root)
-        if not self.names:
+        names = list_samples(self.root)
+        if not names:
             raise InputError(f"{self.root / SUBDIRS['annotation'][0]}: no samples (is {self.root} a finished dataset?)")
-        for kind in ("image", "mask"):
-            folder = sample_paths(self.root, self.names[0])[kind].parent
-            present = {p.name for p in folder.glob("*")} if folder.is_dir() else set()
-            for n in self.names:
-                path = sample_paths(self.root, n)[kind]
-                if path.name not in present:
-                    raise InputError(f"{path}: missing (the annotation exists, the {kind} does not)")
+        self.names = check_samples(self.root, names, max_bad)
         self.models = models
         self.graphs = graphs
         self.size = input_size
@@ -94,17 +91,8 @@ class HandDataset:
 
     def load(self, index: int):
         """Raw sample: RGB image (H,W,3) uint8, mask (H,W) uint8, annotation dict."""
-        name = self.names[index]
-        paths = sample_paths(self.root, name)
-        image = cv2.imread(str(paths["image"]), cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"{paths['image']}: missing or not a readable image")
-        mask = cv2.imread(str(paths["mask"]), cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.ndim != 2:
-            raise InputError(f"{paths['mask']}: missing or not a single-channel label image")
-        if mask.shape != image.shape[:2]:
-            raise InputError(f"{paths['mask']}: size {mask.shape[::-1]} differs from the image's {image.shape[1::-1]}")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask, read_annotation(self.root, name)
+        sample = read_sample(self.root, self.names[index])
+        return sample["image"], sample["mask"], sample["annotation"]
 
     def __getitem__(self, key) -> dict:
         index, epoch = key if isinstance(key, tuple) else (key, 0)

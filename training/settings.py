@@ -4,6 +4,7 @@ DEFAULTS, whose values the help texts quote). Importing this is cheap (no torch)
 
 from dataclasses import dataclass
 
+from handmodel.dataset_io import MAX_BAD
 from handmodel.devices import check_device
 from handmodel.errors import InputError
 from handmodel.models import MANO_DIR_HELP
@@ -11,6 +12,8 @@ from handmodel.options import BATCH_SIZE_MAX, NETWORK_INPUT_MAX, SEED_MAX, optio
 from training.config import BACKBONES, DEFAULTS, PRESETS
 
 RUN_HELP = "Checkpoint .pt (or run folder) from `train`."
+MAX_BAD_HELP = ("Share of the dataset's samples that may be bad (unreadable, cut short, unknown mask labels, bad "
+                "values): they are skipped, counted and the first few named; more fails the command.")  # fmt: skip
 
 
 def _positive(value: float) -> None:
@@ -59,6 +62,9 @@ class TrainSettings:
                                           "once into its cache; the default), a local state_dict FILE, or 'none' "
                                           "(random).", None)  # fmt: skip
     augment: bool = option("Turn off rotation, scale, flip and colour augmentation.", True)
+    max_bad: float | None = option(f"Share of a dataset's samples that may be bad (unreadable, cut short, unknown mask "
+                                   f"labels, bad values): they are skipped and counted; more fails the run "
+                                   f"{_default('train', 'max_bad')}.", None, min=0.0, max=1.0)  # fmt: skip
     seed: int | None = option(f"Seed of initialisation, sampling and augmentation {_default('train', 'seed')}.", None,
                               min=0, max=SEED_MAX)  # fmt: skip
     mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")
@@ -73,6 +79,7 @@ class TrainSettings:
             "train.max_steps": self.max_steps,
             "train.workers": self.workers,
             "train.seed": self.seed,
+            "train.max_bad": self.max_bad,
             "model.input_size": self.resolution,
             "model.backbone": self.backbone,
             "model.backbone_weights": self.backbone_weights,
@@ -86,6 +93,7 @@ class EvalSettings:
     data: str = option("Dataset folder to evaluate on.", None, required=True, path="dir")
     json: str | None = option("Also write the metrics here.", None, path="file")
     batch_size: int = option("Images per forward pass.", 16, min=1, max=BATCH_SIZE_MAX)
+    max_bad: float = option(MAX_BAD_HELP, MAX_BAD, min=0.0, max=1.0)
     workers: int = option("Data-loader processes (0: load in this process).", 0, min=0, flag="--loader-workers",
                           aliases=("--workers",))  # fmt: skip
     device: str = option(DEVICE_HELP, "auto", check=check_device)

@@ -125,7 +125,15 @@ class _Data:
         size = cfg["model"]["input_size"]
         datasets = {
             name: HandDataset(
-                path, self.models, self.graphs, size, cfg["augment"], seed=t["seed"], name=name, cache=t["cache"]
+                path,
+                self.models,
+                self.graphs,
+                size,
+                cfg["augment"],
+                seed=t["seed"],
+                name=name,
+                cache=t["cache"],
+                max_bad=t["max_bad"],
             )  # fmt: skip
             for name, path in cfg["data"].items()
         }
