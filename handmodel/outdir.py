@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from handmodel.atomic import RUN_TAG_ENV, atomic_write_json, remove_temporaries
+from handmodel.atomic import RUN_TAG_ENV, atomic_write_json, fit_name, is_temporary, remove_temporaries
 from handmodel.errors import InputError
 from handmodel.validate import json_object, load_json
 
@@ -208,7 +208,8 @@ def check_fingerprint(folder: str | os.PathLike, kind: str, fingerprint: dict,
 
 
 def _tag(kind: str, name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{kind}-{name}")
+    """A run's temporary-file tag: short enough that a temporary of a long file name still fits (atomic.py)."""
+    return fit_name(re.sub(r"[^A-Za-z0-9_-]", "_", f"{kind}-{name}"), 64)
 
 
 @contextmanager
@@ -269,7 +270,8 @@ def open_output_file(path: str | os.PathLike, kind: str, warn: Callable[[str], N
     temporaries of `path` from a killed run are removed. The caller checks the file's own fingerprint."""
     path = Path(path)
     tag = _tag(kind, path.name)
-    with run_lock(path.parent / f".{path.name}.lock", str(path), warn), _tagged(tag):
-        for p in path.parent.glob(f".{path.stem}.{tag}.*"):
-            p.unlink(missing_ok=True)
+    with run_lock(path.parent / fit_name(f".{path.name}.lock"), str(path), warn), _tagged(tag):
+        for p in path.parent.iterdir() if path.parent.is_dir() else ():
+            if is_temporary(p.name, tag):
+                p.unlink(missing_ok=True)
         yield path

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handmodel.atomic import fit_name
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.outdir import first_difference
@@ -31,9 +32,9 @@ def output_layout(out: Path) -> dict:
     """Where the chunks, the naturalness prior (and, with --interhand, its discriminator) and the report go for an
     output path."""
     if out.suffix == ".npz":
-        return {"single": True, "chunks": out.parent / f".{out.stem}.parts", "prior": out.with_suffix(".prior.npz"),
-                "discriminator": out.with_suffix(".discriminator.pt"),
-                "report": out.parent / f"{out.stem}.report"}  # fmt: skip
+        beside = {"chunks": f".{out.stem}.parts", "prior": f"{out.stem}.prior.npz",
+                  "discriminator": f"{out.stem}.discriminator.pt", "report": f"{out.stem}.report"}  # fmt: skip
+        return {"single": True, **{k: out.parent / fit_name(name) for k, name in beside.items()}}
     return {"single": False, "chunks": out, "prior": out / "prior.npz", "discriminator": out / "discriminator.pt",
             "report": out / "report"}  # fmt: skip
 

@@ -407,3 +407,61 @@ def test_a_depth_map_of_another_size_is_a_bad_sample(drawn_dataset, tmp_path):
     assert check_samples(data, list_samples(data), max_bad=0.5, warn=warned.append) == ["00000000", "00000002",
                                                                                          "00000003"]  # fmt: skip
     assert len(warned) == 1 and "skipped 1 bad sample of 4" in warned[0]
+
+
+# ---- 18: a legal output name of up to 255 bytes works, its rerun too ----
+
+
+def test_output_names_of_255_bytes_work_and_rerun(drawn_dataset, tmp_path):
+    out = tmp_path / ("p" * 251 + ".npz")
+    args = ("sample-poses", "--out", out, "--num", 2, "--batch-size", 2, "--copies", 1, "--iters", 2, "--workers", 1)
+    code, output = cli(*args)
+    assert code == 0 and out.is_file(), output
+    code, output = cli(*args)
+    assert code == 0 and "already complete" in output, output
+    sheet = tmp_path / ("s" * 251 + ".png")
+    for _ in range(2):
+        code, output = invoke("preview", drawn_dataset, "--out", sheet)
+        assert code == 0 and sheet.is_file(), output
+    folder = tmp_path / ("t" * 255)
+    code, output = invoke("textures", "make", "--out", folder, "--size", 16, "--variants", 1)
+    assert code == 0 and any(folder.iterdir()), output
+    assert not [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name]
+
+
+# ---- 15, 19: interhand prepare refuses a data file without hand_type, and counts unreadable images as such ----
+
+
+def test_prepare_intaghand_on_a_data_file_without_hand_type_is_refused(mini_annotations, tmp_path):
+    import json
+
+    from handmodel.interhand_release import annotation_path
+
+    root, _ = mini_annotations
+    path = annotation_path(root, "train", "data")
+    data = json.loads(path.read_text())
+    for ann in data["annotations"]:
+        ann.pop("hand_type", None)
+    path.write_text(json.dumps(data))
+    code, output = invoke("interhand", "prepare", "--data_path", root, "--out", tmp_path / "ds", "--selection",
+                          "intaghand")  # fmt: skip
+    line = error_line(output)
+    assert code == 1 and f"{path}: the annotation of image" in line and "has no 'hand_type'" in line
+    assert not (tmp_path / "ds").exists()
+
+
+def test_prepare_counts_an_unreadable_image_apart_from_a_missing_one(mini_release, models, tmp_path):
+    import shutil
+
+    from handmodel.interhand_release import image_dir
+    from interhand.prepare import select_images
+
+    root = tmp_path / "release"
+    shutil.copytree(mini_release[0], root)
+    jobs, _ = select_images(root, "train", models)
+    _truncate(image_dir(root, "train") / jobs[0]["record"].file_name, 0.5)
+    (image_dir(root, "train") / jobs[1]["record"].file_name).unlink()
+    code, output = invoke("interhand", "prepare", "--data_path", root, "--out", tmp_path / "ds", "--num", 2,
+                          "--workers", 1)  # fmt: skip
+    assert code == 0, output
+    assert "1 missing image" in output and "1 unreadable image" in output, output
