@@ -465,3 +465,17 @@ def test_prepare_counts_an_unreadable_image_apart_from_a_missing_one(mini_releas
                           "--workers", 1)  # fmt: skip
     assert code == 0, output
     assert "1 missing image" in output and "1 unreadable image" in output, output
+
+
+def test_an_error_during_training_starts_its_own_line_after_the_progress_bar(drawn_dataset, tmp_path, monkeypatch):
+    import training.dataset
+    from handmodel.errors import InputError
+
+    def fail(self, index):
+        raise InputError(f"{self.root}/annotations/{self.names[index]}.json: changed while training")
+
+    monkeypatch.setattr(training.dataset.HandDataset, "load", fail)
+    code, output = _train(drawn_dataset, tmp_path / "run")
+    assert code == 1 and "train:" in output, output
+    lines = [x for x in output.splitlines() if "Error:" in x]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and lines[0].endswith("changed while training"), output

@@ -260,7 +260,7 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
                 )
                 step += 1
                 if not math.isfinite(value):
-                    raise FloatingPointError(f"loss became {value} at step {step} (lower --lr or check the data)")
+                    raise InputError(f"{out_dir}: the loss became {value} at step {step}; lower --lr or check the data")
                 history.append(value)
                 if rank == 0:
                     _log_step(writer, bar, step, value, lr, terms)
