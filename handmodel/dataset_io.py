@@ -182,12 +182,14 @@ def image_size(data: bytes, path) -> tuple[int, int]:
     raise InputError(f"{path}: {what}")
 
 
-def check_mask(mask: np.ndarray, path, size: tuple[int, int]) -> np.ndarray:
+def check_mask(mask: np.ndarray, path, size: tuple[int, int], image_path=None) -> np.ndarray:
     """A decoded mask (H,W) uint8 of the image's `size` (W, H) holding only MASK_LABELS; InputError otherwise."""
     if mask is None or mask.ndim != 2 or mask.dtype != np.uint8:
         raise InputError(f"{path}: not a single-channel 8-bit label image")
     if mask.shape[::-1] != tuple(size):
-        raise InputError(f"{path}: size {mask.shape[1]}x{mask.shape[0]} differs from the image's {size[0]}x{size[1]}")
+        image = f" ({image_path})" if image_path is not None else ""
+        raise InputError(f"{path}: size {mask.shape[1]}x{mask.shape[0]} differs from the image's{image} "
+                         f"{size[0]}x{size[1]}")  # fmt: skip
     unknown = np.setdiff1d(np.unique(mask), np.fromiter(MASK_LABELS.values(), np.uint8))
     if unknown.size:
         known = ", ".join(f"{v} {k}" for k, v in MASK_LABELS.items())
@@ -210,7 +212,8 @@ def read_sample(root: str | os.PathLike, name: str, *, depth: bool = False) -> d
         raise InputError(f"{paths['image']}: cannot be decoded as an image")
     data = read_input_bytes(paths["mask"])
     image_size(data, paths["mask"])
-    mask = check_mask(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), paths["mask"], size)
+    mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    mask = check_mask(mask, paths["mask"], size, paths["image"])
     out = {"image": cv2.cvtColor(image, cv2.COLOR_BGR2RGB), "mask": mask, "annotation": annotation}
     path = paths["depth"]
     d = None
@@ -218,7 +221,7 @@ def read_sample(root: str | os.PathLike, name: str, *, depth: bool = False) -> d
         data = read_input_bytes(path)
         w, h = image_size(data, path)
         if (w, h) != size:
-            raise InputError(f"{path}: size {w}x{h} differs from the image's {size[0]}x{size[1]}")
+            raise InputError(f"{path}: size {w}x{h} differs from the image's ({paths['image']}) {size[0]}x{size[1]}")
         raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if raw is None or raw.dtype != np.uint16 or raw.ndim != 2:
             raise InputError(f"{path}: not a single-channel 16-bit depth image (millimetres)")

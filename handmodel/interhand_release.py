@@ -25,6 +25,7 @@ from handmodel import validate
 from handmodel.errors import InputError
 from handmodel.joints import HANDS, INTERHAND_HAND_OFFSET
 from handmodel.pose import relative_to_absolute
+from handmodel.poses_io import PARAM_BOUNDS
 from handmodel.validate import numeric_array, rotation
 
 SPLITS = ("train", "val", "test")
@@ -198,7 +199,8 @@ def read_mano(root: str | os.PathLike, split: str) -> dict[int, dict[int, dict]]
             for name, width in MANO_SHAPES.items():
                 if name not in params:
                     raise InputError(f"{path}: '{key}/{hand}' has no key '{name}'")
-                hands[hand][name] = _array(path, f"{key}/{hand}/{name}", params[name], (width,))
+                bound = PARAM_BOUNDS[name]  # the same bounds as a poses file's: values a renderer can use
+                hands[hand][name] = _array(path, f"{key}/{hand}/{name}", params[name], (width,), min=-bound, max=bound)
         out.setdefault(capture, {})[frame] = hands
     return out
 

@@ -164,7 +164,7 @@ def read_fingerprint(folder: str | os.PathLike) -> dict | None:
     """The folder's fingerprint record {kind, version, fingerprint}, or None if it has none; DamagedRecord if it
     cannot be read."""
     path = Path(folder) / STATE_DIR / FINGERPRINT_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
         rec = json_object(load_json(path), path, None, ("kind", "fingerprint"))

@@ -347,7 +347,7 @@ def _mask_of_another_size(path):
         ("image", _truncate, "a truncated JPEG file (no end-of-image marker)"),
         ("mask", _truncate, "a truncated or damaged PNG file (no IEND chunk at its end)"),
         ("mask", _mask_label_77, "holds label 77, expected only 0 background, 1 right, 2 left"),
-        ("mask", _mask_of_another_size, "size 96x88 differs from the image's 96x96"),
+        ("mask", _mask_of_another_size, "size 96x88 differs from the image's ("),
     ],
 )
 def test_a_corrupt_image_or_mask_fails_train_eval_and_preview_naming_the_file(drawn_dataset, tiny_run, tmp_path, kind,
@@ -401,7 +401,7 @@ def test_a_depth_map_of_another_size_is_a_bad_sample(drawn_dataset, tmp_path):
     path = sample_paths(data, "00000001")["depth"]
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(encode_png(encode_depth_mm(np.full((50, 96), 0.5))))
-    with pytest.raises(InputError, match=f"{path}: size 96x50 differs from the image's 96x96"):
+    with pytest.raises(InputError, match=f"{path}: size 96x50 differs from the image's"):
         check_samples(data, list_samples(data))
     warned = []
     assert check_samples(data, list_samples(data), max_bad=0.5, warn=warned.append) == ["00000000", "00000002",

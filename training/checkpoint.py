@@ -63,9 +63,10 @@ def check_checkpoint_hand_model(ckpt: dict, models) -> None:
                      fix="use the same --mano-dir as for training")  # fmt: skip
 
 
-def load_model(path: str | os.PathLike, models, graphs, device="cpu"):
-    """(TwoHandNet in eval mode on `device`, checkpoint dict) from a checkpoint, checked against `models`."""
-    ckpt = read_checkpoint(path)
+def load_model(path: str | os.PathLike, models, graphs, device="cpu", ckpt: dict | None = None):
+    """(TwoHandNet in eval mode on `device`, checkpoint dict) from a checkpoint, checked against `models` (`ckpt`:
+    the checkpoint of `path` already read by `read_checkpoint`)."""
+    ckpt = ckpt if ckpt is not None else read_checkpoint(path)
     check_checkpoint_hand_model(ckpt, models)
     model_cfg = dict(ckpt["config"]["model"], backbone_weights=None)  # the weights are in the state dict
     net = TwoHandNet(graphs, model_cfg)

@@ -164,6 +164,10 @@ def load_yaml(path: str | os.PathLike) -> dict:
         raise InputError(f"{where}: not valid YAML ({what or type(e).__name__})") from None
     if not isinstance(cfg, dict):
         raise InputError(f"{path}: expected a mapping of sections (model, data, train, ...)")
+    for section, value in cfg.items():
+        want = type(DEFAULTS.get(section, {}))
+        if not isinstance(value, want):
+            raise InputError(f"{path}: {section} is {value!r}, expected a {'list' if want is list else 'mapping'}")
     return cfg
 
 
