@@ -98,6 +98,33 @@ class Job:
 
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint}
 
+    def check_views(self, rows: list[int], chunk: int = 256) -> None:
+        """With rig cameras (--cameras): InputError naming the first of `rows` whose hands no camera of the rigs
+        sees whole (in front of it, inside its image), checked before any sample is written; without, the orbit
+        camera frames every pose."""
+        from handmodel.camera import project, world_to_camera
+        from handmodel.joints import HANDS
+        from handmodel.skinning import mano_forward
+
+        if not self.rig_cameras or not rows:
+            return
+        rows = np.asarray(rows)
+        for start in range(0, len(rows), chunk):
+            idx = rows[start : start + chunk]
+            params = {h: [self.poses.params[h][k][idx] for k in ("pose", "shape", "trans")] for h in HANDS}
+            points = np.concatenate([mano_forward(self.models[h], *params[h])[0] for h in HANDS], axis=1)
+            seen = np.zeros(len(idx), bool)
+            for c in self.rig_cameras:
+                cam = world_to_camera(points.reshape(-1, 3), c["R"], c["t"]).reshape(points.shape)
+                uv = project(cam.reshape(-1, 3), c["K"]).reshape(points.shape[:2] + (2,))
+                w, h = c["size"]
+                seen |= ((cam[..., 2].min(1) >= 0.05) & (uv.min((1, 2)) >= 0) & (uv[..., 0].max(1) <= w - 1)
+                         & (uv[..., 1].max(1) <= h - 1))  # fmt: skip
+            if not seen.all():
+                i = int(idx[np.argmin(seen)])
+                raise InputError(f"{self.s.cameras}: no camera sees both hands of pose {i} (id {self.poses.ids[i]}) "
+                                 f"of {self.s.poses}; render it with the orbit camera (no --cameras)")  # fmt: skip
+
     def pending(self) -> list[int]:
         from handmodel.dataset_io import is_complete
 
@@ -389,6 +416,7 @@ def run(s: RenderSettings, progress: bool = True) -> int:
     from handmodel.outdir import open_output
 
     job = Job(s)
+    job.check_views(job.pending())  # every pose this run renders has a view, before the first file is written
     # The folder is locked for this shard and its fingerprint checked before a file is written; workers inherit
     # the run's temporary-file tag.
     with open_output(s.out, "render", job.folder_fingerprint(), shard=s.shard,

@@ -479,3 +479,21 @@ def test_an_error_during_training_starts_its_own_line_after_the_progress_bar(dra
     assert code == 1 and "train:" in output, output
     lines = [x for x in output.splitlines() if "Error:" in x]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and lines[0].endswith("changed while training"), output
+
+
+def test_render_with_a_rig_that_sees_no_pose_writes_nothing(tmp_path, models, texture_dir):
+    import numpy as np
+
+    from pose_sampler.side_by_side import side_by_side_poses
+    from tests.test_render_dataset import _rig_file
+
+    side_by_side_poses(tmp_path / "poses.npz", models, 3)
+    eye = np.array([0.0, 0.0, -1.0])
+    _rig_file(tmp_path / "away.json", {"400002": (eye, eye * 2)})  # looks away from the hands
+    out = tmp_path / "ds"
+    code, output = cli("render", "--poses", tmp_path / "poses.npz", "--out", out, "--cameras", tmp_path / "away.json",
+                       "--resolution", 16, "--cycles-samples", 1, "--no-generated-textures", "--texture-dir",
+                       texture_dir, "--restart-every", 1)  # fmt: skip
+    line = error_line(output)
+    assert code == 1 and f"{tmp_path / 'away.json'}: no camera sees both hands of pose 0" in line
+    assert not out.exists()
