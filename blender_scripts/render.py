@@ -26,7 +26,14 @@ if __package__ in (None, ""):  # run as a script (blender -P, python render.py):
 import numpy as np
 
 from blender_scripts.settings import RenderSettings
-from handmodel.errors import InputError, os_error_message
+from handmodel.errors import (
+    INTERRUPTED,
+    InputError,
+    exit_status,
+    os_error_message,
+    quiet_worker,
+    raise_on_sigterm,
+)
 from handmodel.options import (
     add_arguments,
     check_settings,
@@ -471,6 +478,10 @@ def main(argv: list[str]) -> int:
     from handmodel.dataset_io import read_meta
 
     args = build_parser().parse_args(argv)
+    if args.worker is not None:
+        quiet_worker()  # an interrupt is the driver's to handle: it stops this worker
+    else:
+        raise_on_sigterm()
     try:
         s = settings_from_args(args)
         if args.worker is not None:
@@ -487,6 +498,9 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"error: {os_error_message(e)}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the lock is released and the temporaries removed by now
+        print(f"\n{INTERRUPTED}", file=sys.stderr, flush=True)
+        return exit_status(e)
     return 0
 
 

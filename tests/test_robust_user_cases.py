@@ -497,3 +497,28 @@ def test_render_with_a_rig_that_sees_no_pose_writes_nothing(tmp_path, models, te
     line = error_line(output)
     assert code == 1 and f"{tmp_path / 'away.json'}: no camera sees both hands of pose 0" in line
     assert not out.exists()
+
+
+def test_sigterm_during_render_stops_its_blender_worker_and_a_rerun_finishes(tmp_path, models, texture_dir):
+    from handmodel.dataset_io import list_samples
+    from pose_sampler.side_by_side import side_by_side_poses
+
+    side_by_side_poses(tmp_path / "poses.npz", models, 6)
+    out = tmp_path / "ds"
+    args = ["render", "--poses", tmp_path / "poses.npz", "--out", out, "--resolution", 16, "--cycles-samples", 1,
+            "--no-generated-textures", "--texture-dir", texture_dir, "--restart-every", 2, "--threads", 1]  # fmt: skip
+    p = subprocess.Popen([sys.executable, str(REPO / "cli.py"), *map(str, args)], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not list_samples(out):
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGTERM)
+    output, _ = p.communicate(timeout=60)
+    assert p.returncode == 143 and "Traceback" not in output, output
+    assert output.strip().splitlines()[-1] == "interrupted; rerun the same command to resume", output
+    assert _lock_is_free(out / ".handkit" / "lock-0of1")
+    assert not [x.name for x in out.rglob("*") if ".tmp" in x.name]
+    done = len(list_samples(out))
+    code, output = cli(*args)
+    assert code == 0 and f"rendered {6 - done} new samples" in output, output
+    assert len(list_samples(out)) == 6
