@@ -26,25 +26,38 @@ class ToolkitError(click.ClickException):
 
 class ToolkitGroup(click.Group):
     """The one error boundary: bad input (InputError) and the machine's state (OSError: disk full, permissions,
-    read-only) become one line naming the file and what to do, exit status 1; never a traceback."""
+    read-only, MemoryError) become one line naming the file and what to do, exit status 1; an interrupt (Ctrl-C,
+    SIGTERM) the line INTERRUPTED and exit status 130 or 143; never a traceback."""
 
     def invoke(self, ctx):
         from handmodel.errors import INTERRUPTED, InputError, exit_status, os_error_message, raise_on_sigterm
 
         raise_on_sigterm()
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                _end_progress_lines()
         except InputError as e:
             raise ToolkitError(_last_line(str(e))) from None
         except OSError as e:
             raise ToolkitError(os_error_message(e)) from None
         except MemoryError:
-            raise ToolkitError(
-                "out of memory; use a smaller --num, --batch-size or --resolution, or fewer workers"
-            ) from None
+            raise ToolkitError("out of memory; use a smaller --num, --batch-size or --resolution, or fewer "
+                               "workers") from None  # fmt: skip
         except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the locks are released by now (context managers)
-            click.echo(f"\n{INTERRUPTED}", err=True)
+            click.echo(INTERRUPTED, err=True)
             ctx.exit(exit_status(e))
+
+
+def _end_progress_lines() -> None:
+    """Close the progress bars (tqdm) that a failed or interrupted command left open, so that what follows starts
+    its own line instead of continuing the bar's."""
+    import sys
+
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or ()):
+        bar.close()
 
 
 def _last_line(message: str) -> str:

@@ -214,33 +214,31 @@ def _run_chunks(todo: list, settings: SampleSettings, run: dict, layout: dict, s
         from tqdm import tqdm
 
         bar = tqdm(total=sum(len(ids) for _, ids in todo), unit="pose", desc="sample-poses", dynamic_ncols=True)
-    try:
-        workers = min(workers, len(todo))
-        if workers > 1:
-            import multiprocessing
+    workers = min(workers, len(todo))
+    if workers > 1:
+        import multiprocessing
 
-            global _FORKED  # what the forked workers read: nothing of it is pickled
-            _FORKED = (settings, run, layout, torch.get_num_threads())
-            try:
-                from handmodel.errors import quiet_worker
+        from handmodel.errors import quiet_worker
 
-                # Leaving the block (done, failed or interrupted) terminates the workers; they print nothing of it.
-                with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
-                    for n, chunk_stages in pool.imap_unordered(_chunk_job, todo):
-                        for k, v in chunk_stages.items():
-                            stages[k] = stages.get(k, 0.0) + v
-                        if bar is not None:
-                            bar.update(n)
-            finally:
-                _FORKED = None
-        else:
-            for c, ids in todo:
-                _write_chunk(c, ids, settings, run, layout, bar, stages)
-                if bar is not None:
-                    bar.update(len(ids))
-    finally:  # the bar ends its line before any message that follows (an error, an interrupt)
-        if bar is not None:
-            bar.close()
+        global _FORKED  # what the forked workers read: nothing of it is pickled
+        _FORKED = (settings, run, layout, torch.get_num_threads())
+        try:
+            # Leaving the block (done, failed or interrupted) terminates the workers; they print nothing of it.
+            with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
+                for n, chunk_stages in pool.imap_unordered(_chunk_job, todo):
+                    for k, v in chunk_stages.items():
+                        stages[k] = stages.get(k, 0.0) + v
+                    if bar is not None:
+                        bar.update(n)
+        finally:
+            _FORKED = None
+    else:
+        for c, ids in todo:
+            _write_chunk(c, ids, settings, run, layout, bar, stages)
+            if bar is not None:
+                bar.update(len(ids))
+    if bar is not None:
+        bar.close()
 
 
 _FORKED = None

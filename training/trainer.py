@@ -239,45 +239,41 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
     max_steps = train_cfg.get("max_steps")
     total_steps = min(max_steps or math.inf, train_cfg["epochs"] * spe)
     bar = tqdm(total=total_steps, initial=step, disable=rank != 0 or not progress, desc="train", unit="step")
-    try:
-        # A run stopped by max_steps in mid-epoch resumes at the next batch of the same epoch.
-        start_epoch, skip = divmod(step, spe)
-        loader_stage, epoch, done = None, start_epoch, bool(max_steps and step >= max_steps)
-        model.train()
-        for epoch in range(start_epoch, train_cfg["epochs"] if not done else start_epoch):
-            stage_index, stage = stage_of(cfg, epoch)
-            if stage_index != loader_stage:
-                loader, sampler = make_loader(cfg, data.mixed, stage, spe, rank, world, device)
-                loader_stage = stage_index
-            sampler.set_epoch(epoch, start=(skip if epoch == start_epoch else 0) * train_cfg["batch_size"])
-            for batch in loader:
-                lr = learning_rate(cfg, step, spe)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                drawn += torch.bincount(batch["dataset"], minlength=len(drawn))
-                value, terms = train_step(
-                    model, net, _to(batch, device), optimizer, scaler, geometry, cfg, epoch, amp_dtype
-                )
-                step += 1
-                if not math.isfinite(value):
-                    raise InputError(f"{out_dir}: the loss became {value} at step {step}; lower --lr or check the data")
-                history.append(value)
-                if rank == 0:
-                    _log_step(writer, bar, step, value, lr, terms)
-                if max_steps and step >= max_steps:
-                    done = True
-                    break
-            if rank == 0 and (
-                done or (epoch + 1) % train_cfg["checkpoint_every"] == 0 or epoch + 1 == train_cfg["epochs"]
-            ):
-                save_checkpoint(ckpt_path, net, cfg, data.models.info, optimizer=optimizer.state_dict(),
-                                scaler=scaler.state_dict(), epoch=epoch, step=step, world=world)  # fmt: skip
-            if done:
+    # A run stopped by max_steps in mid-epoch resumes at the next batch of the same epoch.
+    start_epoch, skip = divmod(step, spe)
+    loader_stage, epoch, done = None, start_epoch, bool(max_steps and step >= max_steps)
+    model.train()
+    for epoch in range(start_epoch, train_cfg["epochs"] if not done else start_epoch):
+        stage_index, stage = stage_of(cfg, epoch)
+        if stage_index != loader_stage:
+            loader, sampler = make_loader(cfg, data.mixed, stage, spe, rank, world, device)
+            loader_stage = stage_index
+        sampler.set_epoch(epoch, start=(skip if epoch == start_epoch else 0) * train_cfg["batch_size"])
+        for batch in loader:
+            lr = learning_rate(cfg, step, spe)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            drawn += torch.bincount(batch["dataset"], minlength=len(drawn))
+            value, terms = train_step(
+                model, net, _to(batch, device), optimizer, scaler, geometry, cfg, epoch, amp_dtype
+            )
+            step += 1
+            if not math.isfinite(value):
+                raise InputError(f"{out_dir}: the loss became {value} at step {step}; lower --lr or check the data")
+            history.append(value)
+            if rank == 0:
+                _log_step(writer, bar, step, value, lr, terms)
+            if max_steps and step >= max_steps:
+                done = True
                 break
-    finally:  # the bar ends its line before any message that follows (an error, an interrupt)
-        bar.close()
-        if writer:
-            writer.close()
+        if rank == 0 and (done or (epoch + 1) % train_cfg["checkpoint_every"] == 0 or epoch + 1 == train_cfg["epochs"]):
+            save_checkpoint(ckpt_path, net, cfg, data.models.info, optimizer=optimizer.state_dict(),
+                            scaler=scaler.state_dict(), epoch=epoch, step=step, world=world)  # fmt: skip
+        if done:
+            break
+    bar.close()
+    if writer:
+        writer.close()
     return {
         "checkpoint": str(ckpt_path),
         "rank": rank,
