@@ -522,3 +522,20 @@ def test_sigterm_during_render_stops_its_blender_worker_and_a_rerun_finishes(tmp
     code, output = cli(*args)
     assert code == 0 and f"rendered {6 - done} new samples" in output, output
     assert len(list_samples(out)) == 6
+
+
+def test_a_large_dataset_is_checked_by_several_processes_with_the_same_verdict(drawn_dataset, tmp_path, monkeypatch):
+    import handmodel.dataset_io as dataset_io
+
+    data = _copy(drawn_dataset, tmp_path)
+    path = dataset_io.sample_paths(data, "00000001")["mask"]
+    _truncate(path)
+    names = dataset_io.list_samples(data)
+    serial, parallel = [], []
+    assert dataset_io.check_samples(data, names, max_bad=0.5, warn=serial.append) == ["00000000", "00000002",
+                                                                                      "00000003"]  # fmt: skip
+    monkeypatch.setattr(dataset_io, "PARALLEL_CHECK", 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert dataset_io.check_samples(data, names, max_bad=0.5, warn=parallel.append) == ["00000000", "00000002",
+                                                                                        "00000003"]  # fmt: skip
+    assert serial == parallel and str(path) in serial[0]
