@@ -102,7 +102,7 @@ def _sample_poses(settings: SampleSettings, progress, workers: int) -> dict:
     from handmodel import load_hand_models
 
     fingerprint = poses_fingerprint(settings, load_hand_models(mano_dir, quiet=True))
-    if layout["single"] and out.is_file():
+    if layout["single"] and out.is_file() and not settings.restart:
         done = load_poses(out)
         if done.meta.get("fingerprint") == fingerprint and len(done) == settings.num:
             return {"skipped": True, "out": str(out), "kept": int(done.metrics["kept"].sum()), "num": len(done)}

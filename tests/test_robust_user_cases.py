@@ -539,3 +539,19 @@ def test_a_large_dataset_is_checked_by_several_processes_with_the_same_verdict(d
     assert dataset_io.check_samples(data, names, max_bad=0.5, warn=parallel.append) == ["00000000", "00000002",
                                                                                         "00000003"]  # fmt: skip
     assert serial == parallel and str(path) in serial[0]
+
+
+def test_a_damaged_poses_output_is_named_and_restart_replaces_it(tmp_path):
+    out = tmp_path / "p.npz"
+    args = ["sample-poses", "--out", out, "--num", 2, "--batch-size", 2, "--copies", 1, "--iters", 2, "--workers", 1,
+            "--no-report"]  # fmt: skip
+    assert invoke(*args)[0] == 0
+    out.write_bytes(out.read_bytes()[:100])
+    code, output = invoke(*args)
+    line = error_line(output)
+    assert code == 1 and f"{out}: cannot read as .npz" in line and line.endswith("--restart replaces it"), output
+    code, output = invoke(*args, "--restart")
+    assert code == 0, output
+    from handmodel.poses_io import load_poses
+
+    assert len(load_poses(out)) == 2
