@@ -232,7 +232,7 @@ def test_a_checkpoint_without_its_model_or_config_is_refused_by_eval_and_demo(ti
         ("train:\n  lr: 1e-3\n", "c.yaml: train.lr is '1e-3', expected a number"),  # YAML 1.1 reads this as text
         ("train:\n  seed: -3\n", "c.yaml: train.seed is -3, expected a value from 0 to 4294967295"),
         ("model:\n  input_size: 100000\n", "c.yaml: model.input_size is 100000, expected a value from 64 to 1024"),
-        ("augment: [1, 2]\n", "c.yaml: augment is [1, 2], expected a mapping of keys"),
+        ("augment: [1, 2]\n", "c.yaml: augment is [1, 2], expected a mapping"),
         ("train:\n  batch_size: 4\n  epochs: [1, 2\n", "c.yaml:4:1: not valid YAML"),
         ("train:\n\tbatch_size: 4\n", "c.yaml:2:1: not valid YAML"),
         (b"train:\n  batch_size: \xff\n", "c.yaml: not UTF-8 text"),
