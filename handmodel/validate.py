@@ -1,7 +1,9 @@
 """The one check of values read from input files: numbers, finite, of the right shape and range, named by file and
 key. Every reader (poses, datasets, cameras, MANO files, the InterHand2.6M release) passes its arrays through
 `numeric_array` before numpy, torch or Blender see them, so a bad value is one line naming where it is, not a
-traceback or a silently wrong result. Only numpy and the standard library: Blender's Python imports this.
+traceback or a silently wrong result. Text and JSON files are read the same way (`read_text`, `load_json`,
+`json_object`): a file that is missing, a folder, not UTF-8, not JSON, null or lacking a key is an InputError
+naming it. Only numpy and the standard library: Blender's Python imports this.
 """
 
 import json
