@@ -290,18 +290,18 @@ def check_samples(root: str | os.PathLike, names: list[str], max_bad: float = MA
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if len(names) >= PARALLEL_CHECK and cores > 1:
         from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import active_children, get_context
+        from multiprocessing import get_context
 
         from handmodel.errors import quiet_worker
+        from handmodel.worker_pool import stop_pool
 
         chunks = [names[i : i + 1024] for i in range(0, len(names), 1024)]
         pool = ProcessPoolExecutor(min(cores, 16), mp_context=get_context("spawn"), initializer=quiet_worker)
         try:
-            errors = [e for chunk in pool.map(_check_chunk, [root] * len(chunks), chunks) for e in chunk]
+            futures = [pool.submit(_check_chunk, root, chunk) for chunk in chunks]  # not map: see stop_pool
+            errors = [e for future in futures for e in future.result()]
         except BaseException:  # interrupted: stop now, not after every queued chunk
-            pool.shutdown(wait=False, cancel_futures=True)
-            for p in active_children():
-                p.terminate()
+            stop_pool(pool)
             raise
         pool.shutdown()
     else:

@@ -555,3 +555,33 @@ def test_a_damaged_poses_output_is_named_and_restart_replaces_it(tmp_path):
     from handmodel.poses_io import load_poses
 
     assert len(load_poses(out)) == 2
+
+
+def _nap(items):
+    time.sleep(2.0)
+    return items
+
+
+def _nothing(*_args):
+    pass
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the executor's thread: quiet
+def test_an_interrupted_worker_pool_stops_at_once_and_leaves_no_worker():
+    """interhand prepare and import run their samples in a pool: an interrupt stops it without running the chunks
+    still queued (13 chunks of 2 s on 2 workers would take 13 s)."""
+    from multiprocessing import active_children
+
+    from handmodel.worker_pool import run_in_workers
+
+    def interrupt(_results):
+        raise KeyboardInterrupt
+
+    t0 = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        run_in_workers(list(range(200)), 2, _nothing, (), _nap, _nothing, interrupt)
+    assert time.time() - t0 < 8
+    deadline = time.time() + 5
+    while active_children() and time.time() < deadline:
+        time.sleep(0.1)
+    assert not active_children()
