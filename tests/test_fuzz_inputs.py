@@ -377,6 +377,43 @@ RELEASE_TABLE = [(c, "error") for c in TEXT_CORRUPTIONS] + [
 ]
 
 
+def _first_image(value):
+    return value["images"][0]
+
+
+DATA_TABLE = [(c, "error") for c in TEXT_CORRUPTIONS] + [
+    (js("missing_key", "images", value=_DELETE), "error"),
+    (json_edit(lambda v: (_first_image(v).__setitem__("capture", "x"), v)[1], "wrong_dtype"), "error"),
+    (json_edit(lambda v: (_first_image(v).pop("file_name"), v)[1], "missing_inner_key"), "error"),
+    (json_edit(lambda v: (v["annotations"].__setitem__(0, None), v)[1], "null"), "error"),
+    (json_edit(lambda v: [v], "list_at_top"), "error"),
+    (js("extra_key", "info", value={"a": 1}), "ok"),
+]
+
+
+def joints_edit(name, field, new):
+    def edit(value):
+        entry = next(iter(next(iter(value.values())).values()))
+        if new is _DELETE:
+            del entry[field]
+        else:
+            entry[field] = new(entry[field]) if callable(new) else new
+        return value
+
+    return json_edit(edit, name)
+
+
+JOINTS_TABLE = [(c, "error") for c in TEXT_CORRUPTIONS] + [
+    (joints_edit("nan", "world_coord", lambda w: [[float("nan")] * 3] + w[1:]), "error"),
+    (joints_edit("wrong_shape", "world_coord", lambda w: w[:41]), "error"),
+    (joints_edit("out_of_range", "hand_type", "both"), "error"),
+    (joints_edit("missing_key", "joint_valid", _DELETE), "error"),
+    (joints_edit("null_value", "joint_valid", None), "error"),
+    (json_edit(lambda v: None, "null_top"), "error"),
+    (joints_edit("extra_key", "notes", "x"), "ok"),
+]
+
+
 # ---- building each case ---------------------------------------------------------------------------------------
 
 
@@ -504,20 +541,32 @@ def _camera_case(tmp, models, release, texture_dir, **_):
     return path, {"render --cameras": args}, [tmp / "out"], read
 
 
-def _release_case(tmp, release, **_):
+def _release_case(kind, tmp, release, **_):
     from handmodel.interhand_release import annotation_path
 
     root = tmp / "release"
     shutil.copytree(release[0], root)
-    path = annotation_path(root, "train", "MANO_NeuralAnnot")
-    args = ["interhand", "prepare", "--data_path", root, "--out", tmp / "out", "--num", 1, "--workers", 1]
+    path = annotation_path(root, "train", kind)
+    commands = {
+        "interhand prepare": ["interhand", "prepare", "--data_path", root, "--out", tmp / "out", "--num", 1,
+                              "--workers", 1],
+        "sample-poses --interhand": ["sample-poses", "--interhand", root, "--out", tmp / "p.npz", "--num", 2,
+                                     "--batch-size", 2, "--copies", 1, "--iters", 2, "--workers", 1, "--no-report"],
+    }  # fmt: skip
 
     def read(p):
-        from handmodel.interhand_release import read_mano
+        from interhand.prepare import select_images
 
-        read_mano(root, "train")
+        select_images(root, "train", _models())
 
-    return path, {"interhand prepare": args}, [tmp / "out"], read
+    outputs = [tmp / "out", tmp / "p.npz", tmp / "p.prior.npz", tmp / "p.discriminator.pt"]
+    return path, commands, outputs, read
+
+
+def _models():
+    from handmodel import load_hand_models
+
+    return load_hand_models(quiet=True)
 
 
 FORMATS = {
@@ -533,7 +582,10 @@ FORMATS = {
     "config": (_config_case, CONFIG_TABLE),
     "run-record": (_record_case, RECORD_TABLE),
     "camera": (_camera_case, CAMERA_TABLE),
-    "interhand-mano": (_release_case, RELEASE_TABLE),
+    "interhand-mano": (lambda **k: _release_case("MANO_NeuralAnnot", **k), RELEASE_TABLE),
+    "interhand-data": (lambda **k: _release_case("data", **k), DATA_TABLE),
+    "interhand-joints": (lambda **k: _release_case("joint_3d", **k), JOINTS_TABLE),
+    "interhand-camera": (lambda **k: _release_case("camera", **k), CAMERA_TABLE),
 }
 COMMANDS = {
     "poses": ["render"],
@@ -543,7 +595,10 @@ COMMANDS = {
     "config": ["train"],
     "run-record": ["train --resume"],
     "camera": ["render --cameras"],
-    "interhand-mano": ["interhand prepare"],
+    "interhand-mano": ["interhand prepare", "sample-poses --interhand"],
+    "interhand-data": ["interhand prepare"],
+    "interhand-joints": ["interhand prepare", "sample-poses --interhand"],
+    "interhand-camera": ["interhand prepare"],
 }
 # Commands that would render or train for a while when their input is fine: an `ok` case is checked with the
 # format's reader instead.
