@@ -11,13 +11,15 @@ import click
 from blender_scripts.settings import RenderSettings
 from cluster.settings import LaunchSettings
 from dataset_tools.pack import PackSettings, UnpackSettings
+from handmodel.dataset_io import MAX_BAD
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
+from handmodel.options import CYCLES_SAMPLES_MAX, IMAGE_SIDE_MAX, SEED_MAX
 from importers.settings import ImportSettings
 from interhand.prepare import PrepareSettings
 from pose_sampler.settings import SampleSettings
 from textures.catalogue import TextureSettings
-from training.settings import DemoSettings, EvalSettings, TrainSettings
+from training.settings import MAX_BAD_HELP, DemoSettings, EvalSettings, TrainSettings
 
 
 class ToolkitError(click.ClickException):
@@ -26,17 +28,38 @@ class ToolkitError(click.ClickException):
 
 class ToolkitGroup(click.Group):
     """The one error boundary: bad input (InputError) and the machine's state (OSError: disk full, permissions,
-    read-only) become one line naming the file and what to do, exit status 1; never a traceback."""
+    read-only, MemoryError) become one line naming the file and what to do, exit status 1; an interrupt (Ctrl-C,
+    SIGTERM) the line INTERRUPTED and exit status 130 or 143; never a traceback."""
 
     def invoke(self, ctx):
-        from handmodel.errors import InputError, os_error_message
+        from handmodel.errors import INTERRUPTED, InputError, exit_status, os_error_message, raise_on_sigterm
 
+        raise_on_sigterm()
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                _end_progress_lines()
         except InputError as e:
             raise ToolkitError(_last_line(str(e))) from None
         except OSError as e:
             raise ToolkitError(os_error_message(e)) from None
+        except MemoryError:
+            raise ToolkitError("out of memory; use a smaller --num, --batch-size or --resolution, or fewer "
+                               "workers") from None  # fmt: skip
+        except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the locks are released by now (context managers)
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(exit_status(e))
+
+
+def _end_progress_lines() -> None:
+    """Close the progress bars (tqdm) that a failed or interrupted command left open, so that what follows starts
+    its own line instead of continuing the bar's."""
+    import sys
+
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or ()):
+        bar.close()
 
 
 def _last_line(message: str) -> str:
@@ -52,8 +75,8 @@ class FiniteFloat(click.ParamType):
 
     name = "number"
 
-    def __init__(self, min: float | None = None, min_open: bool = False):
-        self.min, self.min_open = min, min_open
+    def __init__(self, min: float | None = None, min_open: bool = False, max: float | None = None):
+        self.min, self.min_open, self.max = min, min_open, max
 
     def convert(self, value, param, ctx):
         import math
@@ -66,10 +89,12 @@ class FiniteFloat(click.ParamType):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         if self.min is not None and (v <= self.min if self.min_open else v < self.min):
             self.fail(f"{v:g} must be {'>' if self.min_open else '>='} {self.min:g}", param, ctx)
+        if self.max is not None and v > self.max:
+            self.fail(f"{v:g} must be <= {self.max:g}", param, ctx)
         return v
 
 
-POSITIVE = click.IntRange(1)
+PREVIEW_MAX = 4096  # tiles of one contact sheet: the sheet is held in memory
 
 
 def _check_image_out(ctx, param, value):
@@ -128,8 +153,8 @@ def _settings_options(cls):
     def decorate(fn):
         for spec in reversed(option_specs(cls)):
             kind = path_type(spec) if spec.path else spec.type
-            if spec.min is not None:
-                kind = click.IntRange(spec.min) if spec.type is int else FiniteFloat(spec.min)
+            if spec.min is not None or spec.max is not None:
+                kind = click.IntRange(spec.min, spec.max) if spec.type is int else FiniteFloat(spec.min, max=spec.max)
             elif spec.type is float:
                 kind = FiniteFloat()
             if spec.choices:
@@ -354,20 +379,22 @@ def hdri_list(hdri_dir):
 @click.argument("dataset", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), callback=_check_image_out,
               help="Contact sheet .png to write.")  # fmt: skip
-@click.option("--num", "--count", "count", type=POSITIVE, default=16, show_default=True,
+@click.option("--num", "--count", "count", type=click.IntRange(1, PREVIEW_MAX), default=16, show_default=True,
               help="How many samples to draw.")  # fmt: skip
-@click.option("--columns", type=POSITIVE, default=4, show_default=True, help="Samples per row.")
-@click.option("--scale", type=POSITIVE, default=2, show_default=True, help="Enlarge each sample this many times.")
+@click.option("--columns", type=click.IntRange(1, PREVIEW_MAX), default=4, show_default=True, help="Samples per row.")
+@click.option("--scale", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Enlarge each sample this many times.")  # fmt: skip
 @click.option(
     "--sort", default=None, help="Sort by a figure: luma, clipped, exposure, hdri, tone ('-' first: descending)."
 )
 @click.option("--only", default=None, help="Only samples that are outside-band, clipped (>5%), hdri=NAME or tone=NAME.")
-def preview_cmd(dataset, out, count, columns, scale, sort, only):
+@click.option("--max-bad", type=FiniteFloat(0, max=1), default=MAX_BAD, show_default=True, help=MAX_BAD_HELP)
+def preview_cmd(dataset, out, count, columns, scale, sort, only, max_bad):
     """Contact sheet of a dataset: images with mask outlines and 2D joints (right orange, left blue); with --sort
     or --only, labelled with the hands' median luma, clipped share and HDRI."""
     from dataset_tools.preview import contact_sheet
 
-    n = contact_sheet(dataset, out, count, columns, scale, sort=sort, only=only)
+    n = contact_sheet(dataset, out, count, columns, scale, sort=sort, only=only, max_bad=max_bad)
     click.echo(f"{n} samples drawn into {out}")
 
 
@@ -401,7 +428,8 @@ def unpack_cmd(**values):
 
 @assets.command("preview")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--resolution", "--size", "size", type=click.IntRange(16), default=384, show_default=True,
+@click.option("--resolution", "--size", "size", type=click.IntRange(16, IMAGE_SIDE_MAX), default=384,
+              show_default=True,
               help="Image side in pixels.")  # fmt: skip
 @MANO_DIR_OPTION
 def assets_preview(out, size, mano_dir):
@@ -459,7 +487,8 @@ def eval_cmd(**values):
 
     settings = settings_from_values(EvalSettings, values)
     metrics = evaluate(settings.checkpoint, settings.data, settings.json, _default_device(settings.device),
-                       settings.batch_size, settings.workers, settings.mano_dir)  # fmt: skip
+                       settings.batch_size, settings.workers, settings.mano_dir,
+                       max_bad=settings.max_bad)  # fmt: skip
     click.echo(format_report(metrics))
 
 
@@ -683,8 +712,9 @@ def interhand_vis(data_path, split, capture, seq, frame, out):
 @interhand.command("mini-release")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the release into.")
 @click.option("--no-images", is_flag=True, help="Annotations only (no Blender rendering; fast).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--cycles-samples", "--samples", "samples", default=4, show_default=True, type=click.IntRange(1),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, SEED_MAX))
+@click.option("--cycles-samples", "--samples", "samples", default=4, show_default=True,
+              type=click.IntRange(1, CYCLES_SAMPLES_MAX),
               help="Cycles samples per pixel of each image.")  # fmt: skip
 @MANO_DIR_OPTION
 def interhand_mini_release(out, no_images, seed, samples, mano_dir):

@@ -180,15 +180,33 @@ def summarize(records: list[dict]) -> dict:
 
 
 def sample_records(root) -> dict[str, dict]:
-    """{sample name: its annotation's `source`} of every finished sample of a dataset (folder or shard folder)."""
+    """{sample name: its annotation's `source`} of every finished sample of a dataset (folder or shard folder)
+    whose annotation can be read (the readers of the samples name and count the others)."""
+    from handmodel.errors import InputError
     from handmodel.shards import is_shard_folder, open_samples
+    from handmodel.validate import load_json
 
-    if not is_shard_folder(root):  # a folder being written may lack meta.json yet: read its annotations alone
-        ann_dir = Path(root) / "annotations"
-        paths = sorted(p for p in ann_dir.glob("*.json") if not p.name.startswith(".")) if ann_dir.is_dir() else []
-        return {p.stem: json.loads(p.read_text()).get("source", {}) for p in paths}
-    samples = open_samples(root)
-    return {n: json.loads(samples.read(n, "annotation")).get("source", {}) for n in samples.names}
+    def source_of(ann) -> dict:
+        source = ann.get("source") if isinstance(ann, dict) else None
+        return source if isinstance(source, dict) else {}
+
+    out = {}
+    if is_shard_folder(root):
+        samples = open_samples(root)
+        for name in samples.names:
+            try:
+                out[name] = source_of(json.loads(samples.read(name, "annotation")))
+            except (TypeError, ValueError):  # no member, not UTF-8 or not JSON
+                continue
+        return out
+    ann_dir = Path(root) / "annotations"  # a folder being written may lack meta.json yet: read its annotations alone
+    for path in sorted(ann_dir.glob("*.json")) if ann_dir.is_dir() else ():
+        if not path.name.startswith("."):
+            try:
+                out[path.stem] = source_of(load_json(path))
+            except InputError:
+                continue
+    return out
 
 
 def describe(fig: dict) -> str:

@@ -27,7 +27,14 @@ if __package__ in (None, ""):  # run as a script (blender -P, python render.py):
 import numpy as np
 
 from blender_scripts.settings import RenderSettings
-from handmodel.errors import InputError, os_error_message
+from handmodel.errors import (
+    INTERRUPTED,
+    InputError,
+    exit_status,
+    os_error_message,
+    quiet_worker,
+    raise_on_sigterm,
+)
 from handmodel.options import (
     add_arguments,
     check_settings,
@@ -57,6 +64,7 @@ class Job:
     def __init__(self, s: RenderSettings):
         from handmodel import load_hand_models
         from handmodel.dataset_io import sample_name
+        from handmodel.models import check_hand_model
         from handmodel.outdir import file_sha256, run_fingerprint
         from hdri.catalogue import list_hdris
         from textures.catalogue import list_textures
@@ -78,6 +86,9 @@ class Job:
 
         self.poses, self.index, self.rows = _poses_of_run(s, mine_of)
         self.models = load_hand_models(s.mano_dir, quiet=True)
+        check_hand_model(self.poses.meta.get("hand_model"), self.models.info, s.poses, required=False,
+                         expected_name="the active hand model",
+                         fix="render with the model that sampled the poses: --mano-dir, or the stand-in")  # fmt: skip
         self.hdris = list_hdris(s.hdri_dirs, include_bundled=s.bundled_hdris, include_sky=s.sky)
         self.textures = list_textures(self.models, s.texture_dirs, include_generated=s.generated_textures)
         self.rig_cameras = None
@@ -103,6 +114,33 @@ class Job:
         from handmodel.shard_output import layout_fingerprint
 
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.fingerprint, **layout_fingerprint(self.s)}
+
+    def check_views(self, rows: list[int], chunk: int = 256) -> None:
+        """With rig cameras (--cameras): InputError naming the first of `rows` whose hands no camera of the rigs
+        sees whole (in front of it, inside its image), checked before any sample is written; without, the orbit
+        camera frames every pose."""
+        from handmodel.camera import project, world_to_camera
+        from handmodel.joints import HANDS
+        from handmodel.skinning import mano_forward
+
+        if not self.rig_cameras or not rows:
+            return
+        rows = np.asarray(rows)
+        for start in range(0, len(rows), chunk):
+            idx = rows[start : start + chunk]
+            params = {h: [self.poses.params[h][k][idx] for k in ("pose", "shape", "trans")] for h in HANDS}
+            points = np.concatenate([mano_forward(self.models[h], *params[h])[0] for h in HANDS], axis=1)
+            seen = np.zeros(len(idx), bool)
+            for c in self.rig_cameras:
+                cam = world_to_camera(points.reshape(-1, 3), c["R"], c["t"]).reshape(points.shape)
+                uv = project(cam.reshape(-1, 3), c["K"]).reshape(points.shape[:2] + (2,))
+                w, h = c["size"]
+                seen |= ((cam[..., 2].min(1) >= 0.05) & (uv.min((1, 2)) >= 0) & (uv[..., 0].max(1) <= w - 1)
+                         & (uv[..., 1].max(1) <= h - 1))  # fmt: skip
+            if not seen.all():
+                i = int(idx[np.argmin(seen)])
+                raise InputError(f"{self.s.cameras}: no camera sees both hands of pose {i} (id {self.poses.ids[i]}) "
+                                 f"of {self.s.poses}; render it with the orbit camera (no --cameras)")  # fmt: skip
 
     def pending(self) -> list[int]:
         from handmodel.dataset_io import is_complete
@@ -453,6 +491,7 @@ def run(s: RenderSettings, progress: bool = True) -> int:
     from handmodel.outdir import open_output
 
     job = Job(s)
+    job.check_views(job.pending())  # every pose this run renders has a view, before the first file is written
     # The folder is locked for this shard and its fingerprint checked before a file is written; workers inherit
     # the run's temporary-file tag.
     with open_output(s.out, "render", job.folder_fingerprint(), shard=s.shard,
@@ -511,6 +550,10 @@ def main(argv: list[str]) -> int:
     from handmodel.dataset_io import read_meta
 
     args = build_parser().parse_args(argv)
+    if args.worker is not None:
+        quiet_worker()  # an interrupt is the driver's to handle: it stops this worker
+    else:
+        raise_on_sigterm()
     try:
         s = settings_from_args(args)
         if args.worker is not None:
@@ -527,6 +570,9 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"error: {os_error_message(e)}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the lock is released and the temporaries removed by now
+        print(f"\n{INTERRUPTED}", file=sys.stderr, flush=True)
+        return exit_status(e)
     return 0
 
 

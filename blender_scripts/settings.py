@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from blender_scripts.quality import CYCLES_DEVICES, DENOISERS
 from handmodel.models import MANO_DIR_HELP
-from handmodel.options import format_shard, option
+from handmodel.options import CYCLES_SAMPLES_MAX, IMAGE_SIDE_MAX, SEED_MAX, format_shard, option
 from handmodel.shard_output import format_option, shard_size_option
 from handmodel.sharding import parse_shard
 
@@ -29,12 +29,14 @@ class RenderSettings:
                                     format=format_shard)  # fmt: skip
     dataset_format: str = format_option()
     shard_size: int = shard_size_option()
-    resolution: int = option("Square image side in pixels.", 256, min=16)
+    resolution: int = option("Square image side in pixels.", 256, min=16, max=IMAGE_SIDE_MAX)
     samples: int = option("Cycles samples per pixel (denoised, so 9 is enough at 256 px).", 9, min=1,
+                          max=CYCLES_SAMPLES_MAX,
                           flag="--cycles-samples", aliases=("--samples",), fingerprint=True)  # fmt: skip
     denoise: str = option("OpenImageDenoise quality (off: raw Cycles samples).", "fast", choices=DENOISERS,
                           fingerprint=True)  # fmt: skip
-    seed: int = option("Global seed; each sample draws from (seed, sample id).", 0, fingerprint=True)
+    seed: int = option("Global seed; each sample draws from (seed, sample id).", 0, min=0, max=SEED_MAX,
+                       fingerprint=True)  # fmt: skip
     cameras: str | None = option("InterHand2.6M camera.json: render from its rigs instead of orbit cameras.", None,
                                  path="file")  # fmt: skip
     hdri_dirs: list[str] = option("Add a folder of HDRIs (repeatable).", flag="--hdri-dir", path="dir",

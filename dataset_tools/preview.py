@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from handmodel.colours import HAND_COLOURS_BGR
-from handmodel.dataset_io import HAND_LABELS
+from handmodel.dataset_io import HAND_LABELS, MAX_BAD
 from handmodel.errors import InputError
 from handmodel.joints import PARENTS_21
 from handmodel.png import write_png
@@ -13,16 +13,11 @@ from handmodel.png import write_png
 def draw_sample(root, name: str, scale: int = 1, samples=None) -> np.ndarray:
     """One sample of the dataset `root` (either form; `samples`: its open_samples, if open) as BGR: the image with
     each hand's mask outline and its 21 joints and bones."""
-    from handmodel.dataset_io import parse_annotation
+    from handmodel.dataset_io import read_sample
     from handmodel.shards import open_samples
 
-    samples = samples or open_samples(root)
-    files = {k: samples.read(name, k) for k in ("image", "mask", "annotation")}
-    img = cv2.imdecode(np.frombuffer(files["image"], np.uint8), cv2.IMREAD_COLOR) if files["image"] else None
-    mask = cv2.imdecode(np.frombuffer(files["mask"], np.uint8), cv2.IMREAD_UNCHANGED) if files["mask"] else None
-    if img is None or mask is None:
-        raise InputError(f"{samples.where(name, 'image')}: cannot read the sample's image or mask")
-    ann = parse_annotation(files["annotation"], samples.where(name, "annotation"))
+    sample = read_sample(root, name, samples=samples or open_samples(root))  # checked whole: InputError naming it
+    img, mask, ann = cv2.cvtColor(sample["image"], cv2.COLOR_RGB2BGR), sample["mask"], sample["annotation"]
     if scale != 1:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
@@ -92,18 +87,32 @@ def _label(tile: np.ndarray, source: dict) -> None:
 
 
 def contact_sheet(root, out, count: int = 16, columns: int = 4, scale: int = 1, sort: str | None = None,
-                  only: str | None = None) -> int:  # fmt: skip
+                  only: str | None = None, max_bad: float = MAX_BAD) -> int:  # fmt: skip
     """Draw the first `count` complete samples of the dataset `root` (a folder or a shard folder) in a grid
     (filtered and sorted by their figures with `only` / `sort`, see `select_samples`; then each tile is labelled
-    with the hands' median luma, clipped share and HDRI); returns how many were drawn."""
+    with the hands' median luma, clipped share and HDRI); returns how many were drawn. Bad samples are skipped and
+    counted (the dataset policy, handmodel.dataset_io.BadSamples): more than `max_bad` of the samples looked at is
+    an InputError."""
     from blender_scripts.exposure import sample_records
+    from handmodel.dataset_io import BadSamples, read_meta
     from handmodel.shards import open_samples
 
+    read_meta(root)
     samples = open_samples(root)
-    names = select_samples(root, samples.names, sort, only)[:count]
+    bad = BadSamples(root, max_bad)
+    names, tiles = [], []
+    for name in select_samples(root, samples.names, sort, only):
+        if len(tiles) == count:
+            break
+        try:
+            tiles.append(draw_sample(root, name, scale, samples))
+        except InputError as e:
+            bad.add(e)
+            continue
+        names.append(name)
+    bad.check(len(names) + len(bad))
     if not names:
         raise InputError(f"{root}: no finished samples to preview" + (f" with --only {only}" if only else ""))
-    tiles = [draw_sample(root, n, scale, samples) for n in names]
     if sort is not None or only is not None:
         records = sample_records(root)
         for name, tile in zip(names, tiles):

@@ -7,6 +7,7 @@ same lock, knows that any temporary file with its tag was left by a killed run a
 Only the standard library: Blender's Python imports this.
 """
 
+import hashlib
 import itertools
 import json
 import os
@@ -16,7 +17,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 RUN_TAG_ENV = "HANDKIT_RUN_TAG"  # inherited by worker processes, so their temporaries carry the run's tag
+NAME_MAX = 255  # bytes in one file name on Linux and macOS file systems
 _counter = itertools.count()
+
+
+def fit_name(name: str, limit: int = NAME_MAX) -> str:
+    """`name` if it fits in `limit` bytes, else its first bytes, a hash of the whole (the same name every time, so
+    a rerun finds what an earlier run wrote) and its extension (writers pick the format by it): the names this
+    toolkit adds to a user's (a temporary's tag, a lock, a report beside a poses file) then fit however long a
+    legal name the user chose."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    ext = os.path.splitext(name)[1] if len(os.path.splitext(name)[1]) <= 16 else ""
+    keep = limit - 17 - len(ext.encode())
+    return raw[:keep].decode(errors="ignore") + "~" + hashlib.sha256(raw).hexdigest()[:16] + ext
 
 
 def run_tag() -> str:
@@ -46,7 +61,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{run_tag()}.{os.getpid()}-{next(_counter)}.tmp{path.suffix}")
+    tail = f".{run_tag()}.{os.getpid()}-{next(_counter)}.tmp{path.suffix}"
+    tmp = path.with_name("." + fit_name(path.stem, NAME_MAX - 1 - len(tail.encode())) + tail)
     try:
         yield tmp
         if not tmp.is_file():

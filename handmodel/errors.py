@@ -1,7 +1,11 @@
-"""The one exception type for bad input the user can fix, and the one-line wording of the machine's errors (OSError):
-the CLI prints either as one line and exits 1."""
+"""The one exception type for bad input the user can fix, the one-line wording of the machine's errors (OSError),
+and interrupts: the CLI prints either error as one line and exits 1; an interrupt (Ctrl-C, or SIGTERM, which Slurm
+sends before it kills a job) unwinds like Ctrl-C, so every lock is released and no temporary file stays, and ends
+with INTERRUPTED and exit status 130 (SIGINT) or 143 (SIGTERM)."""
 
 import errno
+import signal
+import threading
 
 
 class InputError(Exception):
@@ -31,3 +35,32 @@ def os_error_message(e: OSError) -> str:
         return f"{text}: {what}" if text and text != what else what
     extra = f" -> {e.filename2}" if e.filename2 is not None else ""
     return f"{where}{extra}: {what}"
+
+
+INTERRUPTED = "interrupted; rerun the same command to resume"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt so the same cleanup runs."""
+
+
+def exit_status(interrupt: KeyboardInterrupt) -> int:
+    """The shell's status for a process ended by a signal: 128 + its number (130 SIGINT, 143 SIGTERM)."""
+    return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
+
+
+def _raise_terminated(_signum, _frame):
+    raise Terminated()
+
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM raise Terminated in this process (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def quiet_worker() -> None:
+    """In a worker process: Ctrl-C, which the terminal sends to every process of the group, is left to the parent
+    (it stops the workers), and SIGTERM ends the worker at once; neither prints a traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -15,16 +15,17 @@ X_cam = R X + t (the toolkit's OpenCV convention). NeuralAnnot poses are relativ
 `hands_mean`; `interacting_mano_frames` returns absolute poses. Only numpy and the standard library.
 """
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from handmodel import validate
 from handmodel.errors import InputError
 from handmodel.joints import HANDS, INTERHAND_HAND_OFFSET
 from handmodel.pose import relative_to_absolute
+from handmodel.poses_io import PARAM_BOUNDS
 from handmodel.validate import numeric_array, rotation
 
 SPLITS = ("train", "val", "test")
@@ -91,13 +92,7 @@ def check_release(root: str | os.PathLike, split: str) -> None:
 
 
 def load_json(path: str | os.PathLike):
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    return validate.load_json(path)
 
 
 def _array(path: Path, key: str, value, shape: tuple, **checks) -> np.ndarray:
@@ -204,7 +199,8 @@ def read_mano(root: str | os.PathLike, split: str) -> dict[int, dict[int, dict]]
             for name, width in MANO_SHAPES.items():
                 if name not in params:
                     raise InputError(f"{path}: '{key}/{hand}' has no key '{name}'")
-                hands[hand][name] = _array(path, f"{key}/{hand}/{name}", params[name], (width,))
+                bound = PARAM_BOUNDS[name]  # the same bounds as a poses file's: values a renderer can use
+                hands[hand][name] = _array(path, f"{key}/{hand}/{name}", params[name], (width,), min=-bound, max=bound)
         out.setdefault(capture, {})[frame] = hands
     return out
 

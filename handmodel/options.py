@@ -14,28 +14,38 @@ import types
 import typing
 from dataclasses import dataclass
 
+# Documented bounds of options that allocate memory or time (README, "When something goes wrong"): a value past
+# one is a usage error before anything runs, not a MemoryError or a render that never ends.
+SEED_MAX = 2**32 - 1  # numpy's and torch's seeding take any seed in 0..2**32-1 (train adds the rank)
+IMAGE_SIDE_MAX = 4096  # image sides (render, textures, assets preview): Cycles' passes at 4096 px take ~3 GB
+CYCLES_SAMPLES_MAX = 4096  # samples per pixel: far past the point where denoised renders stop changing
+NETWORK_INPUT_MAX = 1024  # the network's input side: activations grow with its square
+BATCH_SIZE_MAX = 1024  # images per step or forward pass
+POSES_MAX = 10**8  # poses of one sample-poses run: ~1 kB each in memory when merged and reported (~100 GB)
+
 
 def option(help: str, default=dataclasses.MISSING, *, flag: str | None = None, aliases: tuple = (), choices=None,
-           min=None, path: str | None = None, exists: bool = False, parse=None, format=None, check=None,
+           min=None, max=None, path: str | None = None, exists: bool = False, parse=None, format=None, check=None,
            required: bool | None = None, argument: bool = False, metavar: str | None = None, fingerprint: bool = False,
            default_factory=dataclasses.MISSING):  # fmt: skip
     """A dataclass field that is also a command-line option.
 
     help: the option's help line; flag: the option name (default `--field-name`; a bool field that is on by default
-    gets `--no-field-name`); choices: the allowed values; min: the smallest allowed number; path: 'file', 'dir' or 'any'
-    when the value names one (click checks the kind); parse / format: a value <-> its command-line text, for fields
-    that are not a plain int, float or str (e.g. the shard (K, N) <-> 'K/N'). A field without a default is a
-    required option; required=True makes one with a default (for settings made in code) required on the command
-    line. aliases: other spellings of the flag that users type (the seed tools' `--data_path`); exists: the path
-    must exist; check: a function of the value that raises InputError on a bad one (beyond choices and min);
-    argument: a positional argument instead of an option (its metavar is the field name in capitals); metavar: how
-    the help shows the value (e.g. NAME=PATH).
+    gets `--no-field-name`); choices: the allowed values; min: the smallest allowed number; max: the largest (a
+    documented bound on options that allocate memory or time, refused as a usage error before anything runs); path:
+    'file', 'dir' or 'any' when the value names one (click checks the kind); parse / format: a value <-> its
+    command-line text, for fields that are not a plain int, float or str (e.g. the shard (K, N) <-> 'K/N'). A field
+    without a default is a required option; required=True makes one with a default (for settings made in code)
+    required on the command line. aliases: other spellings of the flag that users type (the seed tools'
+    `--data_path`); exists: the path must exist; check: a function of the value that raises InputError on a bad one
+    (beyond choices, min and max); argument: a positional argument instead of an option (its metavar is the field
+    name in capitals); metavar: how the help shows the value (e.g. NAME=PATH).
 
     fingerprint: the value changes what a run writes (pixels, annotations), so it is recorded in the output's
     meta.json and fingerprint under the field's name and a resumed run must repeat it.
     """
     meta = {"help": help, "flag": flag, "aliases": tuple(aliases), "choices": tuple(choices) if choices else None,
-            "min": min, "path": path, "exists": exists, "parse": parse, "format": format, "check": check,
+            "min": min, "max": max, "path": path, "exists": exists, "parse": parse, "format": format, "check": check,
             "required": required, "argument": argument, "metavar": metavar, "fingerprint": fingerprint}  # fmt: skip
     return dataclasses.field(default=default, default_factory=default_factory, metadata={"option": meta})
 
@@ -65,6 +75,7 @@ class OptionSpec:
     check: object = None
     argument: bool = False
     metavar: str | None = None
+    max: float | None = None
 
 
 def _value_type(annotation) -> tuple[str, type]:
@@ -113,7 +124,7 @@ def option_specs(cls) -> list[OptionSpec]:
             default = f.default
         specs.append(OptionSpec(f.name, flag, kind, value_type, required, default, meta["help"], meta["choices"],
                                 meta["min"], meta["path"], meta["aliases"], meta["exists"], meta["parse"],
-                                meta["check"], meta["argument"], meta["metavar"]))  # fmt: skip
+                                meta["check"], meta["argument"], meta["metavar"], meta["max"]))  # fmt: skip
     return specs
 
 
@@ -162,6 +173,8 @@ def check_settings(s) -> None:
             raise InputError(f"{spec.flag} {value}: expected one of {', '.join(map(str, spec.choices))}")
         if spec.min is not None and value is not None and not value >= spec.min:
             raise InputError(f"{spec.flag} {value}: must be >= {spec.min}")
+        if spec.max is not None and value is not None and not value <= spec.max:
+            raise InputError(f"{spec.flag} {value}: must be <= {spec.max}")
         if spec.check is not None and value is not None:
             spec.check(value)
 
@@ -174,7 +187,8 @@ def fingerprinted(s) -> dict:
 def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
     """Add a settings dataclass's options to an argparse parser (dest = field name)."""
     for spec in option_specs(cls):
-        value_type = spec.type if spec.min is None else _at_least(spec.type, spec.min, spec.flag)
+        bounded = spec.min is not None or spec.max is not None
+        value_type = _within(spec.type, spec.min, spec.max, spec.flag) if bounded else spec.type
         help_text = spec.help.replace("%", "%%")  # argparse %-formats help strings
         metavar = spec.metavar or (None if spec.choices else spec.flag.lstrip("-").replace("-", "_").upper())
         flags = (spec.flag, *spec.aliases)
@@ -190,8 +204,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
                                 required=spec.required, choices=spec.choices, help=help_text)  # fmt: skip
 
 
-def _at_least(value_type: type, low, flag: str):
-    """An argparse type: `value_type` of the text, refused below `low` (and NaN refused for floats)."""
+def _within(value_type: type, low, high, flag: str):
+    """An argparse type: `value_type` of the text, refused below `low` or above `high` (None: no bound; NaN refused
+    for floats)."""
 
     def convert(text: str):
         try:
@@ -199,8 +214,10 @@ def _at_least(value_type: type, low, flag: str):
         except ValueError:
             what = "an integer" if value_type is int else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not v >= low:  # also refuses NaN
+        if low is not None and not v >= low:  # also refuses NaN
             raise argparse.ArgumentTypeError(f"{flag} {text}: must be >= {low}")
+        if high is not None and not v <= high:
+            raise argparse.ArgumentTypeError(f"{flag} {text}: must be <= {high}")
         return v
 
     return convert

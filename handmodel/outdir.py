@@ -19,7 +19,7 @@ Every command that writes a folder opens it with `open_output`:
   same folder and shard left are removed when the lock is taken.
 
 `open_output_file` does the same for a command whose output is one file (the lock sits beside it).
-Only the standard library: Blender's Python imports this.
+Only the standard library and numpy (through `validate`): Blender's Python imports this.
 """
 
 import fcntl
@@ -35,8 +35,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from handmodel.atomic import RUN_TAG_ENV, atomic_write_json, remove_temporaries
+from handmodel.atomic import RUN_TAG_ENV, atomic_write_json, fit_name, is_temporary, remove_temporaries
 from handmodel.errors import InputError
+from handmodel.validate import json_object, load_json
 
 STATE_DIR = ".handkit"
 FINGERPRINT_FILE = "fingerprint.json"
@@ -73,6 +74,7 @@ def _pid_alive(pid) -> bool:
 
 
 def _read_holder(f) -> dict | None:
+    """The holder a lock file names (a damaged one, not JSON or not UTF-8, names an unknown holder)."""
     f.seek(0)
     text = f.read().strip()
     if not text:
@@ -96,7 +98,7 @@ def run_lock(lock_path: str | os.PathLike, what: str, warn: Callable[[str], None
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        f = open(lock_path, "a+")
+        f = open(lock_path, "a+", encoding="utf-8", errors="replace")
     except OSError as e:  # name the output the user chose, not the lock file inside it
         raise OSError(e.errno, e.strerror, what) from None
     try:
@@ -154,17 +156,23 @@ def first_difference(old: dict, new: dict) -> str | None:
     return None
 
 
+class DamagedRecord(InputError):
+    """The folder's run record (its fingerprint) cannot be read: a disk fault, an editor."""
+
+
 def read_fingerprint(folder: str | os.PathLike) -> dict | None:
-    """The folder's fingerprint record {kind, version, fingerprint}, or None if it has none."""
+    """The folder's fingerprint record {kind, version, fingerprint}, or None if it has none; DamagedRecord if it
+    cannot be read."""
     path = Path(folder) / STATE_DIR / FINGERPRINT_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        rec = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e}); remove {path.parent} only if no run is using it") from None
-    if not isinstance(rec, dict) or "kind" not in rec:
-        raise InputError(f"{path}: not a fingerprint record")
+        rec = json_object(load_json(path), path, None, ("kind", "fingerprint"))
+    except InputError as e:
+        why = str(e).removeprefix(f"{path}: ")
+        raise DamagedRecord(f"{path}: the run record is damaged ({why}), so this run cannot be checked against the "
+                            "one that made the folder; write into a new folder, or rerun with --overwrite (train) "
+                            "or --restart (sample-poses) to start it again") from None  # fmt: skip
     return rec
 
 
@@ -200,7 +208,8 @@ def check_fingerprint(folder: str | os.PathLike, kind: str, fingerprint: dict,
 
 
 def _tag(kind: str, name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{kind}-{name}")
+    """A run's temporary-file tag: short enough that a temporary of a long file name still fits (atomic.py)."""
+    return fit_name(re.sub(r"[^A-Za-z0-9_-]", "_", f"{kind}-{name}"), 64)
 
 
 @contextmanager
@@ -261,7 +270,8 @@ def open_output_file(path: str | os.PathLike, kind: str, warn: Callable[[str], N
     temporaries of `path` from a killed run are removed. The caller checks the file's own fingerprint."""
     path = Path(path)
     tag = _tag(kind, path.name)
-    with run_lock(path.parent / f".{path.name}.lock", str(path), warn), _tagged(tag):
-        for p in path.parent.glob(f".{path.stem}.{tag}.*"):
-            p.unlink(missing_ok=True)
+    with run_lock(path.parent / fit_name(f".{path.name}.lock"), str(path), warn), _tagged(tag):
+        for p in path.parent.iterdir() if path.parent.is_dir() else ():
+            if is_temporary(p.name, tag):
+                p.unlink(missing_ok=True)
         yield path

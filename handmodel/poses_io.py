@@ -27,6 +27,12 @@ from handmodel.validate import numeric_array, unique_ids
 FORMAT_NAME = "two-hand-poses"
 FORMAT_VERSION = 1
 PARAM_SHAPES = {"pose": 48, "shape": 10, "trans": 3}
+# What a renderer can use, checked on load so that a bad pose is refused before any sample is written, not
+# rendered as an image without hands: axis-angle components within two full turns, shape coefficients within
+# 10 standard deviations, translations (and the body's) within a few metres of the origin, and the two hands
+# within an arm span of each other (hands of one body, in one picture).
+PARAM_BOUNDS = {"pose": 4 * np.pi, "shape": 10.0, "trans": 5.0}
+HAND_GAP_MAX_M = 2.0
 
 
 @dataclass
@@ -88,7 +94,8 @@ def load_poses(path: str | os.PathLike) -> Poses:
             key = f"{hand}_{name}"
             if key not in arrays:
                 raise InputError(f"{path}: missing key '{key}' {hint}")
-            a = numeric_array(arrays.pop(key), path, f"key '{key}'", (None, width))
+            bound = PARAM_BOUNDS[name]
+            a = numeric_array(arrays.pop(key), path, f"key '{key}'", (None, width), min=-bound, max=bound)
             if n is None:
                 n = a.shape[0]
             if a.shape[0] != n:
@@ -96,17 +103,27 @@ def load_poses(path: str | os.PathLike) -> Poses:
             params[hand][name] = a
     if n == 0:
         raise InputError(f"{path}: holds no poses {hint}")
+    gap = np.linalg.norm(params["right"]["trans"] - params["left"]["trans"], axis=1)
+    if gap.max() > HAND_GAP_MAX_M:
+        i = int(np.argmax(gap))
+        raise InputError(f"{path}: row {i} places the hands {gap[i]:.3g} m apart ('right_trans', 'left_trans'), "
+                         f"more than the {HAND_GAP_MAX_M:g} m of two hands of one body")  # fmt: skip
     meta = {}
     if "meta" in arrays:
         try:
             meta = json.loads(str(arrays.pop("meta")))
         except json.JSONDecodeError as e:
             raise InputError(f"{path}: key 'meta' is not valid JSON ({e})") from None
+        if not isinstance(meta, dict):
+            raise InputError(f"{path}: key 'meta' holds {type(meta).__name__}, expected a JSON object")
     ids = arrays.pop("ids") if "ids" in arrays else np.arange(n)
     if ids.shape != (n,):
         raise InputError(f"{path}: key 'ids' has shape {ids.shape}, expected ({n},)")
     if ids.dtype.kind not in "iu":
         raise InputError(f"{path}: key 'ids' holds {ids.dtype} values, expected integers")
+    if n and (ids.min() < 0 or ids.max() > 10**12):
+        raise InputError(f"{path}: key 'ids' holds {ids.min() if ids.min() < 0 else ids.max()}, expected ids from 0 "
+                         "to 10**12 (sample names have 8 or more digits)")  # fmt: skip
     unique_ids(ids, path, "key 'ids'")
     body = _body_to_world(arrays.pop("body_to_world"), path, n) if "body_to_world" in arrays else None
     metrics = {k: v for k, v in arrays.items() if v.shape[:1] == (n,)}
@@ -116,6 +133,11 @@ def load_poses(path: str | os.PathLike) -> Poses:
 def _body_to_world(value, path: Path, n: int) -> np.ndarray:
     """The (n,4,4) body transforms, each a rotation and a translation; InputError naming the file otherwise."""
     T = numeric_array(value, path, "key 'body_to_world'", (n, 4, 4))
+    far = np.abs(T[:, :3, 3]).max(1) > PARAM_BOUNDS["trans"]
+    if far.any():
+        i = int(np.argmax(far))
+        raise InputError(f"{path}: key 'body_to_world' row {i} moves the body {np.abs(T[i, :3, 3]).max():g} m, "
+                         f"expected at most {PARAM_BOUNDS['trans']:g} m")  # fmt: skip
     R = T[:, :3, :3]
     bad = np.abs(T[:, 3] - [0.0, 0.0, 0.0, 1.0]).max(1) > 1e-6
     bad |= np.abs(np.einsum("nji,njk->nik", R, R) - np.eye(3)).max((1, 2)) > 1e-4
@@ -181,4 +203,6 @@ class PoseFolder:
                 raise InputError(f"{path}: holds ids {poses.ids[0]}..{poses.ids[-1]}, expected "
                                  f"{expected[0]}..{expected[-1]}")  # fmt: skip
             parts.append(poses)
-        return concat_poses(parts, {"format": FORMAT_NAME, "version": FORMAT_VERSION, "fingerprint": self.fingerprint})
+        meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "fingerprint": self.fingerprint,
+                "hand_model": self.fingerprint.get("hand_model")}  # fmt: skip
+        return concat_poses(parts, meta)

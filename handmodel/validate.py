@@ -1,8 +1,14 @@
 """The one check of values read from input files: numbers, finite, of the right shape and range, named by file and
 key. Every reader (poses, datasets, cameras, MANO files, the InterHand2.6M release) passes its arrays through
 `numeric_array` before numpy, torch or Blender see them, so a bad value is one line naming where it is, not a
-traceback or a silently wrong result. Only numpy and the standard library: Blender's Python imports this.
+traceback or a silently wrong result. Text and JSON files are read the same way (`read_text`, `load_json`,
+`json_object`): a file that is missing, a folder, not UTF-8, not JSON, null or lacking a key is an InputError
+naming it. Only numpy and the standard library: Blender's Python imports this.
 """
+
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +30,8 @@ def numeric_array(value, where, key: str, shape: tuple | None = None, *, reshape
 
     where: the file (or option) the value came from; key: its name there. InputError names both."""
     label = _label(key)
+    if value is None:
+        raise InputError(f"{where}: {label} is null, expected numbers")
     try:
         a = np.asarray(value)
     except (TypeError, ValueError):
@@ -91,3 +99,48 @@ def sparse_shape(shape, n_values: int, n_indptr: int, compressed_axis: int, wher
         raise InputError(f"{where}: a sparse matrix whose stored shape {dims} cannot hold its {n_values} values or is "
                          f"larger than {max_cells} cells (a corrupt file)")  # fmt: skip
     return dims
+
+
+def read_text(path: str | os.PathLike, missing: str = "missing") -> str:
+    """An input file's UTF-8 text; InputError naming the file when it is missing (or a link to nothing), a folder,
+    or not UTF-8 (a disk fault, another tool's file). Other OSErrors (permissions) pass to the CLI's boundary."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {missing}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a file") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})") from None
+
+
+def load_json(path: str | os.PathLike, missing: str = "missing"):
+    """An input file's JSON value (`read_text`'s checks, then the JSON syntax, named by line and column)."""
+    text = read_text(path, missing)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+
+
+def _json_kind(value) -> str:
+    if value is None:
+        return "null"
+    return {list: "a list", str: "text", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "?")
+
+
+def json_object(value, where, key: str | None, required: tuple = ()) -> dict:
+    """`value` (read from JSON) as an object holding the keys `required`; InputError naming the file and key
+    (None: the file's top level) when it is null, another kind of value, or lacks a key."""
+    label = "the file" if key is None else _label(key)
+    expected = "an object" + (f" with {', '.join(required)}" if required else "")
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {label} is {_json_kind(value)}, expected {expected}")
+    for k in required:
+        if k not in value:
+            inside = "" if key is None else f"{_label(key)} "
+            raise InputError(f"{where}: {inside}has no key '{k}'" + (f", expected {expected}" if key else ""))
+    return value

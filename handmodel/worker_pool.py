@@ -25,6 +25,23 @@ def worker_threads(workers: int) -> int:
     return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
 
 
+def stop_pool(pool) -> None:
+    """Stop a ProcessPoolExecutor that failed or was interrupted now: its own exit would first run every queued
+    task. Its processes are ended and the queued tasks left to fail with them (a cancelled task makes the
+    executor's own thread raise, with a traceback, when it finds the processes gone)."""
+    for p in list((pool._processes or {}).values()):  # CPython's executor keeps its processes here
+        p.terminate()
+    pool.shutdown(wait=False)
+
+
+def _quiet_init(init: Callable, *args) -> None:
+    """A worker's initializer: interrupts are the parent's to handle (handmodel.errors.quiet_worker), then `init`."""
+    from handmodel.errors import quiet_worker
+
+    quiet_worker()
+    init(*args)
+
+
 def run_in_workers(todo: Sequence, workers: int, init: Callable, init_args: tuple, run_chunk: Callable,
                    close: Callable, on_results: Callable) -> None:  # fmt: skip
     """Call `run_chunk(list of items)` over `todo` and hand each returned list to `on_results`, in order.
@@ -45,7 +62,14 @@ def run_in_workers(todo: Sequence, workers: int, init: Callable, init_args: tupl
         return
     size = max(1, min(16, len(todo) // (4 * workers)))
     chunks = [list(todo[i : i + size]) for i in range(0, len(todo), size)]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=init, initargs=init_args,
-                             max_tasks_per_child=max(1, WORKER_SAMPLES // size)) as pool:  # fmt: skip
-        for results in pool.map(run_chunk, chunks):
-            on_results(results)
+    per_child = max(1, WORKER_SAMPLES // size)
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_quiet_init,
+                               initargs=(init, *init_args), max_tasks_per_child=per_child)  # fmt: skip
+    futures = [pool.submit(run_chunk, chunk) for chunk in chunks]  # not map: its cleanup cancels them (stop_pool)
+    try:
+        for future in futures:
+            on_results(future.result())
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown()

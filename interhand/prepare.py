@@ -25,7 +25,9 @@ from handmodel.dataset_io import (
     FORMAT_VERSION,
     annotation_to_json,
     encode_depth_mm,
+    image_size,
     is_complete,
+    read_input_bytes,
     sample_name,
     sample_paths,
     write_annotation,
@@ -87,6 +89,11 @@ def select_images(
         raise InputError(f"--selection {selection!r}: not one of {', '.join(SELECTIONS)}")
     check_release(root, split)
     records = read_images(root, split)
+    lacking = [r for r in records if r.hand_type is None]
+    if selection == "intaghand" and lacking:  # else every frame would count as "not interacting"
+        raise InputError(f"{annotation_path(root, split, 'data')}: the annotation of image {lacking[0].image_id} has "
+                         f"no 'hand_type' ({len(lacking)} of {len(records)} images lack it), which --selection "
+                         "intaghand reads; is this the release's data file?")  # fmt: skip
     joints, mano, cameras = read_joint_3d(root, split), read_mano(root, split), read_cameras(root, split)
     skipped: Counter = Counter()
     jobs = []
@@ -124,15 +131,23 @@ def camera_space_hands(models, params: dict, camera) -> dict[str, dict[str, np.n
 
 def prepare_sample(job: dict, name: str, root: Path, split: str, out: Path, models, renderer) -> str:
     """Write one sample (masks and depth from `renderer`, a blender_scripts.views.ViewRenderer); returns
-    'written', 'black', 'dark' or 'missing_image'."""
+    'written', 'black', 'dark', 'missing_image' or 'unreadable_image' (there, but cut short or undecodable)."""
     import cv2
 
     from blender_scripts.views import View
 
     rec, camera = job["record"], job["camera"]
-    image = cv2.imread(str(image_dir(root, split) / rec.file_name), cv2.IMREAD_COLOR)
-    if image is None:
+    path = image_dir(root, split) / rec.file_name
+    if not path.is_file():
         return "missing_image"
+    try:
+        data = read_input_bytes(path)
+        image_size(data, path)
+    except InputError:
+        return "unreadable_image"
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return "unreadable_image"
     intaghand = job.get("selection") == "intaghand"
     if is_black(image):
         return "black"
@@ -226,10 +241,10 @@ class PrepareSettings:
 
 def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) -> dict:
     """Prepare a split (see module docstring). Returns the report: {'candidates', 'written', 'existing',
-    'black', 'dark' (selection intaghand), 'missing_image', and the frame skip reasons: 'not_interacting',
-    'invalid_hand', 'null_mano', 'no_joint_3d'} counted in images. `settings.num`: only the first N candidates
-    (for a quick look). `settings.shard` (K, N): only the candidates whose sample id is K modulo N, so N jobs (a
-    Slurm array, ...) share one folder."""
+    'black', 'dark' (selection intaghand), 'missing_image', 'unreadable_image', and the frame skip reasons:
+    'not_interacting', 'invalid_hand', 'null_mano', 'no_joint_3d'} counted in images. `settings.num`: only the
+    first N candidates (for a quick look). `settings.shard` (K, N): only the candidates whose sample id is K modulo
+    N, so N jobs (a Slurm array, ...) share one folder."""
     from tqdm import tqdm
 
     check_settings(settings)
@@ -268,8 +283,10 @@ def prepare_interhand(settings: PrepareSettings, models, progress: bool = True) 
             report.update(statuses)
             bar.update(len(statuses))
 
-        run_in_workers(todo, workers, _init_worker, args, _run_chunk, _close_worker, record)
-        bar.close()
+        try:
+            run_in_workers(todo, workers, _init_worker, args, _run_chunk, _close_worker, record)
+        finally:  # the bar ends its line before any message that follows (an error, an interrupt)
+            bar.close()
         if output is not None:
             output.finish(final=True)  # the skipped images are left out of their tars
         return dict(report)

@@ -39,6 +39,7 @@ from handmodel.joints import HANDS
 from handmodel.models import check_hand_model
 from handmodel.pose import relative_to_absolute
 from handmodel.skinning import mano_forward, rodrigues
+from handmodel.validate import json_object, load_json
 
 FORMAT_NAME = "interhand-sequence"
 FORMAT_VERSION = 1
@@ -79,15 +80,11 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 def read_annots(seq_dir: str | os.PathLike) -> dict:
     """annots.json with numpy cameras; InputError if the sequence was not processed (or is malformed)."""
-    import json
 
     path = Path(seq_dir) / "annots.json"
     if not path.is_file():
         raise InputError(f"{path}: missing (run `interhand annots` for this capture and sequence first)")
-    try:
-        annots = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
+    annots = json_object(load_json(path), path, None)
     if annots.get("format") != FORMAT_NAME or annots.get("version") != FORMAT_VERSION:
         raise InputError(f"{path}: not a {FORMAT_NAME} v{FORMAT_VERSION} file (made by `interhand annots`?)")
     try:

@@ -31,7 +31,11 @@ def open_poses_output(settings) -> Iterator[Path]:
     if layout["single"]:
         with open_output_file(out, "sample-poses"):
             if out.is_file() and not restart:
-                diff = first_difference(load_poses(out).meta.get("fingerprint", {}), fingerprint)
+                try:
+                    done = load_poses(out)
+                except InputError as e:
+                    raise InputError(f"{e}; --restart replaces it") from None
+                diff = first_difference(done.meta.get("fingerprint", {}), fingerprint)
                 if diff is not None:
                     raise InputError(f"{out}: made by another sample-poses run ({diff}); use another --out, or "
                                      "--restart to replace it")  # fmt: skip

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handmodel.atomic import fit_name
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.outdir import first_difference
@@ -31,9 +32,9 @@ def output_layout(out: Path) -> dict:
     """Where the chunks, the naturalness prior (and, with --interhand, its discriminator) and the report go for an
     output path."""
     if out.suffix == ".npz":
-        return {"single": True, "chunks": out.parent / f".{out.stem}.parts", "prior": out.with_suffix(".prior.npz"),
-                "discriminator": out.with_suffix(".discriminator.pt"),
-                "report": out.parent / f"{out.stem}.report"}  # fmt: skip
+        beside = {"chunks": f".{out.stem}.parts", "prior": f"{out.stem}.prior.npz",
+                  "discriminator": f"{out.stem}.discriminator.pt", "report": f"{out.stem}.report"}  # fmt: skip
+        return {"single": True, **{k: out.parent / fit_name(name) for k, name in beside.items()}}
     return {"single": False, "chunks": out, "prior": out / "prior.npz", "discriminator": out / "discriminator.pt",
             "report": out / "report"}  # fmt: skip
 
@@ -97,7 +98,7 @@ def _sample_poses(settings: SampleSettings, progress, workers: int) -> dict:
     from handmodel import load_hand_models
 
     fingerprint = poses_fingerprint(settings, load_hand_models(mano_dir, quiet=True))
-    if layout["single"] and out.is_file():
+    if layout["single"] and out.is_file() and not settings.restart:
         done = load_poses(out)
         if done.meta.get("fingerprint") == fingerprint and len(done) == settings.num:
             return {"skipped": True, "out": str(out), "kept": int(done.metrics["kept"].sum()), "num": len(done)}
@@ -213,10 +214,13 @@ def _run_chunks(todo: list, settings: SampleSettings, run: dict, layout: dict, s
     if workers > 1:
         import multiprocessing
 
+        from handmodel.errors import quiet_worker
+
         global _FORKED  # what the forked workers read: nothing of it is pickled
         _FORKED = (settings, run, layout, torch.get_num_threads())
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            # Leaving the block (done, failed or interrupted) terminates the workers; they print nothing of it.
+            with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
                 for n, chunk_stages in pool.imap_unordered(_chunk_job, todo):
                     for k, v in chunk_stages.items():
                         stages[k] = stages.get(k, 0.0) + v

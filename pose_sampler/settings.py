@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from handmodel.devices import check_device
 from handmodel.interhand_release import SPLITS
 from handmodel.models import MANO_DIR_HELP
-from handmodel.options import check_settings, fingerprinted, format_shard, option
+from handmodel.options import (
+    BATCH_SIZE_MAX,
+    POSES_MAX,
+    SEED_MAX,
+    check_settings,
+    fingerprinted,
+    format_shard,
+    option,
+)
 from handmodel.sharding import parse_shard
 
 # --contact: 'touching' makes contact a goal (the optimizer pulls the hands together, a pose that ends apart is
@@ -26,12 +34,12 @@ class SampleSettings:
     how the run goes."""
 
     out: str = option("poses.npz (one file), or a folder of chunk files (needed for --shard).", None, required=True)
-    num: int = option("Number of poses (sample ids 0..NUM-1).", 64, min=1, fingerprint=True)
-    seed: int = option("Global seed; the same seed gives the same file.", 0, fingerprint=True)
+    num: int = option("Number of poses (sample ids 0..NUM-1).", 64, min=1, max=POSES_MAX, fingerprint=True)
+    seed: int = option("Global seed; the same seed gives the same file.", 0, min=0, max=SEED_MAX, fingerprint=True)
     copies: int = option("Augmented copies per seed pose.", 8, min=1, fingerprint=True)
     batch_size: int = option("Poses optimized together; also the chunk of ids that sharding and resume work in (a "
                              "pose's result does not depend on --num or --shard, only on its id and this).", 64,
-                             min=1, fingerprint=True)  # fmt: skip
+                             min=1, max=BATCH_SIZE_MAX, fingerprint=True)  # fmt: skip
     iters: int = option("Optimization steps (all stages).", 90, min=1, fingerprint=True)
     max_penetration_mm: float = option("Keep poses whose deepest vertex inside the other hand is at most this deep.",
                                        2.0, min=0.0, fingerprint=True)  # fmt: skip

@@ -80,8 +80,10 @@ def test_every_option_changed_survives_the_worker_argv_in_both_parsers():
 
 @pytest.mark.parametrize(
     "bad, click_says",
-    [(["--denoise", "medium"], "'medium' is not one of"), (["--samples", "0"], "0 is not in the range x>=1"),
-     (["--resolution", "8"], "8 is not in the range x>=16"), (["--threads", "-1"], "-1 is not in the range x>=0")],
+    [(["--denoise", "medium"], "'medium' is not one of"), (["--samples", "0"], "0 is not in the range 1<=x<=4096"),
+     (["--resolution", "8"], "8 is not in the range 16<=x<=4096"), (["--threads", "-1"], "-1 is not in the range x>=0"),
+     (["--resolution", "100000"], "100000 is not in the range 16<=x<=4096"),
+     (["--seed", "-1"], "-1 is not in the range 0<=x<=4294967295")],
 )  # fmt: skip
 def test_both_parsers_refuse_values_outside_the_choices_and_ranges(bad, click_says, capsys):
     argv = ["--poses", "p", "--out", "o", *bad]

@@ -118,7 +118,7 @@ def test_demo_continues_past_an_unreadable_image_and_reports_it(tiny_run, drawn_
                 "cpu")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "out").glob("*.jpg")) == ["a_overlay.jpg", "c_overlay.jpg"]
-    assert f"warning: {images / 'b.jpg'}: not a readable image; skipped" in r.output
+    assert f"warning: {images / 'b.jpg'}: neither a JPEG nor a PNG file; skipped" in r.output
     assert "wrote 2 overlay(s)" in r.output
     (images / "a.jpg").write_bytes(b"")
     (images / "c.jpg").write_bytes(b"")

@@ -136,7 +136,7 @@ def test_config_presets_mixes_and_mistakes(tmp_path):
         resolve_config({"train": {"lr_rate": 1}})
     bad = tmp_path / "c.yaml"
     bad.write_text("model: [1, 2")
-    with pytest.raises(InputError, match=r"c\.yaml: not valid YAML"):
+    with pytest.raises(InputError, match=r"c\.yaml:1:13: not valid YAML"):
         build_config(str(bad))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from handmodel.atomic import atomic_write_json
 from handmodel.errors import InputError
 from handmodel.models import MANO_DIR_HELP
-from handmodel.options import option
+from handmodel.options import IMAGE_SIDE_MAX, SEED_MAX, option
 from handmodel.png import write_png
 from textures import uv_layout
 from textures.skin import DETAIL_SUFFIX, SKIN_TONES, skin_texture
@@ -43,9 +43,9 @@ class TextureSettings:
 
     out: str | None = option("Folder for the textures (default: the hand model's cache, where `render` looks).", None,
                              path="dir")  # fmt: skip
-    resolution: int = option("Texture side in pixels.", 512, min=16, aliases=("--size",))
+    resolution: int = option("Texture side in pixels.", 512, min=16, max=IMAGE_SIDE_MAX, aliases=("--size",))
     variants: int = option("Textures per skin tone (Fitzpatrick I-VI).", 3, min=1)
-    seed: int = option("Seed of the pigment patterns.", 0)
+    seed: int = option("Seed of the pigment patterns.", 0, min=0, max=SEED_MAX)
     mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")
 
 

@@ -28,6 +28,10 @@ def save_checkpoint(path: str | os.PathLike, model, cfg: dict, hand_model: dict,
     atomic_write_bytes(path, buf.getvalue())
 
 
+CHECKPOINT_KEYS = ("model", "config", "hand_model")  # what eval, demo and --resume read (save_checkpoint writes them)
+RESUME_KEYS = ("optimizer", "scaler", "step")  # what --resume reads besides
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load and check a checkpoint file of this toolkit's model; InputError naming the file otherwise."""
     path = Path(path)
@@ -44,6 +48,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise InputError(f"{path}: a checkpoint of another model ({found!r}), expected one written by `train`")
     if ckpt.get("arch_version") != ARCH_VERSION:
         raise InputError(f"{path}: model version {ckpt.get('arch_version')}, this toolkit reads {ARCH_VERSION}")
+    for key in CHECKPOINT_KEYS:
+        if not isinstance(ckpt.get(key), dict):
+            what = "missing" if key not in ckpt else f"not a mapping ({type(ckpt[key]).__name__})"
+            raise InputError(f"{path}: key '{key}' is {what}: a truncated save, or another tool's checkpoint")
+    if not isinstance(ckpt["config"].get("model"), dict):
+        raise InputError(f"{path}: key 'config' has no 'model' section: a truncated save, or another tool's checkpoint")
     ckpt["path"] = str(path)
     return ckpt
 
@@ -53,9 +63,10 @@ def check_checkpoint_hand_model(ckpt: dict, models) -> None:
                      fix="use the same --mano-dir as for training")  # fmt: skip
 
 
-def load_model(path: str | os.PathLike, models, graphs, device="cpu"):
-    """(TwoHandNet in eval mode on `device`, checkpoint dict) from a checkpoint, checked against `models`."""
-    ckpt = read_checkpoint(path)
+def load_model(path: str | os.PathLike, models, graphs, device="cpu", ckpt: dict | None = None):
+    """(TwoHandNet in eval mode on `device`, checkpoint dict) from a checkpoint, checked against `models` (`ckpt`:
+    the checkpoint of `path` already read by `read_checkpoint`)."""
+    ckpt = ckpt if ckpt is not None else read_checkpoint(path)
     check_checkpoint_hand_model(ckpt, models)
     model_cfg = dict(ckpt["config"]["model"], backbone_weights=None)  # the weights are in the state dict
     net = TwoHandNet(graphs, model_cfg)

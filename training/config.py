@@ -5,12 +5,15 @@ from DEFAULTS and checks the values a user is likely to get wrong.
 """
 
 import copy
+import math
 import os
 from pathlib import Path
 
 import yaml
 
 from handmodel.errors import InputError
+from handmodel.options import BATCH_SIZE_MAX, NETWORK_INPUT_MAX, SEED_MAX
+from handmodel.validate import read_text
 
 DEFAULTS = {
     "model": {
@@ -48,6 +51,7 @@ DEFAULTS = {
         # "auto" (stream when a dataset is in the webdataset form).
         "loader": "auto",
         "shuffle_buffer": 256,  # samples per dataset and loader worker in the stream's shuffle buffer (0: off)
+        "max_bad": 0.01,  # share of a dataset's samples that may be bad (skipped and counted) before training fails
     },
     "augment": {
         "enabled": True,
@@ -89,6 +93,59 @@ BACKBONES = ("resnet18", "resnet34", "resnet50")
 ARCHS = ("intaghand",)  # the model's architectures (training/model.py checks the same list)
 
 
+# Keys whose default is None, and the type of their value when given.
+OPTIONAL_TYPES = {"model.backbone_weights": str, "train.steps_per_epoch": int, "train.workers": int,
+                  "train.max_steps": int, "train.threads": int}  # fmt: skip
+# Bounds of numeric keys (None: unbounded on that side); the command-line options have the same.
+RANGES = {"train.epochs": (1, None), "train.batch_size": (1, BATCH_SIZE_MAX), "train.steps_per_epoch": (1, None),
+          "train.lr": (0, None), "train.weight_decay": (0, None), "train.warmup_epochs": (0, None),
+          "train.workers": (0, None), "train.seed": (0, SEED_MAX), "train.checkpoint_every": (1, None),
+          "train.max_steps": (1, None), "train.threads": (1, None), "train.grad_clip": (0, None),
+          "model.input_size": (64, NETWORK_INPUT_MAX), "model.heads": (1, None), "model.tokens": (1, None),
+          "model.blocks_per_level": (1, None), "augment.flip": (0, 1), "augment.color_gain": (0, 1),
+          "train.max_bad": (0, 1)}  # fmt: skip
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "text", list: "a list"}
+
+
+def _check_value(key: str, value, default, where: str) -> None:
+    """One config value against the type of its default (or OPTIONAL_TYPES) and RANGES; InputError naming the
+    file and key (YAML reads `four` as text and `1e-3` as text too, so both are caught here, not in the trainer)."""
+    want = OPTIONAL_TYPES.get(key) if default is None else type(default)
+    if want is None or (value is None and (default is None or key == "model.backbone_weights")):  # null: random
+        return
+    numbers = (int, float) if want is float else (want,)
+    ok = isinstance(value, numbers) and not (want is not bool and isinstance(value, bool))
+    if ok and want is list:
+        ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+    if ok and isinstance(value, float) and not math.isfinite(value):
+        ok = False
+    if not ok:
+        raise InputError(f"{where}: {key} is {value!r}, expected {_TYPE_WORDS[want]}"
+                         + (" of numbers" if want is list else ""))  # fmt: skip
+    low, high = RANGES.get(key, (None, None))
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"from {low}" + (f" to {high}" if high is not None else " up")
+        raise InputError(f"{where}: {key} is {value!r}, expected a value {bounds}")
+
+
+def check_values(cfg: dict, where: str) -> None:
+    """Every value of the sections with fixed keys (model, train, augment, loss) against its default's type."""
+    for section in ("model", "train", "augment", "loss"):
+        if not isinstance(cfg[section], dict):
+            raise InputError(f"{where}: {section} is {cfg[section]!r}, expected a mapping of keys")
+        for key, default in DEFAULTS[section].items():
+            _check_value(f"{section}.{key}", cfg[section][key], default, where)
+    if not isinstance(cfg["data"], dict) or not all(isinstance(v, str) for v in cfg["data"].values()):
+        raise InputError(f"{where}: data is {cfg['data']!r}, expected a mapping of names to dataset folders")
+    if not isinstance(cfg["stages"], list) or not all(isinstance(s, dict) and isinstance(s.get("mix"), dict)
+                                                      for s in cfg["stages"]):  # fmt: skip
+        raise InputError(f"{where}: stages must be a list of {{mix: {{NAME: RATIO}}, epochs, lr_scale}}")
+    for stage in cfg["stages"]:
+        for name, ratio in stage["mix"].items():
+            if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not math.isfinite(ratio):
+                raise InputError(f"{where}: mix ratio of {name!r} is {ratio!r}, expected a positive number")
+
+
 def _merge(base: dict, override: dict, where: str) -> dict:
     out = copy.deepcopy(base)
     for key, value in override.items():
@@ -103,14 +160,20 @@ def _merge(base: dict, override: dict, where: str) -> dict:
 
 def load_yaml(path: str | os.PathLike) -> dict:
     path = Path(path)
+    text = read_text(path, "config file not found")
     try:
-        cfg = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise InputError(f"{path}: config file not found") from None
+        cfg = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML ({e})") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        what = " ".join(str(x) for x in (getattr(e, "problem", None), getattr(e, "context", None)) if x)
+        raise InputError(f"{where}: not valid YAML ({what or type(e).__name__})") from None
     if not isinstance(cfg, dict):
         raise InputError(f"{path}: expected a mapping of sections (model, data, train, ...)")
+    for section, value in cfg.items():
+        want = type(DEFAULTS.get(section, {}))
+        if not isinstance(value, want):
+            raise InputError(f"{path}: {section} is {value!r}, expected a {'list' if want is list else 'mapping'}")
     return cfg
 
 
@@ -146,6 +209,7 @@ def parse_mix(text: str) -> dict[str, float]:
 def resolve_config(user: dict | None = None, where: str = "config") -> dict:
     """Defaults overlaid with `user`, with stages expanded and every value checked."""
     cfg = _merge(DEFAULTS, user or {}, where)
+    check_values(cfg, where)
     if str(cfg["model"]["backbone_weights"]).lower() == "none":  # `--backbone-weights none`: random
         cfg["model"]["backbone_weights"] = None
     if cfg["model"]["arch"] not in ARCHS:

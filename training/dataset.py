@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from handmodel.camera import crop_affine
-from handmodel.dataset_io import MASK_LABELS, SUBDIRS, parse_annotation
+from handmodel.dataset_io import MASK_LABELS, MAX_BAD, SUBDIRS, check_samples, read_sample
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from handmodel.models import check_hand_model
@@ -54,15 +54,33 @@ def augmentation_affine(
     return A, R, flip, gains
 
 
+class _Members:
+    """A sample's files already read (a stream's tar members) in the form `read_sample` reads samples from."""
+
+    def __init__(self, files: dict, where):
+        self.files, self._where = files, where
+
+    def read(self, name: str, kind: str) -> bytes | None:
+        return self.files.get(kind)
+
+    def where(self, name: str, kind: str) -> str:
+        return self._where(name, kind)
+
+
 class HandDataset:
     """One dataset, in either form (a folder, a shard folder or a brace pattern of tars: handmodel/shards.py's
     `open_samples`): checks it up front, then builds input and targets per sample."""
 
     def __init__(self, root, models, graphs, input_size: int, augment: dict | None, seed: int = 0, name: str = "",
-                 cache: bool = False):  # fmt: skip
+                 cache: bool = False, max_bad: float = MAX_BAD):  # fmt: skip
         """cache: keep each sample's input and targets in memory after its first read (a sample without
         augmentation is the same every epoch): for small datasets read many times, about 55 kB a sample at 64 px
-        and 360 kB at 256; each loader process holds its own copy. Ignored with augmentation on."""
+        and 360 kB at 256; each loader process holds its own copy. Ignored with augmentation on.
+
+        A dataset folder's samples are checked once here (handmodel.dataset_io.check_samples): bad ones are left
+        out and counted, and more than `max_bad` of them is an InputError before the first step. Tars are read by
+        name only when drawn by name (eval, preview, the index loader), and a stream meets their members as it
+        reads them (training/stream.py), skipping and counting bad ones."""
         self.samples = open_samples(root)
         self.root = self.samples.root
         self.name = name or Path(str(root)).name
@@ -74,12 +92,8 @@ class HandDataset:
         if not self.samples.count():
             where = self.root / SUBDIRS["annotation"][0] if self.samples.kind == "folder" else root
             raise InputError(f"{where}: no samples (is {root} a finished dataset?)")
-        # A folder is checked up front; tars are read by name only when drawn by name (eval, preview, the index
-        # loader), and a stream meets their members as it reads them (training/stream.py).
-        for kind in ("image", "mask") if self.samples.kind == "folder" else ():
-            missing = self.samples.missing(kind)
-            if missing is not None:
-                raise InputError(f"{missing}: missing (the annotation exists, the {kind} does not)")
+        names = self.samples.names
+        self._names = check_samples(self.root, names, max_bad) if self.samples.kind == "folder" else names
         self.models = models
         self.graphs = graphs
         self.size = input_size
@@ -90,10 +104,11 @@ class HandDataset:
 
     @property
     def names(self) -> list[str]:
-        return self.samples.names
+        """The samples drawn: a folder's that passed the check, a shard set's as its tars list them."""
+        return self._names
 
     def __len__(self) -> int:
-        return self.samples.count()
+        return len(self._names)
 
     def rng(self, name: str, epoch: int) -> np.random.Generator:
         key = zlib.crc32(f"{self.name}/{name}".encode())
@@ -102,27 +117,15 @@ class HandDataset:
     def load(self, index: int):
         """Raw sample: RGB image (H,W,3) uint8, mask (H,W) uint8, annotation dict."""
         name = self.names[index]
-        return self.decode(name, {k: self.samples.read(name, k) for k in ("image", "mask", "annotation")})
+        sample = read_sample(self.root, name, samples=self.samples)  # checked whole: InputError naming the file
+        return sample["image"], sample["mask"], sample["annotation"]
 
     def decode(self, name: str, files: dict, where=None):
-        """A sample's file bytes {kind: bytes or None} -> (RGB image (H,W,3) uint8, mask (H,W) uint8, annotation);
-        InputError naming the file (`where(name, kind)`, default this dataset's) on a missing or unreadable one."""
-        where = where or self.samples.where
-        data = files.get("image")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        if image is None:
-            raise InputError(f"{where(name, 'image')}: missing or not a readable image")
-        data = files.get("mask")
-        mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
-        if mask is None or mask.ndim != 2:
-            raise InputError(f"{where(name, 'mask')}: missing or not a single-channel label image")
-        if mask.shape != image.shape[:2]:
-            raise InputError(f"{where(name, 'mask')}: size {mask.shape[::-1]} differs from the image's "
-                             f"{image.shape[1::-1]}")  # fmt: skip
-        if files.get("annotation") is None:
-            raise InputError(f"{where(name, 'annotation')}: missing annotation")
-        ann = parse_annotation(files["annotation"], where(name, "annotation"))
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask, ann
+        """A sample's file bytes {kind: bytes or None} (a stream's tar members) -> (RGB image (H,W,3) uint8, mask
+        (H,W) uint8, annotation), checked as `load` checks a sample; InputError naming the file (`where(name,
+        kind)`, default this dataset's) on a missing or bad one."""
+        sample = read_sample(self.root, name, samples=_Members(files, where or self.samples.where))
+        return sample["image"], sample["mask"], sample["annotation"]
 
     def __getitem__(self, key) -> dict:
         index, epoch = key if isinstance(key, tuple) else (key, 0)

@@ -16,6 +16,7 @@ from handmodel import load_hand_models
 from handmodel.atomic import atomic_path
 from handmodel.camera import crop_affine
 from handmodel.colours import HAND_COLOURS_BGR
+from handmodel.dataset_io import JPEG_START, PNG_SIGNATURE, image_size, read_input_bytes
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
 from training.checkpoint import load_model
@@ -94,6 +95,18 @@ def draw_meshes(image: np.ndarray, meshes: dict, faces: dict) -> np.ndarray:
     return out
 
 
+def read_image(path: Path) -> np.ndarray:
+    """A BGR image, checked whole (a JPEG or PNG cut short is not decoded into a half-grey picture); InputError
+    naming the file otherwise."""
+    data = read_input_bytes(path)
+    if data[:2] == JPEG_START or data[:8] == PNG_SIGNATURE or path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+        image_size(data, path)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: cannot be decoded as an image")
+    return image
+
+
 def _images(img_path: Path) -> list[Path]:
     if img_path.is_file():
         return [img_path]
@@ -109,8 +122,9 @@ def demo(checkpoint, save_path, img_path=None, video=None, live: bool = False, d
          mano_dir=None, camera: int = 0, progress: bool = True, warn=None) -> list[str]:  # fmt: skip
     """Write overlays to save_path: `<name>_overlay.jpg` per image, `<video>_overlay.mp4`, or live frames.
 
-    Returns the written paths. An image that cannot be read is reported through `warn(message)` (default: a line
-    on stderr) and skipped; only when no image of --img_path can be read is it an InputError.
+    Returns the written paths. An image of a folder that cannot be read is reported through `warn(message)`
+    (default: a line on stderr) and skipped; when no image of the folder can be read, or --img_path is one image
+    that cannot be, it is an InputError.
     `live` shows a window when OpenCV has GUI support (the headless wheel does not),
     and otherwise keeps save_path/live_overlay.jpg current; stop it with q, Esc or Ctrl-C.
     """
@@ -125,10 +139,13 @@ def demo(checkpoint, save_path, img_path=None, video=None, live: bool = False, d
         files = _images(Path(img_path))
         unreadable = []
         for path in tqdm(files, desc="demo", unit="image", disable=not progress):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                image = read_image(path)
+            except InputError as e:
+                if Path(img_path).is_file():
+                    raise
                 unreadable.append(path)
-                warn(f"{path}: not a readable image; skipped")
+                warn(f"{e}; skipped")
                 continue
             h, w = image.shape[:2]
             overlay = draw_meshes(image, rec(image, letterbox_affine(w, h, rec.size)), rec.faces)

@@ -9,8 +9,9 @@ from tqdm import tqdm
 
 from handmodel import load_hand_models
 from handmodel.atomic import atomic_write_json
+from handmodel.dataset_io import MAX_BAD, list_samples
 from handmodel.joints import HANDS
-from training.checkpoint import load_model
+from training.checkpoint import load_model, read_checkpoint
 from training.dataset import HandDataset
 from training.mesh_graph import hand_graphs
 from training.metrics import evaluate_arrays, format_report
@@ -39,16 +40,18 @@ def predict_dataset(net, dataset, device="cpu", batch_size: int = 16, workers: i
 
 
 def evaluate(checkpoint, data, json_out: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 16,
-             workers: int = 0, mano_dir=None, progress: bool = True) -> dict:  # fmt: skip
+             workers: int = 0, mano_dir=None, progress: bool = True, max_bad: float = MAX_BAD) -> dict:  # fmt: skip
     """Metrics (mm) of `checkpoint` on the dataset folder `data`; printed by the CLI, optionally saved as JSON."""
     models = load_hand_models(mano_dir, quiet=True)
     graphs = hand_graphs(models)
-    net, ckpt = load_model(checkpoint, models, graphs, device)
+    ckpt = read_checkpoint(checkpoint)
     size = ckpt["config"]["model"]["input_size"]
-    dataset = HandDataset(data, models, graphs, size, augment=None)
+    dataset = HandDataset(data, models, graphs, size, augment=None, max_bad=max_bad)  # the data checked first
+    net, ckpt = load_model(checkpoint, models, graphs, device, ckpt)
     pred, gt, scale = predict_dataset(net, dataset, device, batch_size, workers, progress)
     metrics = evaluate_arrays(pred, gt, scale)
     metrics["samples"] = len(dataset)
+    metrics["bad_samples"] = len(list_samples(data)) - len(dataset)
     metrics["checkpoint"] = ckpt["path"]
     metrics["data"] = str(Path(data))
     if json_out:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from handmodel.errors import InputError
-from handmodel.outdir import STATE_DIR, open_output, read_fingerprint, remove_fingerprint
+from handmodel.outdir import STATE_DIR, DamagedRecord, open_output, read_fingerprint, remove_fingerprint
 
 RUN_FILES = ("config.yaml", "checkpoints", "logs")
 FORMAT = "train-run"
@@ -36,7 +36,12 @@ def open_run_folder(out, cfg: dict, resume=None, overwrite: bool = False) -> Ite
         return
     if resume and overwrite:
         raise InputError("--resume and --overwrite: choose one (continue the run, or start it again)")
-    rec = read_fingerprint(out) if out.is_dir() else None
+    try:
+        rec = read_fingerprint(out) if out.is_dir() else None
+    except DamagedRecord:
+        if not overwrite:
+            raise
+        rec = {"kind": "train"}  # a damaged record of a run: --overwrite replaces it with the run
     if out.is_dir() and holds_run(out) and not (resume or overwrite):
         raise InputError(f"{out} holds a training run; --resume {out} to continue it, --overwrite to start it again, "
                          "or choose another --out")  # fmt: skip
@@ -59,6 +64,8 @@ def open_run_folder(out, cfg: dict, resume=None, overwrite: bool = False) -> Ite
                          hint="train into another --out, or --overwrite to start this run again"):  # fmt: skip
             yield out
     except BaseException:
-        if not existed and out.is_dir() and not holds_run(out):  # failed before writing anything of a run
+        # A new run that failed (or was interrupted) before its first checkpoint leaves no folder that the same
+        # command would then refuse: its config and logs hold nothing to resume.
+        if not existed and out.is_dir() and not (out / "checkpoints" / "last.pt").exists():
             shutil.rmtree(out, ignore_errors=True)
         raise

@@ -4,13 +4,16 @@ DEFAULTS, whose values the help texts quote). Importing this is cheap (no torch)
 
 from dataclasses import dataclass
 
+from handmodel.dataset_io import MAX_BAD
 from handmodel.devices import check_device
 from handmodel.errors import InputError
 from handmodel.models import MANO_DIR_HELP
-from handmodel.options import option
+from handmodel.options import BATCH_SIZE_MAX, NETWORK_INPUT_MAX, SEED_MAX, option
 from training.config import BACKBONES, DEFAULTS, PRESETS
 
 RUN_HELP = "Checkpoint .pt (or run folder) from `train`."
+MAX_BAD_HELP = ("Share of the dataset's samples that may be bad (unreadable, cut short, unknown mask labels, bad "
+                "values): they are skipped, counted and the first few named; more fails the command.")  # fmt: skip
 
 
 def _positive(value: float) -> None:
@@ -46,7 +49,8 @@ class TrainSettings:
     gpu: str | None = option("Train on these GPUs, one DDP process each (or launch with torchrun).", None,
                              metavar="0,1,...")  # fmt: skip
     epochs: int | None = option(f"Epochs in all {_default('train', 'epochs')}.", None, min=1)
-    batch_size: int | None = option(f"Images per step per process {_default('train', 'batch_size')}.", None, min=1)
+    batch_size: int | None = option(f"Images per step per process {_default('train', 'batch_size')}.", None, min=1,
+                                    max=BATCH_SIZE_MAX)  # fmt: skip
     lr: float | None = option(f"Peak AdamW learning rate {_default('train', 'lr')}.", None, min=0.0, check=_positive)
     steps_per_epoch: int | None = option("Steps per epoch (default: one pass over the data).", None, min=1)
     max_steps: int | None = option("Stop after this many steps in all (quick runs).", None, min=1)
@@ -54,13 +58,18 @@ class TrainSettings:
                                  "CPU; 0: load in the training process).", None, min=0, flag="--loader-workers",
                                  aliases=("--workers",))  # fmt: skip
     resolution: int | None = option(f"Network input side in pixels {_default('model', 'input_size')}.", None, min=32,
+                                    max=NETWORK_INPUT_MAX,
                                     aliases=("--input-size",))  # fmt: skip
     backbone: str | None = option(f"ResNet encoder {_default('model', 'backbone')}.", None, choices=BACKBONES)
     backbone_weights: str | None = option("Encoder initialisation: 'imagenet' (torchvision's ImageNet weights, fetched "
                                           "once into its cache; the default), a local state_dict FILE, or 'none' "
                                           "(random).", None)  # fmt: skip
     augment: bool = option("Turn off rotation, scale, flip and colour augmentation.", True)
-    seed: int | None = option(f"Seed of initialisation, sampling and augmentation {_default('train', 'seed')}.", None)
+    max_bad: float | None = option(f"Share of a dataset's samples that may be bad (unreadable, cut short, unknown mask "
+                                   f"labels, bad values): they are skipped and counted; more fails the run "
+                                   f"{_default('train', 'max_bad')}.", None, min=0.0, max=1.0)  # fmt: skip
+    seed: int | None = option(f"Seed of initialisation, sampling and augmentation {_default('train', 'seed')}.", None,
+                              min=0, max=SEED_MAX)  # fmt: skip
     mano_dir: str | None = option(MANO_DIR_HELP, None, path="dir")
 
     def overrides(self) -> dict:
@@ -73,6 +82,7 @@ class TrainSettings:
             "train.max_steps": self.max_steps,
             "train.workers": self.workers,
             "train.seed": self.seed,
+            "train.max_bad": self.max_bad,
             "model.input_size": self.resolution,
             "model.backbone": self.backbone,
             "model.backbone_weights": self.backbone_weights,
@@ -86,7 +96,8 @@ class EvalSettings:
     data: str = option("Dataset to evaluate on: a dataset folder, a shard folder or a brace pattern of tars (read "
                        "by random access).", None, required=True, path="dir")  # fmt: skip
     json: str | None = option("Also write the metrics here.", None, path="file")
-    batch_size: int = option("Images per forward pass.", 16, min=1)
+    batch_size: int = option("Images per forward pass.", 16, min=1, max=BATCH_SIZE_MAX)
+    max_bad: float = option(MAX_BAD_HELP, MAX_BAD, min=0.0, max=1.0)
     workers: int = option("Data-loader processes (0: load in this process).", 0, min=0, flag="--loader-workers",
                           aliases=("--workers",))  # fmt: skip
     device: str = option(DEVICE_HELP, "auto", check=check_device)

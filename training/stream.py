@@ -38,7 +38,7 @@ def stream_shards(dataset) -> list:
     samples = dataset.samples
     if samples.kind == "webdataset":
         return list(samples.shards)
-    names = samples.names
+    names = dataset.names  # a folder's samples that passed the check
     return [names[i : i + SHARD_SIZE] for i in range(0, len(names), SHARD_SIZE)]
 
 

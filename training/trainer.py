@@ -18,7 +18,7 @@ from tqdm import tqdm
 from handmodel import load_hand_models
 from handmodel.errors import InputError
 from handmodel.joints import HANDS
-from training.checkpoint import check_checkpoint_hand_model, read_checkpoint, save_checkpoint
+from training.checkpoint import RESUME_KEYS, check_checkpoint_hand_model, read_checkpoint, save_checkpoint
 from training.config import save_yaml
 from training.dataset import HandDataset, MixedDataset, MixSampler
 from training.losses import mesh_edges, total_loss
@@ -142,7 +142,15 @@ class _Data:
         size = cfg["model"]["input_size"]
         datasets = {
             name: HandDataset(
-                path, self.models, self.graphs, size, cfg["augment"], seed=t["seed"], name=name, cache=t["cache"]
+                path,
+                self.models,
+                self.graphs,
+                size,
+                cfg["augment"],
+                seed=t["seed"],
+                name=name,
+                cache=t["cache"],
+                max_bad=t["max_bad"],
             )  # fmt: skip
             for name, path in cfg["data"].items()
         }
@@ -176,6 +184,10 @@ def _restore(resume, cfg: dict, models, net, optimizer, scaler) -> int:
         return 0
     ckpt = read_checkpoint(resume)
     check_checkpoint_hand_model(ckpt, models)
+    missing = [k for k in RESUME_KEYS if k not in ckpt]
+    if missing:
+        raise InputError(f"{ckpt['path']}: key '{missing[0]}' is missing, so the run cannot be continued from it "
+                         "(eval and demo can use it)")  # fmt: skip
     if ckpt["config"]["model"] != cfg["model"]:
         raise InputError(f"{ckpt['path']}: trained with other model settings than this config's `model:` section")
     net.load_state_dict(ckpt["model"])
@@ -266,7 +278,7 @@ def _run(cfg, out_dir, device, resume, mano_dir, rank, world, progress) -> dict:
             )
             step += 1
             if not math.isfinite(value):
-                raise FloatingPointError(f"loss became {value} at step {step} (lower --lr or check the data)")
+                raise InputError(f"{out_dir}: the loss became {value} at step {step}; lower --lr or check the data")
             history.append(value)
             if rank == 0:
                 _log_step(writer, bar, step, value, lr, terms)
