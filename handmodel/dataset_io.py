@@ -224,8 +224,8 @@ def read_sample(root: str | os.PathLike, name: str, *, depth: bool = False, deco
     samples: the dataset's `handmodel.shards.open_samples` (a folder or tar shards) to read the files through."""
     import cv2
 
-    if samples is None:
-        paths = sample_paths(root, name)
+    if samples is None or getattr(samples, "kind", None) == "folder":  # files: read and checked one by one
+        paths = sample_paths(root if samples is None else samples.root, name)
 
         def fetch(kind: str) -> bytes:
             return read_input_bytes(paths[kind])

@@ -124,8 +124,8 @@ def test_bad_members_and_a_truncated_tar_are_skipped_and_counted(forms, tmp_path
     skipped = int(sum(b["skipped"].sum() for b in batches))
     err = capfd.readouterr().err
     assert skipped >= 2
-    assert "shard-000000.tar: 00000001.image: missing or not a readable image; skipped" in err
-    assert "shard-000001.tar: 00000005.mask: missing or not a single-channel label image; skipped" in err
+    assert "shard-000000.tar: 00000001.image: a truncated JPEG file (no end-of-image marker); skipped" in err
+    assert "shard-000001.tar: 00000005.mask: missing; skipped" in err
     assert "shard-000002.tar: 1 of the 2 samples its index lists (truncated?); skipped" in err
 
 

@@ -92,8 +92,7 @@ class HandDataset:
         if not self.samples.count():
             where = self.root / SUBDIRS["annotation"][0] if self.samples.kind == "folder" else root
             raise InputError(f"{where}: no samples (is {root} a finished dataset?)")
-        names = self.samples.names
-        self._names = check_samples(self.root, names, max_bad) if self.samples.kind == "folder" else names
+        self._names = check_samples(self.root, self.samples.names, max_bad) if self.samples.kind == "folder" else None
         self.models = models
         self.graphs = graphs
         self.size = input_size
@@ -104,11 +103,12 @@ class HandDataset:
 
     @property
     def names(self) -> list[str]:
-        """The samples drawn: a folder's that passed the check, a shard set's as its tars list them."""
-        return self._names
+        """The samples drawn: a folder's that passed the check, a shard set's as its tars list them (read only
+        when asked for: a stream goes by the index)."""
+        return self.samples.names if self._names is None else self._names
 
     def __len__(self) -> int:
-        return len(self._names)
+        return self.samples.count() if self._names is None else len(self._names)
 
     def rng(self, name: str, epoch: int) -> np.random.Generator:
         key = zlib.crc32(f"{self.name}/{name}".encode())

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from handmodel import load_hand_models
 from handmodel.atomic import atomic_write_json
-from handmodel.dataset_io import MAX_BAD, list_samples
+from handmodel.dataset_io import MAX_BAD
 from handmodel.joints import HANDS
 from training.checkpoint import load_model, read_checkpoint
 from training.dataset import HandDataset
@@ -51,7 +51,7 @@ def evaluate(checkpoint, data, json_out: str | os.PathLike | None = None, device
     pred, gt, scale = predict_dataset(net, dataset, device, batch_size, workers, progress)
     metrics = evaluate_arrays(pred, gt, scale)
     metrics["samples"] = len(dataset)
-    metrics["bad_samples"] = len(list_samples(data)) - len(dataset)
+    metrics["bad_samples"] = len(dataset.samples.names) - len(dataset)  # the samples the check left out
     metrics["checkpoint"] = ckpt["path"]
     metrics["data"] = str(Path(data))
     if json_out:
