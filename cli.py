@@ -32,14 +32,18 @@ class ToolkitGroup(click.Group):
     SIGTERM) the line INTERRUPTED and exit status 130 or 143; never a traceback."""
 
     def invoke(self, ctx):
+        import signal
+
         from handmodel.errors import INTERRUPTED, InputError, exit_status, os_error_message, raise_on_sigterm
 
-        raise_on_sigterm()
+        before = raise_on_sigterm()
         try:
             try:
                 return super().invoke(ctx)
             finally:
                 _end_progress_lines()
+                if before is not None:  # a command run inside another program (tests) gives its handler back
+                    signal.signal(signal.SIGTERM, before)
         except InputError as e:
             raise ToolkitError(_last_line(str(e))) from None
         except OSError as e:

@@ -325,8 +325,11 @@ def check_samples(root: str | os.PathLike, names: list[str], max_bad: float = MA
     """The names of the samples that `read_sample` reads without error; the bad ones are counted (`BadSamples`):
     InputError when more than `max_bad` of them are bad, else one warning line naming the first few. Large
     datasets are checked by one process per core (up to 16)."""
+    import multiprocessing
+
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(names) >= PARALLEL_CHECK and cores > 1:
+    daemon = multiprocessing.current_process().daemon  # a daemon (a pool's worker) may not start processes
+    if len(names) >= PARALLEL_CHECK and cores > 1 and not daemon:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 

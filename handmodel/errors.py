@@ -53,10 +53,12 @@ def _raise_terminated(_signum, _frame):
     raise Terminated()
 
 
-def raise_on_sigterm() -> None:
-    """Make SIGTERM raise Terminated in this process (main thread only; elsewhere a no-op)."""
+def raise_on_sigterm():
+    """Make SIGTERM raise Terminated in this process (main thread only; elsewhere a no-op); returns the handler it
+    replaced (None where it replaced none), for `signal.signal` to put back."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    return None
 
 
 def quiet_worker() -> None:
