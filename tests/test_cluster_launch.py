@@ -131,6 +131,35 @@ def test_render_in_webdataset_form_as_local_tasks_writes_the_same_tars(pose_fold
     assert "samples finished: 12" in cli("status", tasks).stdout
 
 
+@pytest.mark.parametrize("spoil", ["garbage", "other_ids", "other_run"])
+def test_a_spoiled_pose_chunk_is_one_line_naming_it_before_anything_is_written(pose_folder, tmp_path, spoil):
+    poses = tmp_path / "poses"
+    shutil.copytree(pose_folder, poses)
+    chunk = poses / "poses-00001.npz"
+    if spoil == "garbage":
+        chunk.write_bytes(b"\xff" * 100)
+    else:  # a chunk of this run under another name, or of another run (another seed) under this one
+        other = tmp_path / "other"
+        cli("sample-poses", "--out", other, *POSES, *(["--seed", "1"] if spoil == "other_run" else []))
+        shutil.copy(other / ("poses-00002.npz" if spoil == "other_ids" else "poses-00001.npz"), chunk)
+    r = cli("render", "--poses", poses, "--out", tmp_path / "out", *RENDER, check=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(f"Error: {chunk}: ")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("record", ["run.json", "task-0000.json"])
+def test_a_damaged_run_record_is_one_line_saying_so(pose_folder, tmp_path, record):
+    out = tmp_path / "poses"
+    cli("sample-poses", "--out", out, *POSES, "--tasks", "2", *FAST)
+    path = out / ".handkit" / "launch" / record
+    path.write_bytes(b"\xff\xfe not json")
+    for args in (("status", out), ("sample-poses", "--out", out, *POSES, "--tasks", "2", *FAST)):
+        r = cli(*args, check=False)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert f"{path}: the run record is damaged" in r.stderr.strip().splitlines()[-1]
+
+
 def test_a_task_whose_node_cannot_see_the_output_folder_says_so(tmp_path):
     r = subprocess.run([sys.executable, "-m", "cluster.task", str(tmp_path / "elsewhere"), "0"], capture_output=True,
                        text=True, cwd=REPO)  # fmt: skip
