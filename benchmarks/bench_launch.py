@@ -6,10 +6,11 @@ Makes one folder of pose chunks (`sample-poses --out DIR`), then renders it --ta
 - locally, shard by shard (`render --shard K/N`, one after another, the command's wall time from its command line
   to its exit): the baseline, measured again right before each launcher;
 - through each launcher (`render --launcher L --tasks N --cpus-per-task CORES`, so its tasks too run one at a time
-  on every core: a single-node Slurm, one Ray worker node) into a fresh folder: the time from the driver handing a
-  task to the engine until the task starts on a node (the run record's submitted.json and task-K.json), the task's
-  wall time (its command, started by the engine), and the whole launched run from the command line to its last
-  line, each against the local figures as a ratio.
+  on every core: a single-node Slurm, one Ray worker node) into a fresh folder: the time from the driver handing
+  the tasks to the engine until the first one starts on a node (the run record's submitted.json and task-K.json;
+  the later ones wait in the queue for the first), a task's mean wall time (its command, started by the engine)
+  against a local shard's as a ratio, and the whole launched run from the command line to its last line against
+  the local shards' sum.
 Slurm and Ray run on this machine in loopback network namespaces (a private single-node Slurm; a Ray head and a
 worker node), so their figures are the engines' own overhead without a network; a real cluster adds its
 filesystem and scheduler queue. Slurm and Ray need root (the namespace) and their packages; a launcher that cannot
@@ -88,7 +89,7 @@ def main() -> int:
               f"{'run wall s':>11} {'run/local sum':>14}")  # fmt: skip
         for launcher, shard_walls, starts, walls, total in rows:
             shard, wall = statistics.mean(shard_walls), statistics.mean(walls)
-            print(f"{launcher:8} {shard:14.1f} {statistics.mean(starts):16.2f} {wall:12.1f} {wall / shard:11.2f} "
+            print(f"{launcher:8} {shard:14.1f} {min(starts):16.2f} {wall:12.1f} {wall / shard:11.2f} "
                   f"{total:11.1f} {total / sum(shard_walls):14.2f}")  # fmt: skip
         print("\nevery launched dataset equals the local one byte for byte")
     finally:
