@@ -315,6 +315,9 @@ def open_samples(path: str | os.PathLike):
     """A dataset's samples by name in either form: a dataset folder, a shard folder, or a brace pattern of tar
     paths. InputError naming the path if it is none of them."""
     text = str(path)
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text):
+        raise InputError(f"{text}: shards are read from a filesystem, not a URL; copy them to a filesystem every "
+                         "node mounts (or mount the bucket) and give the path")  # fmt: skip
     if is_tar_pattern(text):
         tars = expand_pattern(text)
         for t in tars:

@@ -139,3 +139,10 @@ def test_pack_refuses_a_folder_with_files_outside_the_format(dataset, tmp_path):
     r = _run("pack", tmp_path / "data", "--out", tmp_path / "shards")
     assert r.exit_code == 1 and "preview.png, which is not part of the dataset format" in r.output
     assert not (tmp_path / "shards").exists()
+
+
+def test_a_url_of_shards_is_refused_in_one_line_saying_what_to_do():
+    from handmodel.errors import InputError
+
+    with pytest.raises(InputError, match=r"https://host/train-\{0..1\}\.tar: shards are read from a filesystem"):
+        open_samples("https://host/train-{0..1}.tar")
