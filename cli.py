@@ -244,14 +244,20 @@ MANO_DIR_OPTION = click.option(
 
 @assets.command("info")
 @MANO_DIR_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print {model, dir, hash} as JSON.")
-def assets_info(mano_dir, as_json):
+@click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, metavar="PATH",
+              help="Write {model, dir, hash} as JSON to PATH (no PATH, or -: print it).")  # fmt: skip
+def assets_info(mano_dir, json_path):
     """Show which hand model is active and the folder smplx loads it from."""
     from handmodel import load_hand_models
 
-    models = load_hand_models(mano_dir, quiet=as_json)
-    if as_json:
+    models = load_hand_models(mano_dir, quiet=json_path == "-")
+    if json_path == "-":
         click.echo(json.dumps(models.info))
+    elif json_path is not None:
+        from handmodel.atomic import atomic_write_json
+
+        atomic_write_json(json_path, models.info, indent=1)
+        click.echo(f"{models.info['model']} ({models.info['hash']}) -> {json_path}")
     else:
         info = models.info
         click.echo(f"model: {info['model']}\ndir:   {info['dir']}\nhash:  {info['hash']}")

@@ -102,3 +102,14 @@ def test_every_command_uses_the_readme_names_and_the_old_spellings_only_as_alias
                 assert not old, f"{command}: {old} should be aliases of {name}"
     mano = [c for c, flags in primary.items() if "--mano_dir" in flags or "--mano-dir" in flags]
     assert len(mano) >= 10
+
+
+def test_assets_info_writes_its_json_to_a_path_or_prints_it(tmp_path):
+    import json
+
+    printed = CliRunner().invoke(cli.main, ["assets", "info", "--json"])
+    assert printed.exit_code == 0, printed.output
+    info = json.loads(printed.output.strip().splitlines()[-1])
+    written = CliRunner().invoke(cli.main, ["assets", "info", "--json", str(tmp_path / "info.json")])
+    assert written.exit_code == 0, written.output
+    assert json.loads((tmp_path / "info.json").read_text()) == info and set(info) == {"model", "dir", "hash"}
