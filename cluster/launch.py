@@ -87,13 +87,19 @@ def _bar(command, settings, launch, progress):
 
 def _drive(engine, pending, command, settings, launch, run, retries, echo, progress) -> None:
     out, n = settings.out, launch.tasks
+    bar = _bar(command, settings, launch, progress)
+    plain_echo = echo
+
+    def echo(line: str) -> None:  # a line above the bar, which is drawn again below it
+        with bar.external_write_mode(file=sys.stderr):
+            plain_echo(line)
+
     adopted = engine.adopt(pending)
     if adopted:
         echo(f"{out}: {len(adopted)} tasks still queued or running from an earlier driver: watching them")
     _submit(engine, out, [k for k in pending if k not in adopted])
     active, failed = set(pending), {}
     seen_attempts = {k: record.attempts(out, k) for k in pending}
-    bar = _bar(command, settings, launch, progress)
     bar.update(commands.done(command, settings))
     try:
         while active:
